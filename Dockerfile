@@ -1,0 +1,68 @@
+# chatd production image: `chatd api` (default), `chatd worker`, `chatd migrate`.
+#   docker build -t chatd .
+#   docker run --rm -e DATABASE_URL=… -e TEMPORAL_ADDRESS=… -e CHATD_ENCRYPTION_KEYS=… chatd api
+# Configuration is by environment variables only (see src/config.ts and README "Configuration").
+
+ARG NODE_IMAGE=node:24-bookworm-slim
+
+# ---------------------------------------------------------------------------------------------
+# build: full dependency tree (TypeScript, …) and `tsc -p tsconfig.build.json` → dist/
+# ---------------------------------------------------------------------------------------------
+FROM ${NODE_IMAGE} AS build
+WORKDIR /app
+ENV npm_config_update_notifier=false \
+    npm_config_fund=false \
+    npm_config_audit=false
+COPY package.json package-lock.json ./
+RUN --mount=type=cache,target=/root/.npm npm ci
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+COPY workflows ./workflows
+COPY activities ./activities
+COPY migrations ./migrations
+RUN npm run build \
+    && test -f dist/src/main/cli.js \
+    && test -d dist/workflows \
+    && test -d dist/migrations
+
+# ---------------------------------------------------------------------------------------------
+# prod-deps: production node_modules only, in a clean tree (no dev tooling in the final image)
+# ---------------------------------------------------------------------------------------------
+FROM ${NODE_IMAGE} AS prod-deps
+WORKDIR /app
+ENV npm_config_update_notifier=false \
+    npm_config_fund=false \
+    npm_config_audit=false
+COPY package.json package-lock.json ./
+RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev
+
+# ---------------------------------------------------------------------------------------------
+# runtime
+# ---------------------------------------------------------------------------------------------
+FROM ${NODE_IMAGE} AS runtime
+ENV NODE_ENV=production \
+    CHATD_HTTP_HOST=0.0.0.0 \
+    CHATD_HTTP_PORT=8080 \
+    CHATD_DATA_DIR=/var/lib/chatd
+WORKDIR /app
+
+# Application files stay owned by root (read-only to the process); only the data dir is writable.
+COPY --from=prod-deps /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY package.json package-lock.json ./
+COPY bin ./bin
+RUN mkdir -p /var/lib/chatd && chown node:node /var/lib/chatd
+
+# The official Node image ships the unprivileged `node` user (uid/gid 1000).
+USER node
+
+EXPOSE 8080
+
+# Liveness of the HTTP API (`chatd api`). Uses Node's built-in fetch: the slim image has no curl.
+# Compose disables it for `worker` and `migrate`, which serve no HTTP.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.CHATD_HTTP_PORT || 8080) + '/api/v1/healthz', { signal: AbortSignal.timeout(4000) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+
+# bin/chatd runs dist/src/main/cli.js when present (it is, here).
+ENTRYPOINT ["node", "bin/chatd"]
+CMD ["api"]

@@ -1,0 +1,68 @@
+/**
+ * The only place where Temporal failure types are chosen. Errors below become ApplicationFailures
+ * whose `type` the workflow branches on and whose first detail is the classified payload
+ * ({message, kind, provider, retryable, status_code}) shown to users.
+ */
+import { ApplicationFailure } from '@temporalio/activity';
+import { ModelConfigError } from '../src/chat/models';
+import { classifyProviderError, LlmError, toStreamErrorPayload } from '../src/llm/errors';
+import type { ProviderKind } from '../src/llm/types';
+import type { StreamErrorPayload } from '../src/stream/events';
+
+const typeName = (kind: string): string =>
+  'LlmError.' +
+  kind
+    .split('_')
+    .map((w) => w.charAt(0).toUpperCase() + w.slice(1))
+    .join('');
+
+export interface ClassifiedFailure {
+  failure: ApplicationFailure;
+  payload: StreamErrorPayload;
+  retryable: boolean;
+}
+
+/** Maps any error thrown by a model step to an ApplicationFailure. */
+export function toActivityFailure(err: unknown, provider: ProviderKind | null, nextRetryDelayMs?: number): ClassifiedFailure {
+  if (err instanceof ModelConfigError) {
+    const payload: StreamErrorPayload = { message: err.message, kind: 'config', provider, retryable: false, status_code: null };
+    return {
+      failure: ApplicationFailure.create({ type: 'LlmError.Config', message: err.message, nonRetryable: true, details: [payload] }),
+      payload,
+      retryable: false,
+    };
+  }
+  const llm = err instanceof LlmError ? err : provider ? classifyProviderError(err, provider) : null;
+  if (!llm) {
+    const payload: StreamErrorPayload = {
+      message: 'The agent failed unexpectedly.',
+      kind: 'generic',
+      provider: null,
+      retryable: true,
+      status_code: null,
+    };
+    return {
+      failure: ApplicationFailure.create({
+        type: 'InternalError',
+        message: err instanceof Error ? err.message : String(err),
+        details: [payload],
+        ...(nextRetryDelayMs !== undefined ? { nextRetryDelay: nextRetryDelayMs } : {}),
+      }),
+      payload,
+      retryable: true,
+    };
+  }
+  const payload = toStreamErrorPayload(llm) as StreamErrorPayload;
+  return {
+    failure: ApplicationFailure.create({
+      type: typeName(llm.kind),
+      message: llm.userMessage,
+      nonRetryable: !llm.retryable,
+      details: [payload],
+      ...(llm.retryable && nextRetryDelayMs !== undefined ? { nextRetryDelay: nextRetryDelayMs } : {}),
+      cause: err instanceof Error ? err : undefined,
+    }),
+    payload,
+    retryable: llm.retryable,
+  };
+}

@@ -1,0 +1,64 @@
+/**
+ * createApp(deps): the Koa application with its middleware order fixed in one place:
+ * request id → error handler → body parser → public routes → authentication → API routes.
+ * It does not listen; callers (main, tests) do.
+ */
+import { bodyParser } from '@koa/bodyparser';
+import Router from '@koa/router';
+import Koa from 'koa';
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import type { Database } from '../db/database';
+import type { SecretBox } from '../security/secrets';
+import type { StreamBus } from '../stream/bus';
+import type { TurnLauncher } from '../temporal/turns';
+import { authenticate } from './middleware/auth';
+import { errorHandler } from './middleware/error-handler';
+import { requestId } from './middleware/request-id';
+import { chatsRouter } from './routes/chats.routes';
+import { healthRouter } from './routes/health.routes';
+import { modelConfigsRouter } from './routes/model-configs.routes';
+import { usersRouter } from './routes/users.routes';
+
+export interface AppDeps {
+  db: Kysely<Database>;
+  bus: StreamBus;
+  turns: TurnLauncher;
+  secrets: SecretBox;
+  log: Logger;
+  maxBodyBytes: number;
+  sseHeartbeatMs?: number;
+  checkTemporal: () => Promise<void>;
+  onModelConfigChange: () => void;
+}
+
+export function createApp(deps: AppDeps): Koa {
+  const app = new Koa();
+  app.proxy = true;
+  app.use(requestId());
+  app.use(errorHandler());
+  app.use(
+    bodyParser({
+      enableTypes: ['json'],
+      jsonLimit: deps.maxBodyBytes,
+      // Reject a non-object body the same way as malformed JSON.
+      jsonStrict: true,
+      encoding: 'utf-8',
+    }),
+  );
+
+  const api = new Router({ prefix: '/api/v1' });
+  const health = healthRouter(deps);
+  api.use(health.routes());
+  api.use(authenticate(deps.db));
+  for (const router of [chatsRouter(deps), usersRouter(deps), modelConfigsRouter(deps)]) {
+    api.use(router.routes(), router.allowedMethods({ throw: true }));
+  }
+  app.use(api.routes());
+  app.use(api.allowedMethods({ throw: true }));
+
+  app.on('error', (err: unknown, ctx?: Koa.Context) => {
+    deps.log.error({ err, requestId: ctx?.state.requestId, path: ctx?.path }, 'request failed');
+  });
+  return app;
+}

@@ -1,0 +1,36 @@
+/**
+ * Bearer-token authentication. Browsers' EventSource cannot send headers, so the stream endpoints
+ * also accept `?access_token=`. Sets ctx.state.actor; `requireAdmin` guards admin-only routes.
+ */
+import type { Kysely } from 'kysely';
+import type { Middleware } from 'koa';
+import type { Actor } from '../../chat/chat.service';
+import type { Database } from '../../db/database';
+import { findUserByTokenHash } from '../../db/repositories/users.repository';
+import { ForbiddenError, UnauthorizedError } from '../../errors';
+import { hashToken } from '../../security/tokens';
+
+export interface AuthState {
+  actor: Actor;
+}
+
+export function authenticate(db: Kysely<Database>): Middleware {
+  return async (ctx, next) => {
+    const header = ctx.get('Authorization');
+    const match = /^Bearer\s+(\S+)$/i.exec(header);
+    const queryToken = ctx.method === 'GET' && typeof ctx.query.access_token === 'string' ? ctx.query.access_token : undefined;
+    const token = match?.[1] ?? queryToken;
+    if (!token) throw new UnauthorizedError();
+    const user = await findUserByTokenHash(db, hashToken(token));
+    if (!user) throw new UnauthorizedError('The API token is invalid, expired or revoked.');
+    ctx.state.actor = { id: user.id, role: user.role } satisfies Actor;
+    await next();
+  };
+}
+
+export function requireAdmin(): Middleware {
+  return async (ctx, next) => {
+    if ((ctx.state.actor as Actor | undefined)?.role !== 'admin') throw new ForbiddenError();
+    await next();
+  };
+}

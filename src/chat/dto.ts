@@ -1,0 +1,84 @@
+/**
+ * Row → JSON mappers for the HTTP API and stream events. Internal part fields never leave here.
+ */
+import type { ChatMessageRow, ChatQueuedMessageRow, ChatRow } from '../db/database';
+import type { ChatMessageDto, ChatQueuedMessageDto } from '../stream/events';
+import { decodeParts, stripInternal } from './message-parts';
+
+export interface ChatDto {
+  id: string;
+  owner_id: string;
+  parent_chat_id: string | null;
+  root_chat_id: string;
+  workspace_id: string | null;
+  last_model_config_id: string;
+  title: string;
+  status: ChatRow['status'];
+  last_error: string | null;
+  last_error_kind: string | null;
+  archived: boolean;
+  pin_order: number;
+  labels: Record<string, string>;
+  mcp_server_ids: string[];
+  created_at: string;
+  updated_at: string;
+}
+
+const iso = (d: Date | string): string => (d instanceof Date ? d.toISOString() : new Date(d).toISOString());
+
+export function toChatDto(row: ChatRow): ChatDto {
+  return {
+    id: row.id,
+    owner_id: row.owner_id,
+    parent_chat_id: row.parent_chat_id,
+    // Roots store NULL; the API reports a root chat as its own root.
+    root_chat_id: row.root_chat_id ?? row.id,
+    workspace_id: row.workspace_id,
+    last_model_config_id: row.last_model_config_id,
+    title: row.title,
+    status: row.status,
+    last_error: row.last_error,
+    last_error_kind: row.last_error_kind,
+    archived: row.archived,
+    pin_order: row.pin_order,
+    labels: row.labels,
+    mcp_server_ids: row.mcp_server_ids,
+    created_at: iso(row.created_at),
+    updated_at: iso(row.updated_at),
+  };
+}
+
+export function toMessageDto(row: ChatMessageRow): ChatMessageDto {
+  const dto: ChatMessageDto = {
+    id: row.id,
+    chat_id: row.chat_id,
+    created_by: row.created_by,
+    model_config_id: row.model_config_id,
+    created_at: iso(row.created_at),
+    role: row.role,
+    content: decodeParts(row.content).map(stripInternal),
+  };
+  if (row.role === 'assistant') {
+    dto.usage = {
+      input_tokens: row.input_tokens,
+      output_tokens: row.output_tokens,
+      total_tokens: row.total_tokens,
+      reasoning_tokens: row.reasoning_tokens,
+      cache_creation_tokens: row.cache_creation_tokens,
+      cache_read_tokens: row.cache_read_tokens,
+      context_limit: row.context_limit,
+    };
+    dto.total_cost_micros = row.total_cost_micros;
+    dto.runtime_ms = row.runtime_ms;
+  }
+  return dto;
+}
+
+export function toQueuedDto(row: ChatQueuedMessageRow): ChatQueuedMessageDto {
+  return {
+    id: row.id,
+    chat_id: row.chat_id,
+    content: decodeParts(row.content).map(stripInternal),
+    created_at: iso(row.created_at),
+  };
+}

@@ -1,0 +1,192 @@
+/**
+ * The typed Kysely schema of chatd's PostgreSQL database. Row types stay inside src/db and src/chat;
+ * everything else sees domain types. Must match migrations/ (the migrations are the source of truth).
+ */
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+/** A timestamptz with a database default: optional on insert. */
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+type Json<T> = ColumnType<T, string, string>;
+
+export type UserRole = 'admin' | 'member';
+export type ChatStatus = 'waiting' | 'pending' | 'running' | 'paused' | 'completed' | 'error' | 'requires_action';
+export type ChatMessageRole = 'system' | 'user' | 'assistant' | 'tool';
+export type ChatMessageVisibility = 'user' | 'model' | 'both';
+export type ProviderName = 'openai' | 'anthropic' | 'openai-compat';
+
+export interface UsersTable {
+  id: Generated<string>;
+  username: string;
+  name: Generated<string>;
+  role: Generated<UserRole>;
+  chat_spend_limit_micros: number | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface ApiTokensTable {
+  id: Generated<string>;
+  user_id: string;
+  name: Generated<string>;
+  token_hash: Buffer;
+  created_at: Timestamp;
+  expires_at: NullableTimestamp;
+  revoked_at: NullableTimestamp;
+  last_used_at: NullableTimestamp;
+}
+
+export interface GroupsTable {
+  id: Generated<string>;
+  name: string;
+  display_name: Generated<string>;
+  chat_spend_limit_micros: number | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface GroupMembersTable {
+  group_id: string;
+  user_id: string;
+}
+
+export interface ChatProvidersTable {
+  id: Generated<string>;
+  provider: ProviderName;
+  display_name: Generated<string>;
+  api_key_ciphertext: Buffer | null;
+  api_key_key_id: string | null;
+  base_url: string | null;
+  api_mode: 'responses' | 'chat' | null;
+  enabled: Generated<boolean>;
+  deleted: Generated<boolean>;
+  created_by: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface ChatModelConfigsTable {
+  id: Generated<string>;
+  provider_id: string;
+  model: string;
+  display_name: Generated<string>;
+  enabled: Generated<boolean>;
+  is_default: Generated<boolean>;
+  deleted: Generated<boolean>;
+  context_limit: number;
+  compression_threshold: Generated<number>;
+  options: Json<Record<string, unknown>>;
+  created_by: string | null;
+  updated_by: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface ChatsTable {
+  id: Generated<string>;
+  owner_id: string;
+  workspace_id: string | null;
+  parent_chat_id: string | null;
+  root_chat_id: string | null;
+  last_model_config_id: string;
+  title: Generated<string>;
+  status: Generated<ChatStatus>;
+  last_error: string | null;
+  last_error_kind: string | null;
+  turn: Generated<number>;
+  archived: Generated<boolean>;
+  pin_order: Generated<number>;
+  labels: Json<Record<string, string>>;
+  mcp_server_ids: Generated<string[]>;
+  mode: string | null;
+  last_read_message_id: number | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface ChatMessagesTable {
+  id: Generated<number>;
+  chat_id: string;
+  turn: number | null;
+  step_key: string | null;
+  model_config_id: string | null;
+  created_by: string | null;
+  role: ChatMessageRole;
+  content: Json<unknown[]>;
+  content_version: Generated<number>;
+  visibility: Generated<ChatMessageVisibility>;
+  input_tokens: number | null;
+  output_tokens: number | null;
+  total_tokens: number | null;
+  reasoning_tokens: number | null;
+  cache_creation_tokens: number | null;
+  cache_read_tokens: number | null;
+  context_limit: number | null;
+  compressed: Generated<boolean>;
+  deleted: Generated<boolean>;
+  total_cost_micros: number | null;
+  runtime_ms: number | null;
+  provider_response_id: string | null;
+  created_at: Timestamp;
+}
+
+export interface ChatQueuedMessagesTable {
+  id: Generated<number>;
+  chat_id: string;
+  content: Json<unknown[]>;
+  created_by: string | null;
+  created_at: Timestamp;
+}
+
+export interface ChatFilesTable {
+  id: Generated<string>;
+  owner_id: string;
+  name: Generated<string>;
+  mimetype: string;
+  data: Buffer;
+  created_at: Timestamp;
+}
+
+export interface ChatFileLinksTable {
+  chat_id: string;
+  file_id: string;
+}
+
+export interface SiteConfigsTable {
+  key: string;
+  value: Json<unknown>;
+  updated_at: Timestamp;
+}
+
+export interface UserConfigsTable {
+  user_id: string;
+  key: string;
+  value: Json<unknown>;
+  updated_at: Timestamp;
+}
+
+export interface Database {
+  users: UsersTable;
+  api_tokens: ApiTokensTable;
+  groups: GroupsTable;
+  group_members: GroupMembersTable;
+  chat_providers: ChatProvidersTable;
+  chat_model_configs: ChatModelConfigsTable;
+  chats: ChatsTable;
+  chat_messages: ChatMessagesTable;
+  chat_queued_messages: ChatQueuedMessagesTable;
+  chat_files: ChatFilesTable;
+  chat_file_links: ChatFileLinksTable;
+  site_configs: SiteConfigsTable;
+  user_configs: UserConfigsTable;
+}
+
+export type ChatRow = Selectable<ChatsTable>;
+export type NewChatRow = Insertable<ChatsTable>;
+export type ChatRowUpdate = Updateable<ChatsTable>;
+export type ChatMessageRow = Selectable<ChatMessagesTable>;
+export type NewChatMessageRow = Insertable<ChatMessagesTable>;
+export type ChatQueuedMessageRow = Selectable<ChatQueuedMessagesTable>;
+export type UserRow = Selectable<UsersTable>;
+export type ChatProviderRow = Selectable<ChatProvidersTable>;
+export type ChatModelConfigRow = Selectable<ChatModelConfigsTable>;

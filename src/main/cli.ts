@@ -1,0 +1,77 @@
+/**
+ * The production entry points: `chatd migrate`, `chatd api`, `chatd worker` (and `chatd start`,
+ * the embedded all-in-one). Configured only by environment variables, validated at boot.
+ */
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { ensureBootstrapAdmin } from '../bootstrap';
+import { ConfigError, parseConfig, type Config } from '../config';
+import { createDb } from '../db/create-db';
+import { migrateToLatest } from '../db/migrator';
+import { createDeps } from '../deps';
+import { createLogger } from '../log';
+import { PgStreamBus } from '../stream/pg-stream-bus';
+import { onShutdownSignal, startApi, startWorker } from './processes';
+
+const USAGE = 'usage: chatd <api|worker|migrate|start>';
+
+/** Production roles need their dependencies named explicitly; one error lists all that are missing. */
+function requireProduction(config: Config): { databaseUrl: string; temporalAddress: string; encryptionKeys: string } {
+  const missing = [
+    !config.databaseUrl && 'DATABASE_URL: required',
+    !config.temporal.address && 'TEMPORAL_ADDRESS: required',
+    !config.encryptionKeys && 'CHATD_ENCRYPTION_KEYS: required (id:base64-32-byte-key[,…])',
+  ].filter((m): m is string => typeof m === 'string');
+  if (missing.length) throw new ConfigError(missing);
+  return { databaseUrl: config.databaseUrl!, temporalAddress: config.temporal.address!, encryptionKeys: config.encryptionKeys! };
+}
+
+async function main(command: string | undefined): Promise<void> {
+  if (command === 'start') {
+    await import('./dev');
+    return;
+  }
+  if (command !== 'api' && command !== 'worker' && command !== 'migrate') throw new ConfigError([USAGE]);
+  const config = parseConfig(process.env);
+  const log = createLogger(config.logLevel, `chatd-${command}`);
+
+  if (command === 'migrate') {
+    if (!config.databaseUrl) throw new ConfigError(['DATABASE_URL: required']);
+    const db = createDb({ url: config.databaseUrl, poolSize: 1, applicationName: 'chatd-migrate' });
+    try {
+      const result = await migrateToLatest(db);
+      for (const r of result.results ?? []) log.info({ migration: r.migrationName, status: r.status }, 'migration');
+      log.info({ applied: result.results?.length ?? 0 }, 'database is up to date');
+    } finally {
+      await db.destroy();
+    }
+    return;
+  }
+
+  const resolved = requireProduction(config);
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  const bus = config.streamBus === 'memory' ? undefined : new PgStreamBus(resolved.databaseUrl, log);
+  const deps = await createDeps(config, log, { ...resolved, bus }, command);
+  if (command === 'api') {
+    const token = await ensureBootstrapAdmin(deps.db, config.bootstrapAdminToken);
+    if (token && !config.bootstrapAdminToken) process.stdout.write(`bootstrap admin token (shown once): ${token}\n`);
+    const api = await startApi(deps, config.http.host, config.http.port);
+    log.info({ url: api.url }, 'api listening');
+    onShutdownSignal(async () => {
+      await api.stop();
+      await deps.close();
+    });
+  } else {
+    const worker = await startWorker(deps, resolved.temporalAddress);
+    log.info({ taskQueue: config.temporal.taskQueue }, 'worker polling');
+    onShutdownSignal(async () => {
+      await worker.stop();
+      await deps.close();
+    });
+    await worker.done;
+  }
+}
+
+main(process.argv[2]).catch((err: unknown) => {
+  console.error(err instanceof ConfigError ? err.message : err);
+  process.exit(1);
+});

@@ -1,0 +1,128 @@
+/**
+ * `npm start`: chatd with embedded defaults. One process runs the API and the worker, starting a
+ * Temporal dev server (SQLite file and Web UI) and an embedded PostgreSQL unless TEMPORAL_ADDRESS
+ * or DATABASE_URL point elsewhere. State lives under CHATD_DATA_DIR (.data/) and survives restarts.
+ */
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { ensureBootstrapAdmin, ensureDefaultModel } from '../bootstrap';
+import { ConfigError, parseConfig } from '../config';
+import { createDb } from '../db/create-db';
+import { migrateToLatest } from '../db/migrator';
+import { createDeps } from '../deps';
+import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../infra/embedded-postgres';
+import { resolveTemporalCli } from '../infra/temporal-binaries';
+import { startTemporalDevServer, type DevServerHandle } from '../infra/temporal-dev-server';
+import { createLogger } from '../log';
+import { SecretBox } from '../security/secrets';
+import { onShutdownSignal, startApi, startWorker } from './processes';
+
+/** A file under the data dir holding a generated secret, created once with mode 0600. */
+function persistentSecret(file: string, generate: () => string): string {
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const value = generate();
+  writeFileSync(file, `${value}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return value;
+}
+
+async function main(): Promise<void> {
+  const config = parseConfig(process.env);
+  const log = createLogger(config.logLevel, 'chatd');
+  const say = (line: string): void => void process.stderr.write(`[chatd] ${line}\n`);
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+
+  const dataDir = path.resolve(config.dataDir);
+  mkdirSync(dataDir, { recursive: true });
+  const cleanups: Array<() => Promise<void>> = [];
+  const stopAll = async (): Promise<void> => {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch((err: unknown) => log.warn({ err }, 'shutdown step failed'));
+  };
+
+  try {
+    let databaseUrl = config.databaseUrl;
+    if (!databaseUrl) {
+      say(`starting embedded PostgreSQL (data in ${path.join(dataDir, 'postgres')})`);
+      const pg: EmbeddedPostgresHandle = await startEmbeddedPostgres({
+        dataDir: path.join(dataDir, 'postgres'),
+        database: 'chatd',
+        log: (line) => log.debug({ postgres: line }),
+      });
+      cleanups.push(() => pg.stop());
+      databaseUrl = pg.url;
+    }
+
+    let temporalAddress = config.temporal.address;
+    let uiUrl: string | null = null;
+    if (!temporalAddress) {
+      const binary = resolveTemporalCli(process.env);
+      say(
+        binary
+          ? `starting Temporal dev server (${binary.source}: ${binary.path})`
+          : 'no local Temporal CLI and no Go to build one: trying the Temporal SDK download (needs internet)',
+      );
+      const temporal: DevServerHandle = await startTemporalDevServer({
+        binary,
+        dbFilename: path.join(dataDir, 'temporal.sqlite'),
+        port: config.dev.temporalPort,
+        ui: true,
+        uiPort: config.dev.temporalUiPort,
+      });
+      cleanups.push(() => temporal.stop());
+      temporalAddress = temporal.address;
+      uiUrl = temporal.uiUrl;
+    }
+
+    const encryptionKeys =
+      config.encryptionKeys ?? persistentSecret(path.join(dataDir, 'encryption-keys'), () => SecretBox.generateKeyEntry('k1'));
+
+    const migrationDb = createDb({ url: databaseUrl, poolSize: 1, applicationName: 'chatd-migrate' });
+    await migrateToLatest(migrationDb).finally(() => migrationDb.destroy());
+
+    const deps = await createDeps(config, log, { databaseUrl, temporalAddress, encryptionKeys }, 'dev');
+    cleanups.push(() => deps.close());
+    // The dev admin token is kept (0600) so every `npm start` can print it; production prints it once.
+    const tokenFile = path.join(dataDir, 'admin-token');
+    const created = await ensureBootstrapAdmin(deps.db, config.bootstrapAdminToken);
+    if (created) writeFileSync(tokenFile, `${created}\n`, { mode: 0o600 });
+    const token = created ?? (existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : '(created earlier; see CHATD_BOOTSTRAP_ADMIN_TOKEN)');
+    await ensureDefaultModel(deps.db, deps.secrets, config.defaultModel, config.presets);
+
+    const worker = await startWorker(deps, temporalAddress);
+    cleanups.push(() => worker.stop());
+    const api = await startApi(deps, config.http.host, config.http.port);
+    cleanups.push(() => api.stop());
+
+    say('ready');
+    process.stdout.write(
+      [
+        '',
+        `  chatd API        ${api.url}/api/v1`,
+        `  Temporal UI      ${uiUrl ?? `(external Temporal at ${temporalAddress})`}`,
+        `  Admin token      ${token}`,
+        '',
+        `  Try: curl -H "Authorization: Bearer ${token}" ${api.url}/api/v1/users/me`,
+        '  Stop with Ctrl-C.',
+        '',
+      ].join('\n') + '\n',
+    );
+    onShutdownSignal(async (signal) => {
+      say(`${signal}: shutting down`);
+      await stopAll();
+    });
+    void worker.done.catch(async (err: unknown) => {
+      log.error({ err }, 'worker stopped');
+      await stopAll();
+      process.exit(1);
+    });
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof ConfigError ? err.message : err);
+  process.exit(1);
+});

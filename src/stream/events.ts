@@ -1,0 +1,67 @@
+/**
+ * The stream event union sent to clients over SSE (SPEC §5). Event `type` strings are public API:
+ * add new ones, never rename. Payloads are snake_case like the rest of the HTTP API.
+ */
+import type { ChatMessagePart } from '../chat/message-parts';
+
+export type ChatStatusValue = 'waiting' | 'pending' | 'running' | 'paused' | 'completed' | 'error' | 'requires_action';
+
+/** Classified error payload shared by `error` and `retry` events and the chat's last_error. */
+export interface StreamErrorPayload {
+  message: string;
+  kind: string;
+  provider: string | null;
+  retryable: boolean;
+  status_code: number | null;
+}
+
+/** The JSON shape of a persisted message, as GET /messages returns it. */
+export interface ChatMessageDto {
+  id: number;
+  chat_id: string;
+  created_by: string | null;
+  model_config_id: string | null;
+  created_at: string;
+  role: 'system' | 'user' | 'assistant' | 'tool';
+  content: ChatMessagePart[];
+  usage?: {
+    input_tokens: number | null;
+    output_tokens: number | null;
+    total_tokens: number | null;
+    reasoning_tokens: number | null;
+    cache_creation_tokens: number | null;
+    cache_read_tokens: number | null;
+    context_limit: number | null;
+  };
+  total_cost_micros?: number | null;
+  runtime_ms?: number | null;
+}
+
+export interface ChatQueuedMessageDto {
+  id: number;
+  chat_id: string;
+  content: ChatMessagePart[];
+  created_at: string;
+}
+
+export type StreamEvent =
+  | { type: 'status'; chat_id: string; status: ChatStatusValue }
+  | { type: 'message_part'; chat_id: string; role: 'assistant' | 'tool'; part: ChatMessagePart }
+  | { type: 'message'; chat_id: string; message: ChatMessageDto }
+  | { type: 'queue_update'; chat_id: string; queued_messages: ChatQueuedMessageDto[] }
+  | ({ type: 'retry'; chat_id: string; attempt: number; delay_ms: number; retrying_at: string } & {
+      error: StreamErrorPayload;
+    })
+  | ({ type: 'error'; chat_id: string } & StreamErrorPayload)
+  | { type: 'title_change'; chat_id: string; title: string };
+
+export type StreamEventType = StreamEvent['type'];
+
+/** Lifecycle events of GET /chats/watch, per owner. */
+export interface WatchEvent {
+  kind: 'created' | 'deleted' | 'status_change' | 'title_change';
+  chat: { id: string; status: ChatStatusValue; title: string; parent_chat_id: string | null; archived: boolean };
+}
+
+/** Out-of-band control messages to the process running a chat's turn (the interrupt fast path). */
+export type ControlMessage = { type: 'interrupt'; turn: number };

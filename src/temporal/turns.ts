@@ -1,0 +1,58 @@
+/**
+ * Starting and steering turns from the API side. A turn is requested with signal-with-start: if
+ * the chat's workflow is still open (closing its previous turn) the signal tells it to continue
+ * as the new turn; otherwise a new run starts. Temporal's workflow id keeps one turn per chat.
+ */
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { chatWorkflow } from '../../workflows';
+import { interruptSignal, turnRequestedSignal } from '../../workflows/messages';
+import { ChatIdKey, ChatStatusKey, ModelConfigIdKey, OwnerIdKey, RootChatIdKey } from './search-attributes';
+import { chatWorkflowId } from './workflow-ids';
+
+export interface TurnRequest {
+  chatId: string;
+  turn: number;
+  ownerId: string;
+  rootChatId: string;
+  modelConfigId: string;
+}
+
+/** What the chat service needs from the orchestrator (an interface, so domain code has no Temporal). */
+export interface TurnLauncher {
+  requestTurn(request: TurnRequest): Promise<void>;
+  interrupt(chatId: string, turn: number): Promise<void>;
+}
+
+export class TemporalTurnLauncher implements TurnLauncher {
+  constructor(
+    private readonly client: Client,
+    private readonly taskQueue: string,
+  ) {}
+
+  async requestTurn(request: TurnRequest): Promise<void> {
+    await this.client.workflow.signalWithStart(chatWorkflow, {
+      workflowId: chatWorkflowId(request.chatId),
+      taskQueue: this.taskQueue,
+      args: [{ chatId: request.chatId, turn: request.turn }],
+      signal: turnRequestedSignal,
+      signalArgs: [{ turn: request.turn }],
+      typedSearchAttributes: [
+        { key: ChatIdKey, value: request.chatId },
+        { key: OwnerIdKey, value: request.ownerId },
+        { key: RootChatIdKey, value: request.rootChatId },
+        { key: ModelConfigIdKey, value: request.modelConfigId },
+        { key: ChatStatusKey, value: 'pending' },
+      ],
+      staticSummary: `Chat ${request.chatId}, turn ${request.turn}`,
+    });
+  }
+
+  /** Signals the running turn; a chat with no open workflow has nothing to interrupt. */
+  async interrupt(chatId: string, turn: number): Promise<void> {
+    try {
+      await this.client.workflow.getHandle(chatWorkflowId(chatId)).signal(interruptSignal, { turn });
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+    }
+  }
+}

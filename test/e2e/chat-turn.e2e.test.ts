@@ -1,0 +1,104 @@
+/**
+ * The first vertical slice over HTTP and SSE: creating a chat starts its turn workflow
+ * (`chat-<id>`) on real Temporal, the assistant's answer streams from the fake OpenAI server and is
+ * persisted in real PostgreSQL, and the stream delivers status, message_part and message events.
+ */
+import { writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { startTestApp, type TestApp } from '../support/app';
+import { FakeLlmServer } from '../support/fake-llm/server';
+import { text } from '../support/fake-llm/script';
+import { SseClient } from '../support/sse';
+import { temporalAddress } from '../support/temporal';
+
+describe('a chat turn over HTTP and SSE', () => {
+  let fake: FakeLlmServer;
+  let app: TestApp;
+  let temporal: Client;
+  let connection: Connection;
+
+  beforeAll(async () => {
+    fake = await FakeLlmServer.start();
+    app = await startTestApp({ fake });
+    connection = await Connection.connect({ address: temporalAddress() });
+    temporal = new Client({ connection });
+  });
+
+  afterAll(async () => {
+    await app?.stop();
+    await fake?.close();
+    await connection?.close();
+  });
+
+  it('streams the answer, persists both messages and runs the turn as workflow chat-<id>', async () => {
+    fake.enqueue(text('Hello! I can help with that.', { firstTokenDelayMs: 400, tokensPerSecond: 40 }));
+
+    const created = await app.request('POST', '/chats', { content: [{ type: 'text', text: 'Can you help me?' }] });
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ status: 'pending', title: 'Can you help me?', root_chat_id: created.body.id });
+    const chatId: string = created.body.id;
+
+    const stream = SseClient.open(`${app.url}/api/v1/chats/${chatId}/stream`, app.token);
+    const assistant = await stream.waitFor((e) => e.event === 'message' && e.data.message.role === 'assistant');
+    await stream.waitFor((e) => e.event === 'status' && e.data.status === 'waiting');
+    stream.close();
+
+    // The snapshot starts with the status, then the persisted user message, then live deltas.
+    expect(stream.events[0]!.event).toBe('status');
+    expect(stream.events[1]).toMatchObject({ event: 'message', data: { message: { role: 'user' } } });
+    const streamed = stream.events
+      .filter((e) => e.event === 'message_part')
+      .map((e) => e.data.part.text as string)
+      .join('');
+    expect(streamed).toBe('Hello! I can help with that.');
+    expect(assistant.data.message.content).toEqual([{ type: 'text', text: 'Hello! I can help with that.' }]);
+
+    // Event ids are integers that only grow.
+    const ids = stream.events.map((e) => Number(e.id));
+    expect(ids.every((id, i) => Number.isSafeInteger(id) && (i === 0 || id > ids[i - 1]!))).toBe(true);
+
+    const messages = await app.request('GET', `/chats/${chatId}/messages`);
+    expect(messages.status).toBe(200);
+    expect(messages.body.messages.map((m: { role: string }) => m.role)).toEqual(['user', 'assistant']);
+    expect(messages.body.messages[1].usage.output_tokens).toBeGreaterThan(0);
+    expect(messages.body.has_more).toBe(false);
+
+    const chat = await app.request('GET', `/chats/${chatId}`);
+    expect(chat.body.status).toBe('waiting');
+
+    // The provider saw the user's message, with chatd's user agent.
+    expect(fake.requests).toHaveLength(1);
+    expect(JSON.stringify(fake.requests[0]!.body)).toContain('Can you help me?');
+    expect(fake.requests[0]!.headers['user-agent']).toMatch(/^chatd\//);
+
+    const handle = temporal.workflow.getHandle(`chat-${chatId}`);
+    const result = await handle.result();
+    expect(result).toEqual({ outcome: 'completed', steps: 1 });
+    const description = await handle.describe();
+    expect(description.type).toBe('chatWorkflow');
+
+    if (process.env.CAPTURE_HISTORIES === '1') {
+      const history = await handle.fetchHistory();
+      writeFileSync(
+        path.join(__dirname, '../replay/histories/chat-workflow.plain.json'),
+        JSON.stringify(history, null, 2) + '\n',
+      );
+    }
+  });
+
+  it('rejects a chat without content and writes nothing', async () => {
+    const before = await app.deps.db.selectFrom('chats').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
+    const res = await app.request('POST', '/chats', { content: [{ type: 'text', text: '   ' }] });
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('content_required');
+    const after = await app.deps.db.selectFrom('chats').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
+    expect(after.n).toEqual(before.n);
+  });
+
+  it('answers 401 without a token', async () => {
+    const res = await fetch(`${app.url}/api/v1/chats`, { method: 'POST', body: '{}' });
+    expect(res.status).toBe(401);
+    expect((await res.json()).error.code).toBe('unauthorized');
+  });
+});

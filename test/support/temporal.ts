@@ -1,0 +1,56 @@
+/**
+ * Temporal for tests: the run's shared dev server (TEMPORAL_ADDRESS, from global setup), the
+ * time-skipping test server for workflow tests, and one workflow bundle per test file.
+ * Never triggers a download (INFRA.md).
+ */
+import { TestWorkflowEnvironment, workflowInterceptorModules } from '@temporalio/testing';
+import { bundleWorkflowCode, DefaultLogger, Runtime, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { workflowsPath } from '../../src/temporal/create-worker';
+
+let installed = false;
+function installRuntime(): void {
+  if (installed) return;
+  installed = true;
+  try {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+  } catch {
+    // Already installed by an earlier test file in this worker process.
+  }
+}
+
+let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+/** chatd's workflows bundled once per test file, with the assert-to-failure interceptor. */
+export function getWorkflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  installRuntime();
+  bundle ??= bundleWorkflowCode({
+    workflowsPath,
+    workflowInterceptorModules: [...workflowInterceptorModules],
+    logger: new DefaultLogger('WARN'),
+  });
+  return bundle;
+}
+
+export function temporalAddress(): string {
+  const address = process.env.TEMPORAL_ADDRESS;
+  if (!address) throw new Error('TEMPORAL_ADDRESS is not set: run tests through jest (global setup).');
+  return address;
+}
+
+/** A time-skipping environment on the Java test server resolved by global setup. */
+export async function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> {
+  installRuntime();
+  const path = process.env.TEMPORAL_TEST_SERVER_PATH;
+  if (!path) throw new Error('TEMPORAL_TEST_SERVER_PATH is not set: run tests through jest (global setup).');
+  try {
+    return await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path } } });
+  } catch {
+    // The SDK allows the JVM a few seconds to come up; a busy 2-core machine can miss that once.
+    return TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path } } });
+  }
+}
+
+/** An environment connected to the run's shared dev server (visibility and search attributes work). */
+export async function connectDevServer(): Promise<TestWorkflowEnvironment> {
+  installRuntime();
+  return TestWorkflowEnvironment.createFromExistingServer({ address: temporalAddress() });
+}

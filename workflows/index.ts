@@ -1,0 +1,2 @@
+/** The single workflowsPath entry: every workflow type the worker registers. */
+export { chatWorkflow } from './chat.workflow';

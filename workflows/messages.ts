@@ -1,0 +1,21 @@
+/**
+ * Signals and shared argument types of chatd's workflows. The string names are durable public API:
+ * never rename them (add new ones instead).
+ */
+import { defineSignal } from '@temporalio/workflow';
+
+/** Input of one turn: workflow id `chat-<chatId>`, one run per turn. */
+export interface ChatTurnInput {
+  chatId: string;
+  /** The chat's turn number (chats.turn) this run executes; the fence for everything it writes. */
+  turn: number;
+}
+
+/** Stop the turn `turn` (user interrupt); its partial output is kept. */
+export const interruptSignal = defineSignal<[{ turn: number }]>('interrupt');
+
+/**
+ * A newer turn was committed (a message sent while this run was closing, or an edit that
+ * supersedes this turn). The run stops what it is doing and continues as that turn.
+ */
+export const turnRequestedSignal = defineSignal<[{ turn: number }]>('turn-requested');
