@@ -50,8 +50,12 @@ WORKDIR /app
 COPY --from=prod-deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json package-lock.json ./
+# src/version.ts requires '../package.json' relative to itself, which from dist/src/ is dist/.
+COPY package.json ./dist/package.json
 COPY bin ./bin
-RUN mkdir -p /var/lib/chatd && chown node:node /var/lib/chatd
+# Smoke test: every module of the compiled CLI loads (it then stops at the usage error).
+RUN node bin/chatd 2>&1 | grep -q 'usage: chatd' \
+    && mkdir -p /var/lib/chatd && chown node:node /var/lib/chatd
 
 # The official Node image ships the unprivileged `node` user (uid/gid 1000).
 USER node

@@ -7,16 +7,17 @@ import type { Config } from 'jest';
 
 const tsJest = { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] } as const;
 
-const project = (name: string, testMatch: string[], timeoutMs: number): NonNullable<Config['projects']>[number] => ({
-  displayName: name,
-  testEnvironment: 'node',
-  transform: tsJest,
-  testMatch: testMatch.map((glob) => `<rootDir>/${glob}`),
-  // Tests never read .env files or the developer's environment defaults.
-  setupFiles: ['<rootDir>/test/support/jest-setup.ts'],
-  // Jest reads testTimeout only globally; each tier sets its own in the setup file.
-  globals: { CHATD_TEST_TIMEOUT_MS: timeoutMs },
-} as NonNullable<Config['projects']>[number]);
+const project = (name: string, testMatch: string[], timeoutMs: number): NonNullable<Config['projects']>[number] =>
+  ({
+    displayName: name,
+    testEnvironment: 'node',
+    transform: tsJest,
+    testMatch: testMatch.map((glob) => `<rootDir>/${glob}`),
+    // Tests never read .env files or the developer's environment defaults.
+    setupFiles: ['<rootDir>/test/support/jest-setup.ts'],
+    // Jest reads testTimeout only globally; each tier sets its own in the setup file.
+    globals: { CHATD_TEST_TIMEOUT_MS: timeoutMs },
+  }) as NonNullable<Config['projects']>[number];
 
 const config: Config = {
   testTimeout: 60_000,

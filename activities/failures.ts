@@ -23,11 +23,26 @@ export interface ClassifiedFailure {
 }
 
 /** Maps any error thrown by a model step to an ApplicationFailure. */
-export function toActivityFailure(err: unknown, provider: ProviderKind | null, nextRetryDelayMs?: number): ClassifiedFailure {
+export function toActivityFailure(
+  err: unknown,
+  provider: ProviderKind | null,
+  nextRetryDelayMs?: number,
+): ClassifiedFailure {
   if (err instanceof ModelConfigError) {
-    const payload: StreamErrorPayload = { message: err.message, kind: 'config', provider, retryable: false, status_code: null };
+    const payload: StreamErrorPayload = {
+      message: err.message,
+      kind: 'config',
+      provider,
+      retryable: false,
+      status_code: null,
+    };
     return {
-      failure: ApplicationFailure.create({ type: 'LlmError.Config', message: err.message, nonRetryable: true, details: [payload] }),
+      failure: ApplicationFailure.create({
+        type: 'LlmError.Config',
+        message: err.message,
+        nonRetryable: true,
+        details: [payload],
+      }),
       payload,
       retryable: false,
     };

@@ -13,7 +13,10 @@ import { generateToken, hashToken } from './security/tokens';
  * Creates the admin when there is no user yet. Returns the token to print once (the given one, or
  * a fresh one), or null when users already exist.
  */
-export async function ensureBootstrapAdmin(db: Kysely<Database>, givenToken: string | undefined): Promise<string | null> {
+export async function ensureBootstrapAdmin(
+  db: Kysely<Database>,
+  givenToken: string | undefined,
+): Promise<string | null> {
   return db.transaction().execute(async (trx) => {
     // Serialise concurrent first starts of several processes.
     await sql`select pg_advisory_xact_lock(727001)`.execute(trx);

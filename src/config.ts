@@ -25,7 +25,11 @@ export const configSchema = z.object({
   CHATD_STREAM_BUS: z.enum(['memory', 'postgres']).optional(),
   CHATD_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   CHATD_MAX_STEPS: z.coerce.number().int().min(1).max(10_000).default(1200),
-  CHATD_MAX_MESSAGE_BYTES: z.coerce.number().int().min(1024).default(1024 * 1024),
+  CHATD_MAX_MESSAGE_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(1024 * 1024),
   CHATD_DEFAULT_MODEL: optionalString.pipe(
     z
       .string()

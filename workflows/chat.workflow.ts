@@ -102,5 +102,11 @@ function turnErrorFrom(err: unknown): TurnError {
       };
     }
   }
-  return { message: 'The agent failed unexpectedly.', kind: 'generic', provider: null, retryable: false, status_code: null };
+  return {
+    message: 'The agent failed unexpectedly.',
+    kind: 'generic',
+    provider: null,
+    retryable: false,
+    status_code: null,
+  };
 }

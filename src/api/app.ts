@@ -58,6 +58,9 @@ export function createApp(deps: AppDeps): Koa {
   app.use(api.allowedMethods({ throw: true }));
 
   app.on('error', (err: unknown, ctx?: Koa.Context) => {
+    // A client that goes away mid-stream is normal life for SSE, not a server error.
+    const code = (err as { code?: string }).code;
+    if (code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ECONNRESET' || code === 'EPIPE') return;
     deps.log.error({ err, requestId: ctx?.state.requestId, path: ctx?.path }, 'request failed');
   });
   return app;

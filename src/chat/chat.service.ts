@@ -238,4 +238,3 @@ export async function interruptChat(deps: ChatServiceDeps, actor: Actor, chatId:
   }
   return toChatDto(chat);
 }
-

@@ -6,14 +6,7 @@
 import { z } from 'zod';
 
 export type ChatMessagePartType =
-  | 'text'
-  | 'reasoning'
-  | 'tool-call'
-  | 'tool-result'
-  | 'source'
-  | 'file'
-  | 'file-reference'
-  | 'context-file';
+  'text' | 'reasoning' | 'tool-call' | 'tool-result' | 'source' | 'file' | 'file-reference' | 'context-file';
 
 export interface ChatMessagePart {
   type: ChatMessagePartType;

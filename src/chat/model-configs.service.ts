@@ -75,7 +75,13 @@ const isUniqueViolation = (err: unknown): boolean => (err as { code?: string }).
 export async function createProvider(
   deps: { db: Kysely<Database>; secrets: SecretBox },
   actor: Actor,
-  input: { provider: ProviderName; display_name?: string; api_key?: string; base_url?: string; api_mode?: 'responses' | 'chat' },
+  input: {
+    provider: ProviderName;
+    display_name?: string;
+    api_key?: string;
+    base_url?: string;
+    api_mode?: 'responses' | 'chat';
+  },
 ): Promise<ProviderDto> {
   try {
     const row = await insertProvider(deps.db, {

@@ -53,7 +53,8 @@ export class ModelResolver {
     const hit = this.cache.get(modelConfigId);
     if (hit && hit.expires > Date.now()) return hit.value;
     const found = await findModelConfigWithProvider(this.db, modelConfigId);
-    if (!found || found.config.deleted) throw new ModelConfigError('The chat\u2019s model configuration no longer exists.');
+    if (!found || found.config.deleted)
+      throw new ModelConfigError('The chat\u2019s model configuration no longer exists.');
     const { config, provider } = found;
     if (!provider.enabled || provider.deleted) {
       throw new ModelConfigError(`The ${provider.display_name || provider.provider} provider is disabled.`);

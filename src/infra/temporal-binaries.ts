@@ -62,6 +62,8 @@ export function resolveTemporalCli(env: Record<string, string | undefined>): Res
 /** The time-skipping test server wrapper. Fetches the jars with Maven when missing; null when it cannot. */
 export function resolveTemporalTestServer(env: Record<string, string | undefined>): ResolvedBinary | null {
   const dir = path.join(cacheDir(env), `temporal-test-server-${TEMPORAL_TEST_SERVER_VERSION}`);
-  const cached = existsSync(path.join(dir, 'lib', '.complete')) ? path.join(dir, 'temporal-test-server') : path.join(dir, 'missing');
+  const cached = existsSync(path.join(dir, 'lib', '.complete'))
+    ? path.join(dir, 'temporal-test-server')
+    : path.join(dir, 'missing');
   return resolve(env.TEMPORAL_TEST_SERVER_PATH, cached, 'temporal-test-server.sh', ['java', 'mvn'], env);
 }

@@ -4,13 +4,7 @@
  * owns spawning, readiness and teardown; without a local binary it uses the SDK's download.
  */
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import {
-  ChatIdKey,
-  ChatStatusKey,
-  ModelConfigIdKey,
-  OwnerIdKey,
-  RootChatIdKey,
-} from '../temporal/search-attributes';
+import { ChatIdKey, ChatStatusKey, ModelConfigIdKey, OwnerIdKey, RootChatIdKey } from '../temporal/search-attributes';
 import type { ResolvedBinary } from './temporal-binaries';
 
 export interface DevServerHandle {

@@ -27,8 +27,7 @@ export interface ProviderToolOptions {
 }
 
 export type ModelUserPart =
-  | { type: 'text'; text: string }
-  | { type: 'image'; mediaType: string; data: string /* base64 */ };
+  { type: 'text'; text: string } | { type: 'image'; mediaType: string; data: string /* base64 */ };
 
 export type ModelAssistantPart =
   | { type: 'text'; text: string }

@@ -3,13 +3,14 @@
  * the embedded all-in-one). Configured only by environment variables, validated at boot.
  */
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { ensureBootstrapAdmin } from '../bootstrap';
+import { ensureBootstrapAdmin, ensureDefaultModel } from '../bootstrap';
 import { ConfigError, parseConfig, type Config } from '../config';
 import { createDb } from '../db/create-db';
 import { migrateToLatest } from '../db/migrator';
 import { createDeps } from '../deps';
 import { createLogger } from '../log';
 import { PgStreamBus } from '../stream/pg-stream-bus';
+import { runEmbedded } from './dev';
 import { onShutdownSignal, startApi, startWorker } from './processes';
 
 const USAGE = 'usage: chatd <api|worker|migrate|start>';
@@ -22,12 +23,16 @@ function requireProduction(config: Config): { databaseUrl: string; temporalAddre
     !config.encryptionKeys && 'CHATD_ENCRYPTION_KEYS: required (id:base64-32-byte-key[,…])',
   ].filter((m): m is string => typeof m === 'string');
   if (missing.length) throw new ConfigError(missing);
-  return { databaseUrl: config.databaseUrl!, temporalAddress: config.temporal.address!, encryptionKeys: config.encryptionKeys! };
+  return {
+    databaseUrl: config.databaseUrl!,
+    temporalAddress: config.temporal.address!,
+    encryptionKeys: config.encryptionKeys!,
+  };
 }
 
 async function main(command: string | undefined): Promise<void> {
   if (command === 'start') {
-    await import('./dev');
+    await runEmbedded();
     return;
   }
   if (command !== 'api' && command !== 'worker' && command !== 'migrate') throw new ConfigError([USAGE]);
@@ -53,6 +58,7 @@ async function main(command: string | undefined): Promise<void> {
   const deps = await createDeps(config, log, { ...resolved, bus }, command);
   if (command === 'api') {
     const token = await ensureBootstrapAdmin(deps.db, config.bootstrapAdminToken);
+    await ensureDefaultModel(deps.db, deps.secrets, config.defaultModel, config.presets);
     if (token && !config.bootstrapAdminToken) process.stdout.write(`bootstrap admin token (shown once): ${token}\n`);
     const api = await startApi(deps, config.http.host, config.http.port);
     log.info({ url: api.url }, 'api listening');

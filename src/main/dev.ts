@@ -7,13 +7,14 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import * as path from 'node:path';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { ensureBootstrapAdmin, ensureDefaultModel } from '../bootstrap';
-import { ConfigError, parseConfig } from '../config';
+import { ConfigError, parseConfig, type Config } from '../config';
 import { createDb } from '../db/create-db';
 import { migrateToLatest } from '../db/migrator';
-import { createDeps } from '../deps';
+import { createDeps, type Deps } from '../deps';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../infra/embedded-postgres';
 import { resolveTemporalCli } from '../infra/temporal-binaries';
 import { startTemporalDevServer, type DevServerHandle } from '../infra/temporal-dev-server';
+import type { Logger } from 'pino';
 import { createLogger } from '../log';
 import { SecretBox } from '../security/secrets';
 import { onShutdownSignal, startApi, startWorker } from './processes';
@@ -27,17 +28,29 @@ function persistentSecret(file: string, generate: () => string): string {
   return value;
 }
 
-async function main(): Promise<void> {
-  const config = parseConfig(process.env);
-  const log = createLogger(config.logLevel, 'chatd');
-  const say = (line: string): void => void process.stderr.write(`[chatd] ${line}\n`);
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+export interface EmbeddedChatd {
+  apiUrl: string;
+  temporalAddress: string;
+  temporalUiUrl: string | null;
+  /** The admin token: generated on first start and kept (0600) under the data dir in embedded mode. */
+  token: string;
+  deps: Deps;
+  /** Resolves when the worker stops (or rejects when it fails). */
+  workerDone: Promise<void>;
+  stop(): Promise<void>;
+}
 
+/**
+ * Starts everything `npm start` runs and returns once the API listens. `say` receives progress
+ * lines. Anything started before a failure is stopped again before the error propagates.
+ */
+export async function startEmbedded(config: Config, log: Logger, say: (line: string) => void): Promise<EmbeddedChatd> {
   const dataDir = path.resolve(config.dataDir);
   mkdirSync(dataDir, { recursive: true });
   const cleanups: Array<() => Promise<void>> = [];
   const stopAll = async (): Promise<void> => {
-    for (const cleanup of cleanups.reverse()) await cleanup().catch((err: unknown) => log.warn({ err }, 'shutdown step failed'));
+    for (const cleanup of cleanups.reverse())
+      await cleanup().catch((err: unknown) => log.warn({ err }, 'shutdown step failed'));
   };
 
   try {
@@ -75,54 +88,76 @@ async function main(): Promise<void> {
     }
 
     const encryptionKeys =
-      config.encryptionKeys ?? persistentSecret(path.join(dataDir, 'encryption-keys'), () => SecretBox.generateKeyEntry('k1'));
+      config.encryptionKeys ??
+      persistentSecret(path.join(dataDir, 'encryption-keys'), () => SecretBox.generateKeyEntry('k1'));
 
     const migrationDb = createDb({ url: databaseUrl, poolSize: 1, applicationName: 'chatd-migrate' });
     await migrateToLatest(migrationDb).finally(() => migrationDb.destroy());
 
     const deps = await createDeps(config, log, { databaseUrl, temporalAddress, encryptionKeys }, 'dev');
     cleanups.push(() => deps.close());
-    // The dev admin token is kept (0600) so every `npm start` can print it; production prints it once.
     const tokenFile = path.join(dataDir, 'admin-token');
     const created = await ensureBootstrapAdmin(deps.db, config.bootstrapAdminToken);
     if (created) writeFileSync(tokenFile, `${created}\n`, { mode: 0o600 });
-    const token = created ?? (existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : '(created earlier; see CHATD_BOOTSTRAP_ADMIN_TOKEN)');
+    const token =
+      config.bootstrapAdminToken ??
+      created ??
+      (existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : '(created earlier; not stored)');
     await ensureDefaultModel(deps.db, deps.secrets, config.defaultModel, config.presets);
 
     const worker = await startWorker(deps, temporalAddress);
     cleanups.push(() => worker.stop());
     const api = await startApi(deps, config.http.host, config.http.port);
     cleanups.push(() => api.stop());
-
-    say('ready');
-    process.stdout.write(
-      [
-        '',
-        `  chatd API        ${api.url}/api/v1`,
-        `  Temporal UI      ${uiUrl ?? `(external Temporal at ${temporalAddress})`}`,
-        `  Admin token      ${token}`,
-        '',
-        `  Try: curl -H "Authorization: Bearer ${token}" ${api.url}/api/v1/users/me`,
-        '  Stop with Ctrl-C.',
-        '',
-      ].join('\n') + '\n',
-    );
-    onShutdownSignal(async (signal) => {
-      say(`${signal}: shutting down`);
-      await stopAll();
-    });
-    void worker.done.catch(async (err: unknown) => {
-      log.error({ err }, 'worker stopped');
-      await stopAll();
-      process.exit(1);
-    });
+    return {
+      apiUrl: api.url,
+      temporalAddress,
+      temporalUiUrl: uiUrl,
+      token,
+      deps,
+      workerDone: worker.done,
+      stop: stopAll,
+    };
   } catch (err) {
     await stopAll();
     throw err;
   }
 }
 
-main().catch((err: unknown) => {
-  console.error(err instanceof ConfigError ? err.message : err);
-  process.exit(1);
-});
+/** `npm start` / `chatd start`: runs until Ctrl-C. */
+export async function runEmbedded(): Promise<void> {
+  const config = parseConfig(process.env);
+  const log = createLogger(config.logLevel, 'chatd');
+  const say = (line: string): void => void process.stderr.write(`[chatd] ${line}\n`);
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  const chatd = await startEmbedded(config, log, say);
+  say('ready');
+  process.stdout.write(
+    [
+      '',
+      `  chatd API        ${chatd.apiUrl}/api/v1`,
+      `  Temporal UI      ${chatd.temporalUiUrl ?? `(external Temporal at ${chatd.temporalAddress})`}`,
+      `  Admin token      ${chatd.token}`,
+      '',
+      `  Try: curl -H "Authorization: Bearer ${chatd.token}" ${chatd.apiUrl}/api/v1/users/me`,
+      '  Stop with Ctrl-C.',
+      '',
+    ].join('\n') + '\n',
+  );
+  onShutdownSignal(async (signal) => {
+    say(`${signal}: shutting down`);
+    await chatd.stop();
+  });
+  chatd.workerDone.catch(async (err: unknown) => {
+    log.error({ err }, 'worker stopped');
+    await chatd.stop();
+    process.exit(1);
+  });
+}
+
+if (require.main === module) {
+  runEmbedded().catch((err: unknown) => {
+    console.error(err instanceof ConfigError ? err.message : err);
+    process.exit(1);
+  });
+}

@@ -64,7 +64,12 @@ export async function startWorker(
 ): Promise<RunningWorker> {
   const connection = await NativeConnection.connect({ address });
   const worker = await createWorker(
-    { connection, namespace: deps.config.temporal.namespace, taskQueue: deps.config.temporal.taskQueue, workflowBundle },
+    {
+      connection,
+      namespace: deps.config.temporal.namespace,
+      taskQueue: deps.config.temporal.taskQueue,
+      workflowBundle,
+    },
     deps,
   );
   const done = worker.run().finally(() => connection.close());

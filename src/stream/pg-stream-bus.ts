@@ -187,7 +187,9 @@ export class PgStreamBus implements StreamBus {
     let set = this.handlers.get(channel);
     if (!set) {
       this.handlers.set(channel, (set = new Set()));
-      void this.ready().then((client) => client.query(`LISTEN ${channel}`)).catch((err: unknown) => this.log.warn({ err }, 'LISTEN failed'));
+      void this.ready()
+        .then((client) => client.query(`LISTEN ${channel}`))
+        .catch((err: unknown) => this.log.warn({ err }, 'LISTEN failed'));
     }
     set.add(handler);
     return () => {

@@ -36,7 +36,12 @@ export class StepPublisher {
   /** Sends whatever is pending; call before publishing the step's persisted message. */
   flush(): void {
     if (!this.pending) return;
-    this.bus.publish(this.chatId, { type: 'message_part', chat_id: this.chatId, role: 'assistant', part: this.pending });
+    this.bus.publish(this.chatId, {
+      type: 'message_part',
+      chat_id: this.chatId,
+      role: 'assistant',
+      part: this.pending,
+    });
     this.pending = null;
   }
 
@@ -57,7 +62,13 @@ export class StepPublisher {
 function mergeable(a: ChatMessagePart, b: ChatMessagePart): boolean {
   if (a.type !== b.type) return false;
   if (a.type === 'text' || a.type === 'reasoning') return true;
-  return a.type === 'tool-call' && a.args_delta !== undefined && b.args_delta !== undefined && a.tool_call_id === b.tool_call_id && b.tool_name === undefined;
+  return (
+    a.type === 'tool-call' &&
+    a.args_delta !== undefined &&
+    b.args_delta !== undefined &&
+    a.tool_call_id === b.tool_call_id &&
+    b.tool_name === undefined
+  );
 }
 
 function appendDelta(into: ChatMessagePart, part: ChatMessagePart): void {

@@ -2,7 +2,8 @@
  * Builds the Temporal worker that runs chat turns: workflows from workflows/index.ts (bundled once,
  * or a prebuilt bundle) and activities from activities/ bound to this process's dependencies.
  */
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import type { NativeConnection } from '@temporalio/worker';
+import { Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../../activities';
 import type { TurnDeps } from '../chat/turn-runner';
 

@@ -6,6 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { startTestApp, type TestApp } from '../support/app';
 import { FakeLlmServer } from '../support/fake-llm/server';
 import { text } from '../support/fake-llm/script';
@@ -70,7 +71,7 @@ describe('a chat turn over HTTP and SSE', () => {
     // The provider saw the user's message, with chatd's user agent.
     expect(fake.requests).toHaveLength(1);
     expect(JSON.stringify(fake.requests[0]!.body)).toContain('Can you help me?');
-    expect(fake.requests[0]!.headers['user-agent']).toMatch(/^chatd\//);
+    expect(String(fake.requests[0]!.headers['user-agent'])).toMatch(/^chatd\//);
 
     const handle = temporal.workflow.getHandle(`chat-${chatId}`);
     const result = await handle.result();
@@ -79,26 +80,32 @@ describe('a chat turn over HTTP and SSE', () => {
     expect(description.type).toBe('chatWorkflow');
 
     if (process.env.CAPTURE_HISTORIES === '1') {
-      const history = await handle.fetchHistory();
+      const history = historyToJSON(await handle.fetchHistory());
       writeFileSync(
         path.join(__dirname, '../replay/histories/chat-workflow.plain.json'),
-        JSON.stringify(history, null, 2) + '\n',
+        JSON.stringify(JSON.parse(history), null, 2) + '\n',
       );
     }
   });
 
   it('rejects a chat without content and writes nothing', async () => {
-    const before = await app.deps.db.selectFrom('chats').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
+    const before = await app.deps.db
+      .selectFrom('chats')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .executeTakeFirstOrThrow();
     const res = await app.request('POST', '/chats', { content: [{ type: 'text', text: '   ' }] });
     expect(res.status).toBe(400);
     expect(res.body.error.code).toBe('content_required');
-    const after = await app.deps.db.selectFrom('chats').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
+    const after = await app.deps.db
+      .selectFrom('chats')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .executeTakeFirstOrThrow();
     expect(after.n).toEqual(before.n);
   });
 
   it('answers 401 without a token', async () => {
     const res = await fetch(`${app.url}/api/v1/chats`, { method: 'POST', body: '{}' });
     expect(res.status).toBe(401);
-    expect((await res.json()).error.code).toBe('unauthorized');
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('unauthorized');
   });
 });

@@ -45,7 +45,12 @@ export async function startTestApp(options: TestAppOptions): Promise<TestApp> {
   const deps = await createDeps(
     config,
     createLogger('silent', 'test'),
-    { databaseUrl: database.url, temporalAddress: temporalAddress(), encryptionKeys: SecretBox.generateKeyEntry('t1'), bus: options.bus },
+    {
+      databaseUrl: database.url,
+      temporalAddress: temporalAddress(),
+      encryptionKeys: SecretBox.generateKeyEntry('t1'),
+      bus: options.bus,
+    },
     'test',
   );
   const roles = options.roles ?? { api: true, worker: true };
@@ -59,7 +64,10 @@ export async function startTestApp(options: TestAppOptions): Promise<TestApp> {
   const request: TestApp['request'] = async (method, path, body, asToken) => {
     const res = await fetch(`${url}/api/v1${path}`, {
       method,
-      headers: { Authorization: `Bearer ${asToken ?? token}`, ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
+      headers: {
+        Authorization: `Bearer ${asToken ?? token}`,
+        ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
+      },
       ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
     });
     const text = await res.text();

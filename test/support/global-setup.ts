@@ -36,7 +36,8 @@ export default async function globalSetup(): Promise<void> {
 
   if (!process.env.TEMPORAL_ADDRESS) {
     const cli = resolveTemporalCli(process.env);
-    if (!cli) throw new Error('No Temporal CLI: install Go (it is built from the module proxy), or set TEMPORAL_CLI_PATH.');
+    if (!cli)
+      throw new Error('No Temporal CLI: install Go (it is built from the module proxy), or set TEMPORAL_CLI_PATH.');
     process.env.TEMPORAL_CLI_PATH = cli.path;
     const server = await startTemporalDevServer({
       binary: cli,

@@ -47,7 +47,12 @@ export class SseClient {
   }
 
   summary(): string {
-    return this.events.map((e) => `${e.event}${e.event === 'status' ? `(${e.data.status})` : e.event === 'error' ? `(${e.data.kind}: ${e.data.message})` : ''}`).join(', ');
+    return this.events
+      .map(
+        (e) =>
+          `${e.event}${e.event === 'status' ? `(${e.data.status})` : e.event === 'error' ? `(${e.data.kind}: ${e.data.message})` : ''}`,
+      )
+      .join(', ');
   }
 
   close(): void {

@@ -4,7 +4,13 @@
  * Never triggers a download (INFRA.md).
  */
 import { TestWorkflowEnvironment, workflowInterceptorModules } from '@temporalio/testing';
-import { bundleWorkflowCode, DefaultLogger, Runtime, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import {
+  bundleWorkflowCode,
+  DefaultLogger,
+  makeTelemetryFilterString,
+  Runtime,
+  type WorkflowBundleWithSourceMap,
+} from '@temporalio/worker';
 import { workflowsPath } from '../../src/temporal/create-worker';
 
 let installed = false;
@@ -12,7 +18,11 @@ function installRuntime(): void {
   if (installed) return;
   installed = true;
   try {
-    Runtime.install({ logger: new DefaultLogger('WARN') });
+    // Tests provoke failures on purpose: only errors are worth printing.
+    Runtime.install({
+      logger: new DefaultLogger('ERROR'),
+      telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR' }), forward: {} } },
+    });
   } catch {
     // Already installed by an earlier test file in this worker process.
   }
@@ -42,7 +52,9 @@ export async function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> 
   const path = process.env.TEMPORAL_TEST_SERVER_PATH;
   if (!path) throw new Error('TEMPORAL_TEST_SERVER_PATH is not set: run tests through jest (global setup).');
   try {
-    return await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path } } });
+    return await TestWorkflowEnvironment.createTimeSkipping({
+      server: { executable: { type: 'existing-path', path } },
+    });
   } catch {
     // The SDK allows the JVM a few seconds to come up; a busy 2-core machine can miss that once.
     return TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path } } });

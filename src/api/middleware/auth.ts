@@ -18,7 +18,8 @@ export function authenticate(db: Kysely<Database>): Middleware {
   return async (ctx, next) => {
     const header = ctx.get('Authorization');
     const match = /^Bearer\s+(\S+)$/i.exec(header);
-    const queryToken = ctx.method === 'GET' && typeof ctx.query.access_token === 'string' ? ctx.query.access_token : undefined;
+    const queryToken =
+      ctx.method === 'GET' && typeof ctx.query.access_token === 'string' ? ctx.query.access_token : undefined;
     const token = match?.[1] ?? queryToken;
     if (!token) throw new UnauthorizedError();
     const user = await findUserByTokenHash(db, hashToken(token));

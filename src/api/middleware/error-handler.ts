@@ -25,7 +25,9 @@ export function errorHandler(): Middleware {
     } catch (err) {
       if (err instanceof AppError) {
         ctx.status = err.status;
-        ctx.body = { error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) } };
+        ctx.body = {
+          error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) },
+        };
         return;
       }
       if (err instanceof ZodError) {
@@ -48,7 +50,8 @@ export function errorHandler(): Middleware {
       }
       if (status !== undefined && status >= 400 && status < 500 && http.expose !== false) {
         ctx.status = status;
-        const code = http.type === 'entity.parse.failed' ? 'invalid_json' : status === 405 ? 'method_not_allowed' : 'bad_request';
+        const code =
+          http.type === 'entity.parse.failed' ? 'invalid_json' : status === 405 ? 'method_not_allowed' : 'bad_request';
         const message = code === 'invalid_json' ? 'The request body is not valid JSON.' : (err as Error).message;
         ctx.body = { error: { code, message } };
         return;

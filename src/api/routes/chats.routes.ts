@@ -4,14 +4,7 @@
  */
 import Router from '@koa/router';
 import type { AppDeps } from '../app';
-import {
-  createChat,
-  getChat,
-  interruptChat,
-  listMessages,
-  sendMessage,
-  type Actor,
-} from '../../chat/chat.service';
+import { createChat, getChat, interruptChat, listMessages, sendMessage, type Actor } from '../../chat/chat.service';
 import { toChatDto } from '../../chat/dto';
 import { ValidationError } from '../../errors';
 import { streamChat } from '../../stream/chat-stream';
@@ -58,7 +51,8 @@ export function chatsRouter(deps: AppDeps): Router {
     const chat = await getChat(deps, actor(ctx), params.id);
     const lastEventId = ctx.get('Last-Event-ID') || undefined;
     const fromHeader = parseEventId(lastEventId);
-    if (lastEventId !== undefined && !fromHeader) throw new ValidationError('Invalid Last-Event-ID.', undefined, 'invalid_cursor');
+    if (lastEventId !== undefined && !fromHeader)
+      throw new ValidationError('Invalid Last-Event-ID.', undefined, 'invalid_cursor');
     const cursor = fromHeader ?? { messageId: query.after_id ?? 0, counter: 0 };
     const sse = new SseWriter(ctx, { heartbeatMs: deps.sseHeartbeatMs });
     await streamChat(deps, chat.id, cursor, {

@@ -2,12 +2,7 @@
 import Router from '@koa/router';
 import { z } from 'zod';
 import type { Actor } from '../../chat/chat.service';
-import {
-  createModelConfig,
-  createProvider,
-  getModelConfigs,
-  getProviders,
-} from '../../chat/model-configs.service';
+import { createModelConfig, createProvider, getModelConfigs, getProviders } from '../../chat/model-configs.service';
 import type { AppDeps } from '../app';
 import { requireAdmin } from '../middleware/auth';
 import { input, validate } from '../middleware/validate';
@@ -17,7 +12,10 @@ export const createProviderBody = z.strictObject({
   display_name: z.string().max(200).optional(),
   api_key: z.string().min(1).max(4096).optional().describe('Write-only; stored encrypted.'),
   base_url: z.url({ protocol: /^https?$/ }).optional(),
-  api_mode: z.enum(['responses', 'chat']).optional().describe('OpenAI only: Responses API (default) or Chat Completions.'),
+  api_mode: z
+    .enum(['responses', 'chat'])
+    .optional()
+    .describe('OpenAI only: Responses API (default) or Chat Completions.'),
 });
 
 const price = z.number().min(0, 'Prices must not be negative.');

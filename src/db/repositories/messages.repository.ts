@@ -23,7 +23,9 @@ export async function insertMessages(db: Db, rows: NewChatMessageRow[]): Promise
     .selectFrom('chat_messages')
     .selectAll()
     .where('chat_id', '=', chatId)
-    .where((eb) => eb.or([eb('step_key', 'in', keys), eb('id', 'in', inserted.length ? inserted.map((r) => r.id) : [-1])]))
+    .where((eb) =>
+      eb.or([eb('step_key', 'in', keys), eb('id', 'in', inserted.length ? inserted.map((r) => r.id) : [-1])]),
+    )
     .orderBy('id')
     .execute();
 }

@@ -7,7 +7,10 @@ import type { Database, UserRole, UserRow } from '../database';
 type Db = Kysely<Database> | Transaction<Database>;
 
 export async function countUsers(db: Db): Promise<number> {
-  const row = await db.selectFrom('users').select(sql<number>`count(*)::int`.as('n')).executeTakeFirstOrThrow();
+  const row = await db
+    .selectFrom('users')
+    .select(sql<number>`count(*)::int`.as('n'))
+    .executeTakeFirstOrThrow();
   return row.n;
 }
 

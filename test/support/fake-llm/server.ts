@@ -114,9 +114,10 @@ export class FakeLlmServer {
   /** Starts a server listening on `host:port` (default `127.0.0.1:0`). */
   static async start(opts: FakeLlmServerOptions = {}): Promise<FakeLlmServer> {
     const host = opts.host ?? '127.0.0.1';
-    let fake: FakeLlmServer | undefined;
+    // The handler exists before the instance it dispatches to.
+    const ref: { fake?: FakeLlmServer } = {};
     const server = createServer({ keepAliveTimeout: 30_000 }, (req, res) => {
-      fake?.handle(req, res).catch((err: unknown) => {
+      ref.fake?.handle(req, res).catch((err: unknown) => {
         console.error('fake-llm: handler failed', err);
         if (!res.headersSent) sendJson(res, 500, { error: { message: `fake-llm: ${String(err)}` } });
         else res.destroy();
@@ -131,8 +132,8 @@ export class FakeLlmServer {
     });
     const { port } = server.address() as AddressInfo;
     const hostPart = host.includes(':') ? `[${host}]` : host;
-    fake = new FakeLlmServer(server, `http://${hostPart}:${port}`, opts);
-    return fake;
+    ref.fake = new FakeLlmServer(server, `http://${hostPart}:${port}`, opts);
+    return ref.fake;
   }
 
   /** Appends steps to the FIFO script; each answers exactly one future request. */

@@ -1,0 +1,88 @@
+/**
+ * Generated chat titles (reference §6.13): when a chat qualifies for one, and one cheap model call that
+ * turns the first user message into a short title. Best effort by design: callers run it beside the turn
+ * and ignore its failures. Fallback titles and normalisation live in title.ts.
+ */
+import type { LlmProvider, ModelRequest } from '../llm/types';
+import { completeText } from './compaction';
+import { fallbackTitle, normalizeTitle } from './title';
+
+/** Time allowed for the title call. */
+export const TITLE_TIMEOUT_MS = 30_000;
+
+/** Output cap of the title call; a title needs a dozen tokens, the rest is headroom for chatty models. */
+export const TITLE_MAX_OUTPUT_TOKENS = 256;
+
+/** How much of the first message is sent: the opening says what the chat is about, and long pastes cost money. */
+const MAX_TITLE_INPUT_CHARS = 8_000;
+
+/** System prompt of the title call. Our own wording. */
+export const TITLE_PROMPT = [
+  'You write titles for chats between a user and a coding assistant.',
+  "Given the user's first message, reply with a title of 2 to 8 words that says what the chat is about.",
+  'Start with a verb when that reads naturally (for example: Fix flaky login test, Add retry to upload client).',
+  'Use sentence case. No quotes, no trailing punctuation, no emoji, no preamble: reply with the title alone.',
+  'Do not answer or carry out the message itself.',
+].join('\n');
+
+/** What {@link shouldGenerateTitle} needs to know about a chat at the start of a turn. */
+export interface TitleState {
+  /** User-visible user messages so far. */
+  userMessages: number;
+  /** Assistant and tool messages so far. */
+  assistantOrToolMessages: number;
+  currentTitle: string;
+  /** Text of the first user message. */
+  firstUserText: string;
+}
+
+/**
+ * True only for the first turn of a chat whose title nobody has chosen yet: exactly one user message, no
+ * assistant or tool messages, a first message with text, and a title that is empty or still the fallback
+ * derived from that message (so a title set by the user is never overwritten).
+ */
+export function shouldGenerateTitle(state: TitleState): boolean {
+  if (state.userMessages !== 1 || state.assistantOrToolMessages !== 0) return false;
+  if (state.firstUserText.trim() === '') return false;
+  const current = state.currentTitle.trim();
+  return current === '' || current === fallbackTitle(state.firstUserText);
+}
+
+/** Test and tuning knobs of {@link generateTitle}. */
+export interface GenerateTitleOptions {
+  /** Default {@link TITLE_TIMEOUT_MS}. */
+  timeoutMs?: number;
+}
+
+/**
+ * Asks `model` for a title of the chat that starts with `firstUserText` and returns it normalised (quotes
+ * and surrounding whitespace trimmed, whitespace collapsed, at most 80 code points). Returns null when there
+ * is nothing to save: the answer is empty, or equals the fallback title the chat already has.
+ *
+ * Throws the provider's `LlmError` (kind `timeout` after 30 s, `canceled` when `signal` aborts).
+ */
+export async function generateTitle(
+  provider: LlmProvider,
+  model: string,
+  firstUserText: string,
+  signal?: AbortSignal,
+  opts: GenerateTitleOptions = {},
+): Promise<string | null> {
+  const excerpt = [...firstUserText.trim()].slice(0, MAX_TITLE_INPUT_CHARS).join('');
+  const request: ModelRequest = {
+    model,
+    messages: [
+      { role: 'system', content: TITLE_PROMPT },
+      { role: 'user', content: [{ type: 'text', text: excerpt }] },
+    ],
+    tools: [],
+    options: { maxOutputTokens: TITLE_MAX_OUTPUT_TOKENS },
+  };
+  const raw = await completeText(provider, request, {
+    timeoutMs: opts.timeoutMs ?? TITLE_TIMEOUT_MS,
+    ...(signal ? { signal } : {}),
+  });
+  const title = normalizeTitle(raw);
+  if (title === '' || title === fallbackTitle(firstUserText)) return null;
+  return title;
+}

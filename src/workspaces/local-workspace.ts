@@ -1,0 +1,278 @@
+/**
+ * A connected workspace of the `local` provider: a directory on the worker host. It confines every path
+ * to its root, runs commands in their own process groups (inside bubblewrap when the provider found it),
+ * and owns the table of background processes, scoped per chat. One instance exists per workspace per
+ * provider instance, so background processes outlive the tool call that started them.
+ */
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import { WorkspacePathError } from './errors';
+import { confinePath } from './paths';
+import { GroupProcess } from './process-group';
+import { buildCommandEnv, buildLaunch } from './sandbox';
+import type {
+  ExecOptions,
+  ExecResult,
+  ProcessInfo,
+  ProcessSignal,
+  ProcessSnapshot,
+  SignalOutcome,
+  StartProcessOptions,
+  Workspace,
+} from './types';
+
+/** What the provider hands each of its workspaces. */
+export interface LocalWorkspaceSettings {
+  id: string;
+  /** The root as configured (may contain symlinks). */
+  root: string;
+  /** realpath of the root: what commands and returned paths use. */
+  realRoot: string;
+  /** Per-workspace HOME, outside the root so dotfiles do not show up in the project. */
+  home: string;
+  shell: string;
+  /** Base environment of commands (never the worker's own environment). */
+  env: Readonly<Record<string, string>>;
+  /** Resolves the bwrap binary to sandbox with, or null for plain spawning. */
+  sandbox: () => Promise<string | null>;
+  network: boolean;
+  readOnlyPaths: string[];
+  /** Output kept in memory per process (the tail). */
+  bufferBytes: number;
+  /** SIGTERM → SIGKILL grace when a command times out or processes are stopped. */
+  killGraceMs: number;
+  /** Exited background processes kept for `process_list` / `process_output` before the oldest are dropped. */
+  maxExitedProcesses: number;
+}
+
+interface Entry {
+  id: string;
+  owner: string;
+  command: string;
+  proc: GroupProcess;
+}
+
+/** How long `signalProcess` waits for the group leader to exit after signalling it. */
+const SIGNAL_WAIT_MS = 2_000;
+
+/** The local implementation of `Workspace`. Construct through `LocalWorkspaceProvider.connect`. */
+export class LocalWorkspace implements Workspace {
+  readonly id: string;
+  readonly root: string;
+  private readonly processes = new Map<string, Entry>();
+  private readonly foreground = new Set<GroupProcess>();
+
+  constructor(private readonly settings: LocalWorkspaceSettings) {
+    this.id = settings.id;
+    this.root = settings.realRoot;
+  }
+
+  resolvePath(p: string): Promise<string> {
+    return confinePath(this.settings.root, this.settings.realRoot, p);
+  }
+
+  async exec(options: ExecOptions): Promise<ExecResult> {
+    const started = Date.now();
+    const proc = await this.launch(options.command, options.cwd, options.env);
+    this.foreground.add(proc);
+    try {
+      const finished = await proc.waitExit(options.timeoutMs, options.signal);
+      const aborted = !finished && (options.signal?.aborted ?? false);
+      if (!finished) {
+        // An interrupt must stop the command at once; a timeout gets a grace period to flush output.
+        await proc.terminate(aborted ? 0 : this.settings.killGraceMs);
+      } else if (proc.groupAlive()) {
+        // The command is over but left members behind (`server &`): they would hold the output pipes
+        // and escape the process table, so they go too. Long-running work belongs in the background.
+        await proc.terminate(Math.min(this.settings.killGraceMs, 500));
+      }
+      proc.detach();
+      return {
+        exitCode: proc.exitCode,
+        signal: proc.exitSignal,
+        output: proc.output.text(),
+        outputBytes: proc.output.total,
+        timedOut: !finished && !aborted,
+        aborted,
+        durationMs: Date.now() - started,
+      };
+    } finally {
+      this.foreground.delete(proc);
+    }
+  }
+
+  async stat(p: string): Promise<{ kind: 'file' | 'directory' | 'other'; size: number } | null> {
+    const resolved = await this.resolvePath(p);
+    const info = await stat(resolved).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return null;
+      throw err;
+    });
+    if (!info) return null;
+    return { kind: info.isFile() ? 'file' : info.isDirectory() ? 'directory' : 'other', size: info.size };
+  }
+
+  async readFile(p: string): Promise<Buffer> {
+    return readFile(await this.resolvePath(p));
+  }
+
+  async listDirectory(p: string): Promise<string[]> {
+    const entries = await readdir(await this.resolvePath(p), { withFileTypes: true });
+    return entries.map((e) => (e.isDirectory() ? `${e.name}/` : e.name)).sort();
+  }
+
+  writeFile(p: string, content: string | Buffer): Promise<void> {
+    return this.writeFiles([{ path: p, content }]);
+  }
+
+  async writeFiles(files: ReadonlyArray<{ path: string; content: string | Buffer }>): Promise<void> {
+    // Resolve and check everything before touching the disk, so a bad path changes nothing.
+    const targets: Array<{ target: string; content: string | Buffer; mode: number | null }> = [];
+    for (const file of files) {
+      const target = await this.resolvePath(file.path);
+      const existing = await stat(target).catch(() => null);
+      if (existing?.isDirectory()) throw new WorkspacePathError(file.path, `"${file.path}" is a directory.`);
+      targets.push({ target, content: file.content, mode: existing ? existing.mode & 0o7777 : null });
+    }
+    const staged: Array<{ temp: string; target: string }> = [];
+    try {
+      for (const { target, content, mode } of targets) {
+        await mkdir(path.dirname(target), { recursive: true });
+        const temp = path.join(
+          path.dirname(target),
+          `.${path.basename(target)}.chatd-${randomBytes(4).toString('hex')}`,
+        );
+        staged.push({ temp, target });
+        await writeFile(temp, content, { flag: 'wx' });
+        if (mode !== null) await chmod(temp, mode);
+      }
+    } catch (err) {
+      await Promise.all(staged.map(({ temp }) => unlink(temp).catch(() => undefined)));
+      throw err;
+    }
+    for (const { temp, target } of staged) await rename(temp, target);
+  }
+
+  async startProcess(options: StartProcessOptions): Promise<ProcessInfo> {
+    const proc = await this.launch(options.command, options.cwd);
+    let id: string;
+    do id = `proc-${randomBytes(4).toString('hex')}`;
+    while (this.processes.has(id));
+    const entry: Entry = { id, owner: options.owner, command: options.command, proc };
+    this.processes.set(id, entry);
+    this.evictExited();
+    return info(entry);
+  }
+
+  async getProcess(owner: string, processId: string): Promise<ProcessSnapshot | null> {
+    const entry = this.find(owner, processId);
+    return entry ? snapshot(entry) : null;
+  }
+
+  async waitProcess(
+    owner: string,
+    processId: string,
+    options: { timeoutMs: number; signal?: AbortSignal },
+  ): Promise<ProcessSnapshot | null> {
+    const entry = this.find(owner, processId);
+    if (!entry) return null;
+    await entry.proc.waitExit(options.timeoutMs, options.signal);
+    return snapshot(entry);
+  }
+
+  async listProcesses(owner: string): Promise<ProcessInfo[]> {
+    return [...this.processes.values()].filter((e) => e.owner === owner).map(info);
+  }
+
+  async signalProcess(owner: string, processId: string, signal: ProcessSignal): Promise<SignalOutcome | null> {
+    const entry = this.find(owner, processId);
+    if (!entry) return null;
+    if (!entry.proc.running) {
+      // Already exited: whatever it left in its group gets the signal too, then the entry is reaped.
+      entry.proc.signal(signal);
+      this.reap(entry);
+      return { signaled: false, process: info(entry), reaped: true };
+    }
+    const signaled = entry.proc.signal(signal);
+    const exited = await entry.proc.waitExit(SIGNAL_WAIT_MS);
+    if (exited) this.reap(entry);
+    return { signaled, process: info(entry), reaped: exited };
+  }
+
+  async killProcesses(owner?: string): Promise<number> {
+    const victims = [...this.processes.values()]
+      .filter((e) => (owner === undefined || e.owner === owner) && (e.proc.running || e.proc.groupAlive()))
+      .map((e) => e.proc);
+    // Without an owner this is a stop: foreground commands of every chat go too.
+    if (owner === undefined) victims.push(...this.foreground);
+    await Promise.all(victims.map((p) => p.terminate(Math.min(this.settings.killGraceMs, 500))));
+    return victims.length;
+  }
+
+  private find(owner: string, processId: string): Entry | undefined {
+    const entry = this.processes.get(processId);
+    return entry && entry.owner === owner ? entry : undefined;
+  }
+
+  private reap(entry: Entry): void {
+    entry.proc.detach();
+    this.processes.delete(entry.id);
+  }
+
+  /** Drops the oldest exited entries beyond the limit (killing anything their group left running). */
+  private evictExited(): void {
+    const exited = [...this.processes.values()].filter((e) => !e.proc.running);
+    for (const entry of exited.slice(0, Math.max(0, exited.length - this.settings.maxExitedProcesses))) {
+      entry.proc.signal('SIGKILL');
+      this.reap(entry);
+    }
+  }
+
+  private async launch(
+    command: string,
+    cwd: string | undefined,
+    extraEnv?: Record<string, string>,
+  ): Promise<GroupProcess> {
+    const dir = cwd === undefined ? this.settings.realRoot : await this.resolvePath(cwd);
+    const dirInfo = await stat(dir).catch(() => null);
+    if (!dirInfo?.isDirectory()) {
+      throw new WorkspacePathError(
+        cwd ?? '.',
+        `The working directory "${cwd ?? '.'}" does not exist or is not a directory.`,
+      );
+    }
+    await mkdir(this.settings.home, { recursive: true });
+    const bwrap = await this.settings.sandbox();
+    const launch = buildLaunch(
+      {
+        root: this.settings.realRoot,
+        home: this.settings.home,
+        cwd: dir,
+        shell: this.settings.shell,
+        command,
+        network: this.settings.network,
+        readOnlyPaths: this.settings.readOnlyPaths,
+      },
+      bwrap,
+    );
+    const env = buildCommandEnv({ ...this.settings.env, ...extraEnv }, this.settings.home);
+    return new GroupProcess({ launch, cwd: dir, env, bufferBytes: this.settings.bufferBytes });
+  }
+}
+
+function info(entry: Entry): ProcessInfo {
+  const { proc } = entry;
+  return {
+    id: entry.id,
+    command: entry.command,
+    status: proc.running ? 'running' : 'exited',
+    exitCode: proc.exitCode,
+    signal: proc.exitSignal,
+    startedAt: proc.startedAt.toISOString(),
+    endedAt: proc.endedAt?.toISOString() ?? null,
+  };
+}
+
+function snapshot(entry: Entry): ProcessSnapshot {
+  return { ...info(entry), output: entry.proc.output.text(), outputBytes: entry.proc.output.total };
+}
