@@ -2,13 +2,21 @@
  * All activities, built from injected dependencies. Workflows import only the *type* Activities.
  * Activity names (the object keys) are durable public API: never rename them.
  */
+import type { ChatServiceDeps } from '../src/chat/chat.service';
+import type { ToolStepDeps } from '../src/chat/tool-step';
 import type { TurnDeps } from '../src/chat/turn-runner';
 import { createLlmActivities } from './llm.activities';
 import { createStoreActivities } from './store.activities';
+import { createSubagentActivities } from './subagent.activities';
+import { createToolActivities } from './tools.activities';
 
-export function createActivities(deps: TurnDeps) {
+export type ActivityDeps = TurnDeps & ToolStepDeps & ChatServiceDeps;
+
+export function createActivities(deps: ActivityDeps) {
   return {
     ...createLlmActivities(deps),
+    ...createToolActivities(deps),
+    ...createSubagentActivities(deps),
     ...createStoreActivities(deps),
   };
 }

@@ -4,14 +4,33 @@
  * an interrupt (the step is retried elsewhere), and failures are classified with a `retry` event
  * published before each retry so clients drop the partial answer.
  */
-import { Context } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import { INTERRUPT, runModelStep, type StepInput, type StepSummary, type TurnDeps } from '../src/chat/turn-runner';
+import { compactChat, type CompactionTrigger } from '../src/chat/compact-step';
+import { generateChatTitle } from '../src/chat/title-step';
 import { classifyProviderError, retryDelayMs } from '../src/llm/errors';
 import { toActivityFailure } from './failures';
 import { startHeartbeat } from './heartbeat';
 
 export function createLlmActivities(deps: TurnDeps) {
   return {
+    /** Summarises the conversation when the context passed the threshold (src/chat/compact-step.ts). */
+    async compactChat(input: StepInput & { trigger: CompactionTrigger }): Promise<{ status: 'compacted' | 'fenced' }> {
+      const stop = startHeartbeat();
+      try {
+        return await compactChat(deps, input, Context.current().cancellationSignal);
+      } catch (err) {
+        throw toActivityFailure(err, null).failure;
+      } finally {
+        stop();
+      }
+    },
+
+    /** Best-effort title for a chat's first turn (src/chat/title-step.ts). */
+    async generateChatTitle(input: { chatId: string }): Promise<{ title: string | null }> {
+      return generateChatTitle(deps, input, Context.current().cancellationSignal);
+    },
+
     async runModelStep(input: StepInput): Promise<StepSummary> {
       const ctx = Context.current();
       const abort = new AbortController();
@@ -24,6 +43,23 @@ export function createLlmActivities(deps: TurnDeps) {
         if (message.type === 'interrupt' && message.turn === input.turn) abort.abort(INTERRUPT);
       });
       const stopHeartbeat = startHeartbeat();
+      if (ctx.info.attempt > 1) {
+        // A retry (also after a crashed worker, which published nothing): clients drop the old partial.
+        deps.bus.publish(input.chatId, {
+          type: 'retry',
+          chat_id: input.chatId,
+          attempt: ctx.info.attempt,
+          delay_ms: 0,
+          retrying_at: new Date().toISOString(),
+          error: {
+            message: 'The model step is being retried.',
+            kind: 'retry',
+            provider: null,
+            retryable: true,
+            status_code: null,
+          },
+        });
+      }
       let provider: Parameters<typeof toActivityFailure>[1] = null;
       try {
         return await runModelStep(deps, input, {
@@ -33,6 +69,10 @@ export function createLlmActivities(deps: TurnDeps) {
           },
         });
       } catch (err) {
+        if (ctx.cancellationSignal.aborted && !ctx.cancellationDetails?.cancelRequested) {
+          // Worker shutdown (or a timeout), not an interrupt: let Temporal run the step again elsewhere.
+          throw ApplicationFailure.retryable('The worker stopped during the model step.', 'WorkerShutdown');
+        }
         const retryAfter = provider ? classifyProviderError(err, provider).retryAfterMs : null;
         const delay = retryDelayMs(ctx.info.attempt - 1, retryAfter);
         const classified = toActivityFailure(err, provider, delay);

@@ -5,7 +5,7 @@ import { finishTurn, type FinishInput, type TurnDeps } from '../src/chat/turn-ru
 
 export function createStoreActivities(deps: TurnDeps) {
   return {
-    async finishTurn(input: FinishInput): Promise<{ nextTurn: number | null }> {
+    async finishTurn(input: FinishInput): ReturnType<typeof finishTurn> {
       return finishTurn(deps, input);
     },
   };

@@ -3,11 +3,12 @@
  * everywhere else (no module singletons): the database, the stream bus, the secret box, the
  * Temporal client, the model resolver and the logger. `close()` releases them in order.
  */
+import * as path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { ModelResolver } from './chat/models';
-import type { TurnDeps } from './chat/turn-runner';
+import type { ActivityDeps } from '../activities';
 import type { Config } from './config';
 import { createDb } from './db/create-db';
 import type { Database } from './db/database';
@@ -16,9 +17,14 @@ import { SecretBox } from './security/secrets';
 import type { StreamBus } from './stream/bus';
 import { MemoryStreamBus } from './stream/memory-stream-bus';
 import { TemporalTurnLauncher, type TurnLauncher } from './temporal/turns';
+import { buildToolRegistry } from './tools/registry';
+import { createProvisioningTools, createWorkspaceTools } from './tools';
+import { subagentToolSpecs } from './tools/subagent.tools';
 import { VERSION } from './version';
+import { ChatWorkspaces } from './workspaces/chat-workspaces';
+import { LocalWorkspaceProvider } from './workspaces/local.provider';
 
-export interface Deps extends TurnDeps {
+export interface Deps extends ActivityDeps {
   config: Config;
   db: Kysely<Database>;
   bus: StreamBus;
@@ -43,6 +49,20 @@ export async function createDeps(config: Config, log: Logger, resolved: DepsOver
   const connection = await Connection.connect({ address: resolved.temporalAddress });
   const client = new Client({ connection, namespace: config.temporal.namespace });
   const models = new ModelResolver(db, secrets, config.presets, userAgentFor(VERSION));
+  const turns = new TemporalTurnLauncher(client, config.temporal.taskQueue);
+  // Commands in workspaces get a minimal environment, never the worker's (database URLs, keys).
+  const workspaceProvider = new LocalWorkspaceProvider({
+    baseDir: path.resolve(config.dataDir, 'workspaces'),
+    env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8' },
+  });
+  const workspaces = new ChatWorkspaces({ db, provider: workspaceProvider });
+  const workspaceTools = createWorkspaceTools();
+  const provisioningTools = createProvisioningTools({ workspaces });
+  const registry = buildToolRegistry([...workspaceTools, ...provisioningTools]);
+  const rootSpecs = [...registry.specs(), ...subagentToolSpecs()];
+  // Sub-agents work in their parent's workspace and cannot provision workspaces or spawn agents.
+  const childNames = new Set(workspaceTools.map((t) => t.name));
+  const childSpecs = registry.specs().filter((spec) => childNames.has(spec.name));
   return {
     config,
     db,
@@ -52,8 +72,13 @@ export async function createDeps(config: Config, log: Logger, resolved: DepsOver
     models,
     maxSteps: config.maxSteps,
     temporal: { connection, client },
-    turns: new TemporalTurnLauncher(client, config.temporal.taskQueue),
+    turns,
+    tools: registry,
+    toolSpecs: (chat) => (chat.parent_chat_id ? childSpecs : rootSpecs),
+    workspaceFor: (chatId) => workspaces.forChat(chatId),
+    notifySubagentFinished: (parent, child) => turns.notifySubagentFinished(parent, child),
     async close() {
+      await workspaceProvider.dispose();
       await bus.close();
       await connection.close();
       await db.destroy();

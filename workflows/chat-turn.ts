@@ -20,3 +20,28 @@ export function nextTurnToRun(current: number, fromDatabase: number | null, from
   const next = Math.max(fromDatabase ?? 0, fromSignals);
   return next > current ? next : null;
 }
+
+/** The classified error an activity attached to its failure (activities/failures.ts), or a generic one. */
+export function turnErrorFrom(err: unknown): TurnError {
+  const cause = (err as { cause?: { details?: unknown[] } }).cause;
+  const detail = cause?.details?.[0] as Partial<TurnError> | undefined;
+  if (detail && typeof detail.message === 'string' && typeof detail.kind === 'string') {
+    return {
+      message: detail.message,
+      kind: detail.kind,
+      provider: detail.provider ?? null,
+      retryable: detail.retryable ?? false,
+      status_code: detail.status_code ?? null,
+    };
+  }
+  return {
+    message: 'The agent failed unexpectedly.',
+    kind: 'generic',
+    provider: null,
+    retryable: false,
+    status_code: null,
+  };
+}
+
+/** A compaction on what would have been the last step lets the model continue, at most this often. */
+export const MAX_COMPACTION_REENTRIES = 3;

@@ -1,50 +1,37 @@
 /**
- * chatWorkflow: one chat turn. Runs model steps (and their tool calls) until the model stops,
- * then hands the chat back through finishTurn, which may promote the next queued message; the
- * next turn is this workflow id's next run (continue-as-new). Only ids and summaries pass here.
+ * chatWorkflow: one chat turn. Runs model steps and their tool calls until the model stops, then
+ * hands the chat back through finishTurn, which may promote the next queued message; the next turn
+ * is this workflow id's next run (continue-as-new). Local tools run in the runTools activity;
+ * sub-agent tools run here (workflows/subagents.ts). Only ids and summaries pass through history.
  */
 import {
-  ActivityCancellationType,
-  ApplicationFailure,
   CancellationScope,
+  ContinueAsNew,
   continueAsNew,
   isCancellation,
   log,
-  proxyActivities,
   setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
 } from '@temporalio/workflow';
-import type { Activities } from '../activities';
-import { nextTurnToRun, type TurnError, type TurnOutcome } from './chat-turn';
-import { interruptSignal, turnRequestedSignal, type ChatTurnInput } from './messages';
-
-/** Failure types that must not be retried: retrying cannot fix them. */
-export const NON_RETRYABLE_LLM_ERRORS = ['LlmError.Auth', 'LlmError.Config', 'LlmError.ContextLength'];
-
-const { runModelStep } = proxyActivities<Activities>({
-  startToCloseTimeout: '1 hour',
-  heartbeatTimeout: '10 seconds',
-  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  // The provider SDKs never retry: this policy is the only one. No maximumAttempts: retryable kinds retry forever.
-  retry: {
-    initialInterval: '1 second',
-    backoffCoefficient: 2,
-    maximumInterval: '60 seconds',
-    nonRetryableErrorTypes: NON_RETRYABLE_LLM_ERRORS,
-  },
-});
-
-const { finishTurn } = proxyActivities<Activities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
-});
+import { ChatStatusKey } from '../src/temporal/search-attributes';
+import { SUBAGENT_TOOL_NAMES } from '../src/tools/subagent-names';
+import type { CompactionTrigger } from '../src/chat/compact-step';
+import { background, compaction, finishing, modelStep, tools } from './activity-proxies';
+import { MAX_COMPACTION_REENTRIES, nextTurnToRun, turnErrorFrom, type TurnError, type TurnOutcome } from './chat-turn';
+import { interruptSignal, subagentFinishedSignal, turnRequestedSignal, type ChatTurnInput } from './messages';
+import { SubagentCalls } from './subagents';
 
 export interface ChatTurnResult {
   outcome: TurnOutcome;
   steps: number;
 }
 
+const SUBAGENT_TOOLS: ReadonlySet<string> = new Set(SUBAGENT_TOOL_NAMES);
+
 export async function chatWorkflow(input: ChatTurnInput): Promise<ChatTurnResult> {
   const steps = new CancellationScope();
+  const subagents = new SubagentCalls(input);
   let stopReason: 'interrupted' | 'superseded' | null = null;
   let requestedTurn = input.turn;
 
@@ -59,19 +46,54 @@ export async function chatWorkflow(input: ChatTurnInput): Promise<ChatTurnResult
     stopReason = 'superseded';
     steps.cancel();
   });
+  setHandler(subagentFinishedSignal, ({ chatId }) => subagents.onFinished(chatId));
+
+  // Best effort and outside the steps' scope: an interrupt does not cancel it, a failure does not fail the turn.
+  const titling =
+    input.turn === 1 && input.fromStep === undefined
+      ? background('Generate title')
+          .generateChatTitle({ chatId: input.chatId })
+          .catch(() => null)
+      : null;
 
   let outcome: TurnOutcome = 'completed';
   let error: TurnError | null = null;
-  let step = 0;
+  let step = input.fromStep ?? 0;
+  let reentries = 0;
   try {
     outcome = await steps.run(async () => {
       for (; ; step++) {
-        const result = await runModelStep({ chatId: input.chatId, turn: input.turn, step });
+        const result = await modelStep(step).runModelStep({ chatId: input.chatId, turn: input.turn, step });
         if (result.status !== 'ok') return result.status;
+        if (step === (input.fromStep ?? 0)) setChatStatus('running');
+
+        const local = result.toolCalls.filter((c) => !SUBAGENT_TOOLS.has(c.name));
+        const delegated = result.toolCalls.filter((c) => SUBAGENT_TOOLS.has(c.name));
+        const [toolStep] = await Promise.all([
+          local.length ? tools(`Tools: ${local.map((c) => c.name).join(', ')}`).runTools({ ...input, step }) : null,
+          delegated.length ? subagents.run(step, delegated) : null,
+        ]);
+        if (toolStep && toolStep.status !== 'ok') return toolStep.status;
+
+        if (result.compaction) {
+          const compacted = await compact(input, step, result.compaction);
+          if (compacted === 'fenced') return 'fenced';
+          if (compacted === 'compacted' && !result.continue && reentries < MAX_COMPACTION_REENTRIES) {
+            reentries++;
+            continue;
+          }
+        }
         if (!result.continue) return 'completed';
+
+        if (workflowInfo().continueAsNewSuggested) {
+          // A long turn rolls over to a fresh history and resumes at the next step.
+          await continueAsNew<typeof chatWorkflow>({ chatId: input.chatId, turn: input.turn, fromStep: step + 1 });
+        }
       }
     });
   } catch (err) {
+    // continueAsNew works by throwing: let it through.
+    if (err instanceof ContinueAsNew) throw err;
     if (isCancellation(err)) {
       outcome = stopReason ?? 'interrupted';
     } else {
@@ -81,32 +103,31 @@ export async function chatWorkflow(input: ChatTurnInput): Promise<ChatTurnResult
     }
   }
 
-  const finished = await finishTurn({ chatId: input.chatId, turn: input.turn, outcome, error });
+  await titling;
+  const finished = await finishing.finishTurn({ chatId: input.chatId, turn: input.turn, outcome, error });
+  if (finished.status) setChatStatus(finished.status);
   const next = nextTurnToRun(input.turn, finished.nextTurn, requestedTurn);
   if (next !== null) await continueAsNew<typeof chatWorkflow>({ chatId: input.chatId, turn: next });
   return { outcome, steps: step + 1 };
 }
 
-/** The classified error an activity attached to its failure (activities/failures.ts), or a generic one. */
-function turnErrorFrom(err: unknown): TurnError {
-  const cause = (err as { cause?: unknown }).cause;
-  if (cause instanceof ApplicationFailure) {
-    const detail = cause.details?.[0] as Partial<TurnError> | undefined;
-    if (detail && typeof detail.message === 'string' && typeof detail.kind === 'string') {
-      return {
-        message: detail.message,
-        kind: detail.kind,
-        provider: detail.provider ?? null,
-        retryable: detail.retryable ?? false,
-        status_code: detail.status_code ?? null,
-      };
-    }
+/** Compaction is best effort: a failed summary leaves the context as it is (the next step may still fit). */
+async function compact(
+  input: ChatTurnInput,
+  step: number,
+  trigger: CompactionTrigger,
+): Promise<'compacted' | 'fenced' | 'failed'> {
+  try {
+    return (await compaction(step).compactChat({ chatId: input.chatId, turn: input.turn, step, trigger })).status;
+  } catch (err) {
+    if (isCancellation(err)) throw err;
+    log.warn('compaction failed', { chatId: input.chatId, turn: input.turn, error: String(err) });
+    return 'failed';
   }
-  return {
-    message: 'The agent failed unexpectedly.',
-    kind: 'generic',
-    provider: null,
-    retryable: false,
-    status_code: null,
-  };
+}
+
+/** Keeps the ChatStatus search attribute current, where the run was started with chatd's attributes. */
+function setChatStatus(status: string): void {
+  if (workflowInfo().typedSearchAttributes.get(ChatStatusKey) === undefined) return;
+  upsertSearchAttributes([{ key: ChatStatusKey, value: status }]);
 }

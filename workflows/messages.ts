@@ -9,6 +9,8 @@ export interface ChatTurnInput {
   chatId: string;
   /** The chat's turn number (chats.turn) this run executes; the fence for everything it writes. */
   turn: number;
+  /** Set when a long turn continued as new: the step to resume at (default 0). */
+  fromStep?: number;
 }
 
 /** Stop the turn `turn` (user interrupt); its partial output is kept. */
@@ -19,3 +21,6 @@ export const interruptSignal = defineSignal<[{ turn: number }]>('interrupt');
  * supersedes this turn). The run stops what it is doing and continues as that turn.
  */
 export const turnRequestedSignal = defineSignal<[{ turn: number }]>('turn-requested');
+
+/** A sub-agent chat of this chat finished its turn (sent by the child's finishTurn). */
+export const subagentFinishedSignal = defineSignal<[{ chatId: string }]>('subagent-finished');

@@ -16,8 +16,11 @@ import { authenticate } from './middleware/auth';
 import { errorHandler } from './middleware/error-handler';
 import { requestId } from './middleware/request-id';
 import { chatsRouter } from './routes/chats.routes';
+import { configRouter } from './routes/config.routes';
+import { filesRouter } from './routes/files.routes';
 import { healthRouter } from './routes/health.routes';
 import { modelConfigsRouter } from './routes/model-configs.routes';
+import { openApiRouter } from './routes/openapi.routes';
 import { usersRouter } from './routes/users.routes';
 
 export interface AppDeps {
@@ -28,6 +31,8 @@ export interface AppDeps {
   log: Logger;
   maxBodyBytes: number;
   sseHeartbeatMs?: number;
+  /** Unsent SSE bytes per client above which a slow reader is disconnected (default 1 MiB). */
+  sseMaxBufferedBytes?: number;
   checkTemporal: () => Promise<void>;
   onModelConfigChange: () => void;
 }
@@ -50,8 +55,15 @@ export function createApp(deps: AppDeps): Koa {
   const api = new Router({ prefix: '/api/v1' });
   const health = healthRouter(deps);
   api.use(health.routes());
+  api.use(openApiRouter().routes());
   api.use(authenticate(deps.db));
-  for (const router of [chatsRouter(deps), usersRouter(deps), modelConfigsRouter(deps)]) {
+  for (const router of [
+    chatsRouter(deps),
+    usersRouter(deps),
+    modelConfigsRouter(deps),
+    configRouter(deps),
+    filesRouter(deps),
+  ]) {
     api.use(router.routes(), router.allowedMethods({ throw: true }));
   }
   app.use(api.routes());

@@ -28,6 +28,8 @@ export function assistantPartToChat(part: ModelAssistantPart): ChatMessagePart {
         tool_name: part.name,
         args: part.input,
         ...(part.providerExecuted ? { provider_executed: true } : {}),
+        // Kept (internally) so the tool step can answer malformed arguments with the parse error.
+        ...(part.invalidInput ? { provider_metadata: { invalid_input: part.invalidInput } } : {}),
       };
     case 'tool-result':
       return {

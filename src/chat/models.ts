@@ -9,6 +9,7 @@ import { findModelConfigWithProvider } from '../db/repositories/model-configs.re
 import { createLlmProvider } from '../llm/registry';
 import type { LlmProvider, ModelCallOptions, ProviderKind } from '../llm/types';
 import type { SecretBox } from '../security/secrets';
+import { parsePrices, type ModelPrices } from './cost';
 
 export interface ResolvedModel {
   modelConfigId: string;
@@ -17,6 +18,7 @@ export interface ResolvedModel {
   contextLimit: number;
   compressionThreshold: number;
   callOptions: ModelCallOptions;
+  prices: ModelPrices | null;
   provider: LlmProvider;
 }
 
@@ -74,6 +76,7 @@ export class ModelResolver {
       contextLimit: config.context_limit,
       compressionThreshold: config.compression_threshold,
       callOptions: (config.options.call_options ?? {}) as ModelCallOptions,
+      prices: parsePrices(config.options),
       provider: createLlmProvider(
         {
           kind: provider.provider,

@@ -162,5 +162,20 @@ export function repairToolPairs(messages: ModelMessage[]): ModelMessage[] {
       });
     }
   }
-  return out;
+  return orderToolResults(out);
+}
+
+/**
+ * Tool results are stored as they complete (local tools in one batch, sub-agent calls in another),
+ * so a step's results may be stored out of call order; the model sees them in call order.
+ */
+function orderToolResults(messages: ModelMessage[]): ModelMessage[] {
+  for (let i = 1; i < messages.length; i++) {
+    const prev = messages[i - 1]!;
+    const m = messages[i]!;
+    if (m.role !== 'tool' || prev.role !== 'assistant') continue;
+    const order = new Map(prev.content.filter((p) => p.type === 'tool-call').map((p, index) => [p.id, index]));
+    m.content.sort((a, b) => (order.get(a.id) ?? Infinity) - (order.get(b.id) ?? Infinity));
+  }
+  return messages;
 }

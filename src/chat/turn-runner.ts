@@ -5,7 +5,7 @@
  */
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import type { Database } from '../db/database';
+import type { ChatRow, Database } from '../db/database';
 import {
   findChat,
   lockChat,
@@ -19,15 +19,23 @@ import {
   listQueuedMessages,
   popQueuedMessage,
 } from '../db/repositories/messages.repository';
-import type { ModelStepResult, ProviderKind } from '../llm/types';
+import { LlmError } from '../llm/errors';
+import { emptyUsage, type ModelRequest, type ModelStepResult, type ProviderKind, type ToolSpec } from '../llm/types';
 import type { StreamBus } from '../stream/bus';
 import type { StreamErrorPayload } from '../stream/events';
 import { StepPublisher } from '../stream/step-publisher';
 import { assistantPartToChat } from './convert';
 import { toMessageDto, toQueuedDto } from './dto';
 import { decodeParts, encodeParts } from './message-parts';
-import type { ModelResolver } from './models';
-import { buildPrompt } from './prompt';
+import type { CompactionTrigger } from './compact-step';
+import { measureContext, resolveThreshold, shouldCompact } from './compaction';
+import { getSystemPrompt, getUserCompactionThreshold, getUserPrompt } from './config.service';
+import { calculateCostMicros } from './cost';
+import type { ModelResolver, ResolvedModel } from './models';
+import { formatWorkspaceContext, loadInstructionFile } from './instructions';
+import { messageRow, stepKey } from './message-rows';
+import { buildPrompt, type PromptMessage } from './prompt';
+import type { Workspace } from '../workspaces/types';
 import { StepAccumulator } from './step-accumulator';
 
 export interface TurnDeps {
@@ -36,6 +44,12 @@ export interface TurnDeps {
   models: ModelResolver;
   log: Logger;
   maxSteps: number;
+  /** The tools offered to the model in this chat (sub-agent chats get fewer). */
+  toolSpecs(chat: ChatRow): ToolSpec[];
+  /** The chat's running workspace, when the deployment has workspaces (instruction files come from it). */
+  workspaceFor?(chatId: string): Promise<Workspace | null>;
+  /** Tells a parent chat's running turn that its sub-agent finished (the wait_agent wake-up). */
+  notifySubagentFinished?(parentChatId: string, childChatId: string): Promise<void>;
 }
 
 export interface StepInput {
@@ -50,7 +64,14 @@ export interface ToolCallSummary {
 }
 
 export type StepSummary =
-  | { status: 'ok'; finishReason: ModelStepResult['finishReason']; toolCalls: ToolCallSummary[]; continue: boolean }
+  | {
+      status: 'ok';
+      finishReason: ModelStepResult['finishReason'];
+      toolCalls: ToolCallSummary[];
+      continue: boolean;
+      /** Set when the context is over the compaction threshold after this step. */
+      compaction: CompactionTrigger | null;
+    }
   | { status: 'interrupted' }
   | { status: 'fenced' };
 
@@ -64,8 +85,7 @@ export interface StepContext {
   onProvider?: (kind: ProviderKind) => void;
 }
 
-/** Step keys make persistence idempotent across activity retries (unique per chat). */
-export const stepKey = (turn: number, step: number, slot: string): string => `t${turn}.s${step}.${slot}`;
+export { stepKey };
 
 /**
  * Runs step `step` of turn `turn`. Throws the provider's LlmError (to be classified and retried by
@@ -80,16 +100,44 @@ export async function runModelStep(deps: TurnDeps, input: StepInput, ctx: StepCo
 
   const model = await deps.models.resolve(chat.last_model_config_id);
   ctx.onProvider?.(model.providerKind);
-  const rows = await listPromptMessages(db, chat.id);
-  const messages = buildPrompt(rows.map((r) => ({ role: r.role, content: decodeParts(r.content) })));
+  const [rows, systemPrompt, userPrompt, userThreshold, workspaceContext] = await Promise.all([
+    listPromptMessages(db, chat.id),
+    getSystemPrompt(db),
+    getUserPrompt(db, chat.owner_id),
+    getUserCompactionThreshold(db, chat.owner_id, model.modelConfigId),
+    chat.workspace_id ? workspaceContextFor(deps, chat.id) : null,
+  ]);
+  const instructions: PromptMessage[] = [
+    ...(systemPrompt ? [{ role: 'system' as const, content: [{ type: 'text' as const, text: systemPrompt }] }] : []),
+    ...(userPrompt
+      ? [
+          {
+            role: 'system' as const,
+            content: [{ type: 'text' as const, text: `<user-instructions>\n${userPrompt}\n</user-instructions>` }],
+          },
+        ]
+      : []),
+    ...(workspaceContext
+      ? [{ role: 'system' as const, content: [{ type: 'text' as const, text: workspaceContext }] }]
+      : []),
+  ];
+  const history = rows.map((r) => ({ role: r.role, content: decodeParts(r.content) }));
+  const messages = buildPrompt([...instructions, ...history]);
+  const chain = chainFrom(model, rows);
 
   const started = Date.now();
   const publisher = new StepPublisher(bus, chat.id);
   const partial = new StepAccumulator();
   let result: ModelStepResult;
-  try {
-    result = await model.provider.streamStep(
-      { model: model.model, messages, tools: [], options: model.callOptions, headers: { 'X-Chatd-Chat-Id': chat.id } },
+  const stream = (request: Pick<ModelRequest, 'messages' | 'previousResponseId'>): Promise<ModelStepResult> =>
+    model.provider.streamStep(
+      {
+        model: model.model,
+        ...request,
+        tools: deps.toolSpecs(chat),
+        options: model.callOptions,
+        headers: { 'X-Chatd-Chat-Id': chat.id },
+      },
       {
         signal: ctx.signal,
         onEvent: (event) => {
@@ -98,6 +146,22 @@ export async function runModelStep(deps: TurnDeps, input: StepInput, ctx: StepCo
         },
       },
     );
+  try {
+    if (!chain) {
+      result = await stream({ messages });
+    } else {
+      try {
+        result = await stream({
+          messages: buildPrompt([...instructions, ...history.slice(chain.tailFrom)]),
+          previousResponseId: chain.responseId,
+        });
+      } catch (err) {
+        // The provider no longer knows the stored response (expired, other project): resend everything.
+        if (!(err instanceof LlmError) || err.kind !== 'config' || ctx.signal.aborted) throw err;
+        deps.log.info({ chatId: chat.id }, 'chain mode rejected; sending the full history');
+        result = await stream({ messages });
+      }
+    }
   } catch (err) {
     publisher.close();
     if (!ctx.signal.aborted || ctx.signal.reason !== INTERRUPT) throw err;
@@ -105,18 +169,11 @@ export async function runModelStep(deps: TurnDeps, input: StepInput, ctx: StepCo
     const stored = await persistAssistant(
       deps,
       input,
-      model.modelConfigId,
+      model,
       {
         content: partial.snapshot(),
         finishReason: 'other',
-        usage: {
-          inputTokens: null,
-          outputTokens: null,
-          totalTokens: null,
-          reasoningTokens: null,
-          cacheReadTokens: null,
-          cacheCreationTokens: null,
-        },
+        usage: emptyUsage(),
       },
       Date.now() - started,
     );
@@ -124,24 +181,63 @@ export async function runModelStep(deps: TurnDeps, input: StepInput, ctx: StepCo
   }
   publisher.close();
 
-  const stored = await persistAssistant(deps, input, model.modelConfigId, result, Date.now() - started);
+  const stored = await persistAssistant(deps, input, model, result, Date.now() - started);
   if (!stored) return { status: 'fenced' };
   const toolCalls = result.content
     .filter((p) => p.type === 'tool-call' && !p.providerExecuted)
     .map((p) => ({ id: (p as { id: string }).id, name: (p as { name: string }).name }));
+  const measured = measureContext(result.usage, result.contextLimit ?? model.contextLimit);
+  const thresholdPercent = resolveThreshold(model.compressionThreshold, userThreshold);
+  const compaction =
+    measured && measured.usagePercent !== null && shouldCompact(measured.usagePercent, thresholdPercent)
+      ? {
+          thresholdPercent,
+          usagePercent: measured.usagePercent,
+          contextTokens: measured.contextTokens ?? 0,
+          contextLimit: measured.contextLimit,
+        }
+      : null;
   return {
     status: 'ok',
     finishReason: result.finishReason,
     toolCalls,
     continue: toolCalls.length > 0 && input.step + 1 < deps.maxSteps,
+    compaction,
   };
+}
+
+/** The workspace-context block (working directory, AGENTS.md) when the chat's workspace is running. */
+async function workspaceContextFor(deps: TurnDeps, chatId: string): Promise<string | null> {
+  const workspace = await deps.workspaceFor?.(chatId).catch(() => null);
+  if (!workspace) return null;
+  return formatWorkspaceContext(workspace, await loadInstructionFile(workspace).catch(() => null));
+}
+
+/**
+ * OpenAI Responses chain mode (reference §6.17): with `store` on, when the newest assistant message
+ * came from this model config with a stored response id and only user messages follow it, the
+ * request continues that response and carries just the new user messages.
+ */
+function chainFrom(
+  model: ResolvedModel,
+  rows: Array<{ role: string; model_config_id: string | null; provider_response_id: string | null }>,
+): { responseId: string; tailFrom: number } | null {
+  if (model.providerKind !== 'openai' || !model.callOptions.store) return null;
+  for (let i = rows.length - 1; i >= 0; i--) {
+    const row = rows[i]!;
+    if (row.role === 'user') continue;
+    if (row.role !== 'assistant' || !row.provider_response_id || row.model_config_id !== model.modelConfigId)
+      return null;
+    return i === rows.length - 1 ? null : { responseId: row.provider_response_id, tailFrom: i + 1 };
+  }
+  return null;
 }
 
 /** Writes the step's assistant message if the turn is still current; false when fenced. */
 async function persistAssistant(
   deps: TurnDeps,
   input: StepInput,
-  modelConfigId: string,
+  model: ResolvedModel,
   result: Pick<ModelStepResult, 'content' | 'finishReason' | 'usage' | 'responseId' | 'contextLimit'>,
   runtimeMs: number,
 ): Promise<boolean> {
@@ -159,7 +255,7 @@ async function persistAssistant(
         chat_id: input.chatId,
         turn: input.turn,
         step_key: stepKey(input.turn, input.step, 'assistant'),
-        model_config_id: modelConfigId,
+        model_config_id: model.modelConfigId,
         created_by: null,
         role: 'assistant',
         content: encodeParts(parts),
@@ -169,8 +265,9 @@ async function persistAssistant(
         reasoning_tokens: nullIfZero(result.usage.reasoningTokens),
         cache_creation_tokens: nullIfZero(result.usage.cacheCreationTokens),
         cache_read_tokens: nullIfZero(result.usage.cacheReadTokens),
-        context_limit: result.contextLimit ?? null,
-        total_cost_micros: null,
+        context_limit: result.contextLimit ?? model.contextLimit,
+        // NULL means unpriced, which is not the same as free.
+        total_cost_micros: calculateCostMicros(result.usage, model.prices),
         runtime_ms: runtimeMs,
         provider_response_id: result.responseId ?? null,
       },
@@ -193,7 +290,10 @@ export interface FinishInput {
  * Ends a turn under the chat's row lock: `waiting` (success or interrupt) promotes the oldest queued
  * message into the next turn; `error` keeps the queue. Returns the turn to run next, if any.
  */
-export async function finishTurn(deps: TurnDeps, input: FinishInput): Promise<{ nextTurn: number | null }> {
+export async function finishTurn(
+  deps: TurnDeps,
+  input: FinishInput,
+): Promise<{ nextTurn: number | null; status: ChatRow['status'] | null }> {
   const { db, bus } = deps;
   const outcome = await db.transaction().execute(async (trx) => {
     const chat = await lockChat(trx, input.chatId);
@@ -202,29 +302,19 @@ export async function finishTurn(deps: TurnDeps, input: FinishInput): Promise<{ 
     if (chat.turn !== input.turn) return { chat, next: chat.status === 'pending' ? chat.turn : null, promoted: null };
     // A user interrupt already wrote `waiting`; it wins over a failure that raced it.
     const failed = input.outcome === 'failed' && chat.status !== 'waiting';
-    if (!failed) {
+    // An archived chat keeps its queue: archiving stops the chat, it must not start the next turn.
+    if (!failed && !chat.archived) {
       const queued = await popQueuedMessage(trx, chat.id);
       if (queued) {
         const [message] = await insertMessages(trx, [
-          {
-            chat_id: chat.id,
+          messageRow({
+            chatId: chat.id,
             turn: chat.turn + 1,
-            step_key: null,
-            model_config_id: chat.last_model_config_id,
-            created_by: chat.owner_id,
             role: 'user',
             content: JSON.stringify(queued.content),
-            input_tokens: null,
-            output_tokens: null,
-            total_tokens: null,
-            reasoning_tokens: null,
-            cache_creation_tokens: null,
-            cache_read_tokens: null,
-            context_limit: null,
-            total_cost_micros: null,
-            runtime_ms: null,
-            provider_response_id: null,
-          },
+            modelConfigId: chat.last_model_config_id,
+            createdBy: chat.owner_id,
+          }),
         ]);
         const updated = await updateChat(trx, chat.id, {
           status: 'pending',
@@ -242,7 +332,7 @@ export async function finishTurn(deps: TurnDeps, input: FinishInput): Promise<{ 
     });
     return { chat: updated, next: null, promoted: null };
   });
-  if (!outcome) return { nextTurn: null };
+  if (!outcome) return { nextTurn: null, status: null };
 
   const { chat } = outcome;
   if (outcome.promoted) {
@@ -265,5 +355,10 @@ export async function finishTurn(deps: TurnDeps, input: FinishInput): Promise<{ 
       },
     });
   }
-  return { nextTurn: outcome.next };
+  if (chat.parent_chat_id && (chat.status === 'waiting' || chat.status === 'error') && chat.turn === input.turn) {
+    await deps
+      .notifySubagentFinished?.(chat.parent_chat_id, chat.id)
+      .catch((err: unknown) => deps.log.warn({ err, chatId: chat.id }, 'could not notify the parent chat'));
+  }
+  return { nextTurn: outcome.next, status: chat.turn === input.turn || outcome.promoted ? chat.status : null };
 }

@@ -165,6 +165,23 @@ export interface UserConfigsTable {
   updated_at: Timestamp;
 }
 
+/** Lifecycle of a workspace row; mirrors the provider's `WorkspaceStatus`. */
+export type WorkspaceRowStatus = 'running' | 'stopped' | 'deleted';
+
+export interface WorkspacesTable {
+  id: Generated<string>;
+  owner_id: string;
+  /** The provider kind that built it (`local`). */
+  provider: string;
+  template_id: string;
+  name: string;
+  status: Generated<WorkspaceRowStatus>;
+  /** The provider's own id for the workspace. */
+  provider_ref: string;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
 export interface Database {
   users: UsersTable;
   api_tokens: ApiTokensTable;
@@ -179,6 +196,7 @@ export interface Database {
   chat_file_links: ChatFileLinksTable;
   site_configs: SiteConfigsTable;
   user_configs: UserConfigsTable;
+  workspaces: WorkspacesTable;
 }
 
 export type ChatRow = Selectable<ChatsTable>;
@@ -190,3 +208,6 @@ export type ChatQueuedMessageRow = Selectable<ChatQueuedMessagesTable>;
 export type UserRow = Selectable<UsersTable>;
 export type ChatProviderRow = Selectable<ChatProvidersTable>;
 export type ChatModelConfigRow = Selectable<ChatModelConfigsTable>;
+export type WorkspaceRow = Selectable<WorkspacesTable>;
+export type NewWorkspaceRow = Insertable<WorkspacesTable>;
+export type WorkspaceRowUpdate = Updateable<WorkspacesTable>;

@@ -77,14 +77,19 @@ function missingKey(provider: ProviderKind, envName: string): LlmError {
   });
 }
 
-/** The cheap model used for title generation (reference §6.13) on each provider kind. */
-export function titleModelFor(kind: ProviderKind): string {
+/**
+ * The cheap model used for title generation (reference §6.13) on each provider kind, or null for
+ * OpenAI-compatible endpoints (Ollama, vLLM, …), which serve only their own models: the chat's
+ * model writes the title there.
+ */
+export function titleModelFor(kind: ProviderKind): string | null {
   switch (kind) {
     case 'anthropic':
       return 'claude-haiku-4-5';
     case 'openai':
-    case 'openai-compat':
       return 'gpt-4o-mini';
+    case 'openai-compat':
+      return null;
   }
 }
 

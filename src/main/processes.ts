@@ -5,7 +5,7 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { NativeConnection, type Worker } from '@temporalio/worker';
-import { createApp } from '../api/app';
+import { createApp, type AppDeps } from '../api/app';
 import type { Deps } from '../deps';
 import { createWorker, type WorkerConfig } from '../temporal/create-worker';
 
@@ -15,9 +15,13 @@ export interface RunningApi {
   stop(): Promise<void>;
 }
 
+/** Tuning of the HTTP role that has no environment variable (tests shorten the SSE heartbeat). */
+export type ApiOptions = Pick<AppDeps, 'sseHeartbeatMs' | 'sseMaxBufferedBytes'>;
+
 /** Listens on host:port (0 = any free port). Stopping closes idle and streaming connections. */
-export async function startApi(deps: Deps, host: string, port: number): Promise<RunningApi> {
+export async function startApi(deps: Deps, host: string, port: number, options: ApiOptions = {}): Promise<RunningApi> {
   const app = createApp({
+    ...options,
     db: deps.db,
     bus: deps.bus,
     turns: deps.turns,

@@ -53,7 +53,13 @@ export type StreamEvent =
       error: StreamErrorPayload;
     })
   | ({ type: 'error'; chat_id: string } & StreamErrorPayload)
-  | { type: 'title_change'; chat_id: string; title: string };
+  | { type: 'title_change'; chat_id: string; title: string }
+  /**
+   * History was rewritten (an edit): every message with `id >= from_message_id` is gone, and so is
+   * the in-flight partial. The replacement arrives as `message` events. Also sent in the snapshot
+   * when the client's cursor points into a deleted run, so a reconnect after an edit stays correct.
+   */
+  | { type: 'history_truncated'; chat_id: string; from_message_id: number };
 
 export type StreamEventType = StreamEvent['type'];
 

@@ -2,7 +2,7 @@
  * In-process stream bus: used when the API and the worker share one process (`npm start`), where
  * a NOTIFY round trip would only add latency. Listener errors are isolated from publishers.
  */
-import type { StreamBus, Unsubscribe } from './bus';
+import type { PartialSubscription, StreamBus, Unsubscribe } from './bus';
 import type { ControlMessage, StreamEvent, WatchEvent } from './events';
 
 /** The in-flight buffer is bounded; older parts are dropped (clients then see a shorter partial). */
@@ -34,10 +34,15 @@ class Topic<T> {
   }
 }
 
-/** Tracks the parts of the step now streaming, so late subscribers can rebuild the partial answer. */
+/**
+ * Tracks the parts of the step now streaming, so late subscribers can rebuild the partial answer.
+ * Cleared when the step ends (its assistant message), on a retry or error, when the chat leaves
+ * `running`, and when an edit rewrites the history.
+ */
 export class InFlightBuffer {
   private readonly parts = new Map<string, StreamEvent[]>();
 
+  /** Updates the buffer with an event the producer published. */
   observe(chatId: string, event: StreamEvent): void {
     if (event.type === 'message_part') {
       let list = this.parts.get(chatId);
@@ -47,6 +52,7 @@ export class InFlightBuffer {
     } else if (
       event.type === 'retry' ||
       event.type === 'error' ||
+      event.type === 'history_truncated' ||
       (event.type === 'message' && event.message.role === 'assistant') ||
       (event.type === 'status' && event.status !== 'running')
     ) {
@@ -54,11 +60,13 @@ export class InFlightBuffer {
     }
   }
 
+  /** A copy of the chat's in-flight parts, oldest first. */
   get(chatId: string): StreamEvent[] {
     return [...(this.parts.get(chatId) ?? [])];
   }
 }
 
+/** The bus of a single process (`npm start`, unit tests): synchronous fan-out, nothing crosses a process. */
 export class MemoryStreamBus implements StreamBus {
   private readonly events = new Topic<StreamEvent>();
   private readonly watch = new Topic<WatchEvent>();
@@ -74,8 +82,10 @@ export class MemoryStreamBus implements StreamBus {
     return this.events.on(chatId, listener);
   }
 
-  async inFlight(chatId: string): Promise<StreamEvent[]> {
-    return this.buffer.get(chatId);
+  subscribeWithPartial(chatId: string, listener: (event: StreamEvent) => void): PartialSubscription {
+    // Publishing is synchronous here, so the copy and the subscription are taken at the same instant.
+    const partial = this.buffer.get(chatId);
+    return { partial: Promise.resolve(partial), unsubscribe: this.subscribe(chatId, listener) };
   }
 
   publishWatch(ownerId: string, event: WatchEvent): void {

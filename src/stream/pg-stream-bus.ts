@@ -5,14 +5,15 @@
  * split (a large persisted message) travels as a reference that subscribers load from the table.
  * All NOTIFYs go through one connection so a chat's events arrive in the order they were sent.
  * The in-flight partial of a step lives with the worker producing it; an API process asks for it
- * with a snapshot request on the control channel and gets the parts back on the event channel.
+ * with a snapshot request on the control channel and gets the parts back on the event channel,
+ * behind the parts the worker had already sent (one publishing connection keeps them in order).
  */
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import type { Logger } from 'pino';
 import { toMessageDto, toQueuedDto } from '../chat/dto';
 import type { ChatMessageRow, ChatQueuedMessageRow } from '../db/database';
-import type { StreamBus, Unsubscribe } from './bus';
+import type { PartialSubscription, StreamBus, Unsubscribe } from './bus';
 import type { ControlMessage, StreamEvent, WatchEvent } from './events';
 import { InFlightBuffer } from './memory-stream-bus';
 
@@ -33,15 +34,70 @@ const eventChannel = (chatId: string): string => `chatd_e_${hex(chatId)}`;
 const controlChannel = (chatId: string): string => `chatd_x_${hex(chatId)}`;
 const watchChannel = (ownerId: string): string => `chatd_w_${hex(ownerId)}`;
 
+type Incoming = StreamEvent | Promise<StreamEvent | null>;
+const isPart = (item: Incoming): boolean => !(item instanceof Promise) && item.type === 'message_part';
+
+/** Runs a connection's queries one at a time, in call order (pg stops queueing them itself in v9). */
+class QueryQueue {
+  private tail: Promise<unknown> = Promise.resolve();
+
+  run<T>(query: () => Promise<T>): Promise<T> {
+    const next = this.tail.then(query, query);
+    this.tail = next.catch(() => undefined);
+    return next;
+  }
+}
+
+/**
+ * Delivers one subscription's events in arrival order, also when some of them must first be loaded
+ * from the database (messages or queues too large for a NOTIFY).
+ */
+class OrderedDelivery {
+  private tail: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly listener: (event: StreamEvent) => void,
+    private readonly log: Logger,
+  ) {}
+
+  push(item: Incoming): void {
+    if (!(item instanceof Promise)) {
+      this.tail = this.tail.then(() => this.deliver(item));
+      return;
+    }
+    const loaded = item.catch((err: unknown) => {
+      this.log.warn({ err }, 'stream event could not be loaded');
+      return null;
+    });
+    this.tail = this.tail.then(async () => {
+      const event = await loaded;
+      if (event) this.deliver(event);
+    });
+  }
+
+  private deliver(event: StreamEvent): void {
+    try {
+      this.listener(event);
+    } catch (err) {
+      this.log.warn({ err }, 'stream subscriber failed');
+    }
+  }
+}
+
+/** The cross-process bus (`chatd api` / `chatd worker` fleets): one instance per process. */
 export class PgStreamBus implements StreamBus {
   private readonly publisher: Client;
   private listener: Client | null = null;
   private connecting: Promise<Client> | null = null;
   private readonly handlers = new Map<string, Set<(wire: Wire) => void>>();
+  /** Per channel: resolves once its LISTEN is active. */
+  private readonly listening = new Map<string, Promise<void>>();
   private readonly lostHandlers = new Set<() => void>();
   private readonly produced = new InFlightBuffer();
-  private readonly snapshotWaiters = new Map<string, { events: StreamEvent[]; done: () => void }>();
   private closed = false;
+  private readonly publisherReady: Promise<boolean>;
+  private readonly publisherQueries = new QueryQueue();
+  private readonly listenerQueries = new QueryQueue();
 
   constructor(
     private readonly url: string,
@@ -58,42 +114,80 @@ export class PgStreamBus implements StreamBus {
     );
   }
 
-  private readonly publisherReady: Promise<boolean>;
-
   publish(chatId: string, event: StreamEvent): void {
     this.produced.observe(chatId, event);
     for (const wire of this.encode(event)) this.notify(eventChannel(chatId), wire);
   }
 
+  /** `onLost` is told when the LISTEN connection dropped: events may be missing, resync from the database. */
   subscribe(chatId: string, listener: (event: StreamEvent) => void, onLost?: () => void): Unsubscribe {
-    const off = this.listen(eventChannel(chatId), (wire) => {
-      if (wire.k === 'e') listener(wire.e);
-      else if (wire.k === 'msg') void this.loadMessage(wire.id).then((e) => e && listener(e));
-      else if (wire.k === 'queue') void this.loadQueue(chatId).then((e) => listener(e));
-      else if (wire.k === 'snap') this.collectSnapshot(wire);
+    const ordered = new OrderedDelivery(listener, this.log);
+    const sub = this.listen(eventChannel(chatId), (wire) => {
+      const event = this.decode(chatId, wire);
+      if (event) ordered.push(event);
     });
     if (onLost) this.lostHandlers.add(onLost);
     return () => {
-      off();
+      sub.off();
       if (onLost) this.lostHandlers.delete(onLost);
     };
   }
 
-  async inFlight(chatId: string): Promise<StreamEvent[]> {
+  subscribeWithPartial(
+    chatId: string,
+    listener: (event: StreamEvent) => void,
+    onLost?: () => void,
+  ): PartialSubscription {
     const request = randomUUID();
-    const events: StreamEvent[] = [];
-    const received = new Promise<void>((resolve) => this.snapshotWaiters.set(request, { events, done: resolve }));
-    const off = this.listen(eventChannel(chatId), (wire) => wire.k === 'snap' && this.collectSnapshot(wire));
-    try {
-      await this.ready();
-      this.notify(controlChannel(chatId), { k: 'snapreq', r: request });
-      // No answer means no step is streaming anywhere (or its worker died: the retry clears it).
-      await Promise.race([received, new Promise((r) => setTimeout(r, SNAPSHOT_TIMEOUT_MS))]);
-      return events;
-    } finally {
-      off();
-      this.snapshotWaiters.delete(request);
-    }
+    const ordered = new OrderedDelivery(listener, this.log);
+    const collected: StreamEvent[] = [];
+    const held: Incoming[] = [];
+    let state: 'asking' | 'done' = 'asking';
+    let timer: NodeJS.Timeout | undefined;
+    let settle: (events: StreamEvent[]) => void = () => undefined;
+    const partial = new Promise<StreamEvent[]>((resolve) => (settle = resolve));
+
+    const finish = (answered: boolean): void => {
+      if (state === 'done') return;
+      state = 'done';
+      clearTimeout(timer);
+      // The producer sends its answer after every part it had published, on the same connection:
+      // the parts that arrived before the answer are inside it. Everything else passes in order.
+      for (const item of held) if (!(answered && isPart(item))) ordered.push(item);
+      held.length = 0;
+      settle(answered ? collected : []);
+    };
+
+    const sub = this.listen(eventChannel(chatId), (wire) => {
+      if (wire.k === 'snap') {
+        if (wire.r !== request || state === 'done') return;
+        collected.push(...wire.e);
+        if (wire.last) finish(true);
+        return;
+      }
+      const event = this.decode(chatId, wire);
+      if (!event) return;
+      if (state === 'asking') held.push(event);
+      else ordered.push(event);
+    });
+    if (onLost) this.lostHandlers.add(onLost);
+    sub.live.then(
+      () => {
+        if (state === 'done') return;
+        this.notify(controlChannel(chatId), { k: 'snapreq', r: request });
+        // No answer means no step is streaming anywhere (or its worker died: the retry starts afresh).
+        timer = setTimeout(() => finish(false), SNAPSHOT_TIMEOUT_MS);
+      },
+      () => finish(false),
+    );
+    return {
+      partial,
+      unsubscribe: () => {
+        finish(false);
+        sub.off();
+        if (onLost) this.lostHandlers.delete(onLost);
+      },
+    };
   }
 
   publishWatch(ownerId: string, event: WatchEvent): void {
@@ -101,7 +195,7 @@ export class PgStreamBus implements StreamBus {
   }
 
   subscribeWatch(ownerId: string, listener: (event: WatchEvent) => void): Unsubscribe {
-    return this.listen(watchChannel(ownerId), (wire) => wire.k === 'w' && listener(wire.e));
+    return this.listen(watchChannel(ownerId), (wire) => wire.k === 'w' && listener(wire.e)).off;
   }
 
   sendControl(chatId: string, message: ControlMessage): void {
@@ -114,12 +208,20 @@ export class PgStreamBus implements StreamBus {
     return this.listen(controlChannel(chatId), (wire) => {
       if (wire.k === 'x') listener(wire.m);
       else if (wire.k === 'snapreq') this.answerSnapshot(chatId, wire.r);
-    });
+    }).off;
   }
 
   async close(): Promise<void> {
     this.closed = true;
     await Promise.allSettled([this.publisher.end(), this.listener?.end()]);
+  }
+
+  /** A wire message as an event (or the load of one too big for NOTIFY); null for other kinds. */
+  private decode(chatId: string, wire: Wire): Incoming | null {
+    if (wire.k === 'e') return wire.e;
+    if (wire.k === 'msg') return this.loadMessage(wire.id);
+    if (wire.k === 'queue') return this.loadQueue(chatId);
+    return null;
   }
 
   /** Splits an event into NOTIFY-sized wire messages. */
@@ -167,37 +269,39 @@ export class PgStreamBus implements StreamBus {
     flush(true);
   }
 
-  private collectSnapshot(wire: Extract<Wire, { k: 'snap' }>): void {
-    const waiter = this.snapshotWaiters.get(wire.r);
-    if (!waiter) return;
-    waiter.events.push(...wire.e);
-    if (wire.last) waiter.done();
-  }
-
   private notify(channel: string, wire: Wire): void {
     void this.publisherReady.then((ok) => {
       if (!ok || this.closed) return;
-      this.publisher
-        .query('SELECT pg_notify($1, $2)', [channel, JSON.stringify(wire)])
+      this.publisherQueries
+        .run(() => this.publisher.query('SELECT pg_notify($1, $2)', [channel, JSON.stringify(wire)]))
         .catch((err: unknown) => this.log.warn({ err, channel }, 'NOTIFY failed'));
     });
   }
 
-  private listen(channel: string, handler: (wire: Wire) => void): Unsubscribe {
+  /** Adds a handler for a channel; `live` resolves once the channel's LISTEN is active. */
+  private listen(channel: string, handler: (wire: Wire) => void): { off: Unsubscribe; live: Promise<void> } {
     let set = this.handlers.get(channel);
     if (!set) {
       this.handlers.set(channel, (set = new Set()));
-      void this.ready()
-        .then((client) => client.query(`LISTEN ${channel}`))
-        .catch((err: unknown) => this.log.warn({ err }, 'LISTEN failed'));
+      const live = this.ready().then(async (client) => {
+        await this.listenerQueries.run(() => client.query(`LISTEN ${channel}`));
+      });
+      live.catch((err: unknown) => this.log.warn({ err, channel }, 'LISTEN failed'));
+      this.listening.set(channel, live);
     }
     set.add(handler);
-    return () => {
-      set.delete(handler);
-      if (set.size === 0 && this.handlers.get(channel) === set) {
-        this.handlers.delete(channel);
-        void this.listener?.query(`UNLISTEN ${channel}`).catch(() => undefined);
-      }
+    const channelSet = set;
+    return {
+      live: this.listening.get(channel) ?? Promise.resolve(),
+      off: () => {
+        channelSet.delete(handler);
+        if (channelSet.size === 0 && this.handlers.get(channel) === channelSet) {
+          this.handlers.delete(channel);
+          this.listening.delete(channel);
+          const client = this.listener;
+          if (client) void this.listenerQueries.run(() => client.query(`UNLISTEN ${channel}`)).catch(() => undefined);
+        }
+      },
     };
   }
 
@@ -231,7 +335,9 @@ export class PgStreamBus implements StreamBus {
         if (!this.closed && this.handlers.size) setTimeout(() => void this.relisten(), 500);
       });
       await client.connect();
-      for (const channel of this.handlers.keys()) await client.query(`LISTEN ${channel}`);
+      for (const channel of this.handlers.keys()) {
+        await this.listenerQueries.run(() => client.query(`LISTEN ${channel}`));
+      }
       this.listener = client;
       return client;
     })();
@@ -250,16 +356,17 @@ export class PgStreamBus implements StreamBus {
 
   private async loadMessage(id: number): Promise<StreamEvent | null> {
     const client = await this.ready();
-    const { rows } = await client.query<ChatMessageRow>('SELECT * FROM chat_messages WHERE id = $1', [id]);
+    const { rows } = await this.listenerQueries.run(() =>
+      client.query<ChatMessageRow>('SELECT * FROM chat_messages WHERE id = $1', [id]),
+    );
     const row = rows[0];
     return row ? { type: 'message', chat_id: row.chat_id, message: toMessageDto(row) } : null;
   }
 
   private async loadQueue(chatId: string): Promise<StreamEvent> {
     const client = await this.ready();
-    const { rows } = await client.query<ChatQueuedMessageRow>(
-      'SELECT * FROM chat_queued_messages WHERE chat_id = $1 ORDER BY id',
-      [chatId],
+    const { rows } = await this.listenerQueries.run(() =>
+      client.query<ChatQueuedMessageRow>('SELECT * FROM chat_queued_messages WHERE chat_id = $1 ORDER BY id', [chatId]),
     );
     return { type: 'queue_update', chat_id: chatId, queued_messages: rows.map(toQueuedDto) };
   }

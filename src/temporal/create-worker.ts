@@ -4,8 +4,7 @@
  */
 import type { NativeConnection } from '@temporalio/worker';
 import { Worker, type WorkerOptions } from '@temporalio/worker';
-import { createActivities } from '../../activities';
-import type { TurnDeps } from '../chat/turn-runner';
+import { createActivities, type ActivityDeps } from '../../activities';
 
 export const workflowsPath = require.resolve('../../workflows');
 
@@ -17,7 +16,7 @@ export interface WorkerConfig {
   workflowBundle?: WorkerOptions['workflowBundle'];
 }
 
-export async function createWorker(config: WorkerConfig, deps: TurnDeps): Promise<Worker> {
+export async function createWorker(config: WorkerConfig, deps: ActivityDeps): Promise<Worker> {
   return Worker.create({
     connection: config.connection,
     namespace: config.namespace,

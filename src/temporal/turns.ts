@@ -5,7 +5,7 @@
  */
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { chatWorkflow } from '../../workflows';
-import { interruptSignal, turnRequestedSignal } from '../../workflows/messages';
+import { interruptSignal, subagentFinishedSignal, turnRequestedSignal } from '../../workflows/messages';
 import { ChatIdKey, ChatStatusKey, ModelConfigIdKey, OwnerIdKey, RootChatIdKey } from './search-attributes';
 import { chatWorkflowId } from './workflow-ids';
 
@@ -21,6 +21,8 @@ export interface TurnRequest {
 export interface TurnLauncher {
   requestTurn(request: TurnRequest): Promise<void>;
   interrupt(chatId: string, turn: number): Promise<void>;
+  /** Wakes a parent turn waiting for this sub-agent (no-op when the parent has no open run). */
+  notifySubagentFinished(parentChatId: string, childChatId: string): Promise<void>;
 }
 
 export class TemporalTurnLauncher implements TurnLauncher {
@@ -49,8 +51,22 @@ export class TemporalTurnLauncher implements TurnLauncher {
 
   /** Signals the running turn; a chat with no open workflow has nothing to interrupt. */
   async interrupt(chatId: string, turn: number): Promise<void> {
+    await this.signalIfOpen(chatId, () =>
+      this.client.workflow.getHandle(chatWorkflowId(chatId)).signal(interruptSignal, { turn }),
+    );
+  }
+
+  async notifySubagentFinished(parentChatId: string, childChatId: string): Promise<void> {
+    await this.signalIfOpen(parentChatId, () =>
+      this.client.workflow
+        .getHandle(chatWorkflowId(parentChatId))
+        .signal(subagentFinishedSignal, { chatId: childChatId }),
+    );
+  }
+
+  private async signalIfOpen(_chatId: string, send: () => Promise<void>): Promise<void> {
     try {
-      await this.client.workflow.getHandle(chatWorkflowId(chatId)).signal(interruptSignal, { turn });
+      await send();
     } catch (err) {
       if (!(err instanceof WorkflowNotFoundError)) throw err;
     }

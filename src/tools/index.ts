@@ -1,13 +1,19 @@
 /**
  * The workspace tool set (reference §7.1): file and process tools that act in the chat's workspace.
- * Workspace provisioning, sub-agent and MCP tools are built elsewhere and added to the same registry.
+ * `createProvisioningTools` adds the workspace provisioning tools for root chats; sub-agent and MCP tools
+ * are built elsewhere and added to the same registry.
  */
+import type { ChatWorkspaces } from '../workspaces/chat-workspaces';
+import { createCreateWorkspaceTool } from './create-workspace.tool';
 import { createEditFilesTool } from './edit-files.tool';
 import { createExecuteTool } from './execute.tool';
+import { createListTemplatesTool } from './list-templates.tool';
 import { createProcessListTool } from './process-list.tool';
 import { createProcessOutputTool } from './process-output.tool';
 import { createProcessSignalTool } from './process-signal.tool';
 import { createReadFileTool } from './read-file.tool';
+import { createReadTemplateTool } from './read-template.tool';
+import { createStartWorkspaceTool } from './start-workspace.tool';
 import type { AnyToolDefinition } from './types';
 import { createWriteFileTool } from './write-file.tool';
 
@@ -40,6 +46,33 @@ export function createWorkspaceTools(options: WorkspaceToolsOptions = {}): AnyTo
     createProcessOutputTool(output),
     createProcessListTool(),
     createProcessSignalTool(),
+  ];
+}
+
+export interface ProvisioningToolsOptions {
+  /** The worker's chat ↔ workspace mapping (one instance per worker). */
+  workspaces: ChatWorkspaces;
+}
+
+/** Names of the workspace provisioning tools, in the order `createProvisioningTools` returns them. */
+export const PROVISIONING_TOOL_NAMES = [
+  'list_templates',
+  'read_template',
+  'create_workspace',
+  'start_workspace',
+] as const;
+
+/**
+ * Creates the workspace provisioning tools (reference §7.7–§7.10). Root chats only: sub-agent chats work in
+ * the workspace they inherit and are never offered these (reference §7.1).
+ */
+export function createProvisioningTools(options: ProvisioningToolsOptions): AnyToolDefinition[] {
+  const { workspaces } = options;
+  return [
+    createListTemplatesTool({ listTemplates: () => workspaces.listTemplates() }),
+    createReadTemplateTool({ getTemplate: (id) => workspaces.getTemplate(id) }),
+    createCreateWorkspaceTool({ workspaces }),
+    createStartWorkspaceTool({ workspaces }),
   ];
 }
 

@@ -7,9 +7,10 @@ import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
-import { startTestApp, type TestApp } from '../support/app';
+import { startTestApp, TEST_TITLE, turnRequests, type TestApp } from '../support/app';
+import { waitUntil } from '../support/wait';
 import { FakeLlmServer } from '../support/fake-llm/server';
-import { text } from '../support/fake-llm/script';
+import { hang, text } from '../support/fake-llm/script';
 import { SseClient } from '../support/sse';
 import { temporalAddress } from '../support/temporal';
 
@@ -69,9 +70,13 @@ describe('a chat turn over HTTP and SSE', () => {
     expect(chat.body.status).toBe('waiting');
 
     // The provider saw the user's message, with chatd's user agent.
-    expect(fake.requests).toHaveLength(1);
-    expect(JSON.stringify(fake.requests[0]!.body)).toContain('Can you help me?');
-    expect(String(fake.requests[0]!.headers['user-agent'])).toMatch(/^chatd\//);
+    const [request] = turnRequests(fake);
+    expect(turnRequests(fake)).toHaveLength(1);
+    expect(JSON.stringify(request!.body)).toContain('Can you help me?');
+    expect(String(request!.headers['user-agent'])).toMatch(/^chatd\//);
+
+    // The first turn also named the chat with the provider's cheap model.
+    await waitUntil(async () => (await app.request('GET', `/chats/${chatId}`)).body.title === TEST_TITLE);
 
     const handle = temporal.workflow.getHandle(`chat-${chatId}`);
     const result = await handle.result();
@@ -83,6 +88,34 @@ describe('a chat turn over HTTP and SSE', () => {
       const history = historyToJSON(await handle.fetchHistory());
       writeFileSync(
         path.join(__dirname, '../replay/histories/chat-workflow.plain.json'),
+        JSON.stringify(JSON.parse(history), null, 2) + '\n',
+      );
+    }
+  });
+
+  it('keeps the partial answer when interrupted mid-stream', async () => {
+    fake.enqueue(hang({ afterText: 'Working on it' }));
+    const created = await app.request('POST', '/chats', { content: [{ type: 'text', text: 'Take your time' }] });
+    const chatId: string = created.body.id;
+    const stream = SseClient.open(`${app.url}/api/v1/chats/${chatId}/stream`, app.token);
+    await stream.waitFor((e) => e.event === 'message_part' && String(e.data.part.text).includes('Working'));
+
+    const interrupted = await app.request('POST', `/chats/${chatId}/interrupt`);
+    expect(interrupted.status).toBe(200);
+    expect(interrupted.body.status).toBe('waiting');
+    const partial = await stream.waitFor((e) => e.event === 'message' && e.data.message.role === 'assistant');
+    stream.close();
+    expect(partial.data.message.content).toEqual([{ type: 'text', text: 'Working on it' }]);
+
+    const handle = temporal.workflow.getHandle(`chat-${chatId}`);
+    expect((await handle.result()).outcome).toBe('interrupted');
+    // The provider request was aborted, not left running.
+    expect(turnRequests(fake).at(-1)!.aborted).toBe(true);
+    expect((await app.request('GET', `/chats/${chatId}`)).body.status).toBe('waiting');
+    if (process.env.CAPTURE_HISTORIES === '1') {
+      const history = historyToJSON(await handle.fetchHistory());
+      writeFileSync(
+        path.join(__dirname, '../replay/histories/chat-workflow.interrupted.json'),
         JSON.stringify(JSON.parse(history), null, 2) + '\n',
       );
     }

@@ -27,8 +27,12 @@ describe('replay of committed chatWorkflow histories', () => {
 
   it('detects a change in the command sequence (negative test)', async () => {
     const history = load('chat-workflow.plain.json');
-    const scheduled = history.events.find((e) => e.eventType === 'EVENT_TYPE_ACTIVITY_TASK_SCHEDULED');
-    expect(scheduled?.activityTaskScheduledEventAttributes.activityType.name).toBe('runModelStep');
+    const scheduled = history.events.find(
+      (e) =>
+        e.eventType === 'EVENT_TYPE_ACTIVITY_TASK_SCHEDULED' &&
+        e.activityTaskScheduledEventAttributes.activityType.name === 'runModelStep',
+    );
+    expect(scheduled).toBeDefined();
     // As if the workflow had scheduled a different activity first when the history was recorded.
     scheduled!.activityTaskScheduledEventAttributes.activityType.name = 'renamedActivity';
     await expect(

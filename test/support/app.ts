@@ -2,14 +2,26 @@
  * startTestApp(): the whole of chatd for an e2e test: a fresh migrated database, a worker on its
  * own task queue (real Temporal), the real Koa API on port 0, an admin token, and a provider plus
  * default model config pointing at the test's fake LLM server. Drive it only through HTTP.
+ * Multi-process tests start several apps on one database and task queue, each playing one role
+ * (API only or worker only) with its own stream bus, as separate `chatd api` / `chatd worker` would.
  */
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { ensureBootstrapAdmin } from '../../src/bootstrap';
+import { findDefaultModelConfig } from '../../src/db/repositories/model-configs.repository';
+import { insertApiToken } from '../../src/db/repositories/users.repository';
 import { createDeps, type Deps } from '../../src/deps';
 import { createLogger } from '../../src/log';
-import { startApi, startWorker, type RunningApi, type RunningWorker } from '../../src/main/processes';
+import { startApi, startWorker, type ApiOptions, type RunningApi, type RunningWorker } from '../../src/main/processes';
 import { SecretBox } from '../../src/security/secrets';
+import { generateToken, hashToken } from '../../src/security/tokens';
 import type { StreamBus } from '../../src/stream/bus';
+import { PgStreamBus } from '../../src/stream/pg-stream-bus';
+import { titleModelFor } from '../../src/llm/registry';
+import { text } from './fake-llm/script';
 import type { FakeLlmServer } from './fake-llm/server';
 import { testConfig } from './config';
 import { createTestDatabase, type TestDatabase } from './db';
@@ -36,9 +48,32 @@ export interface TestAppOptions {
   roles?: { api: boolean; worker: boolean };
   database?: TestDatabase;
   taskQueue?: string;
+  /** Port of the API (default: any free one); a restarted API can take over its predecessor's port. */
+  port?: number;
+  /** SSE tuning (a short heartbeat, a small per-client buffer). */
+  api?: ApiOptions;
+  /** Create a provider and default model config (default true; reused when the database has one). */
+  seedModel?: boolean;
+}
+
+/** A cross-process stream bus on the test database, as `CHATD_STREAM_BUS=postgres` gives each process. */
+export function pgBus(database: TestDatabase): PgStreamBus {
+  return new PgStreamBus(database.url, createLogger('silent', 'test-bus'));
+}
+
+/** What the fake answers to the cheap title model of each hosted provider (see titleModelFor). */
+export const TEST_TITLE = 'Generated test title';
+
+/** The requests of the turn itself, without side calls such as title generation. */
+export function turnRequests(fake: FakeLlmServer, model = 'fake-model'): FakeLlmServer['requests'] {
+  return fake.requests.filter((r) => r.model === model);
 }
 
 export async function startTestApp(options: TestAppOptions): Promise<TestApp> {
+  for (const kind of ['openai', 'anthropic'] as const) {
+    const model = titleModelFor(kind);
+    if (model) options.fake.respondTo(model, () => text(TEST_TITLE));
+  }
   const database = options.database ?? (await createTestDatabase());
   const taskQueue = options.taskQueue ?? `chatd-test-${randomUUID()}`;
   const config = testConfig({ CHATD_TASK_QUEUE: taskQueue });
@@ -48,7 +83,8 @@ export async function startTestApp(options: TestAppOptions): Promise<TestApp> {
     {
       databaseUrl: database.url,
       temporalAddress: temporalAddress(),
-      encryptionKeys: SecretBox.generateKeyEntry('t1'),
+      // Apps sharing a database share its key, as the processes of one deployment do.
+      encryptionKeys: encryptionKeysFor(database),
       bus: options.bus,
     },
     'test',
@@ -57,8 +93,8 @@ export async function startTestApp(options: TestAppOptions): Promise<TestApp> {
   let worker: RunningWorker | undefined;
   let api: RunningApi | undefined;
   if (roles.worker) worker = await startWorker(deps, temporalAddress(), await getWorkflowBundle());
-  if (roles.api) api = await startApi(deps, '127.0.0.1', 0);
-  const token = (await ensureBootstrapAdmin(deps.db, undefined)) ?? '';
+  if (roles.api) api = await startApi(deps, '127.0.0.1', options.port ?? 0, options.api);
+  const token = (await ensureBootstrapAdmin(deps.db, undefined)) ?? (await adminToken(deps));
   const url = api?.url ?? '';
 
   const request: TestApp['request'] = async (method, path, body, asToken) => {
@@ -74,8 +110,8 @@ export async function startTestApp(options: TestAppOptions): Promise<TestApp> {
     return { status: res.status, body: text ? JSON.parse(text) : undefined };
   };
 
-  let modelConfigId = '';
-  if (api) {
+  let modelConfigId = (await findDefaultModelConfig(deps.db))?.id ?? '';
+  if (api && !modelConfigId && options.seedModel !== false) {
     const kind = options.provider ?? 'openai';
     const provider = await request('POST', '/chat-providers', {
       provider: kind,
@@ -108,4 +144,115 @@ export async function startTestApp(options: TestAppOptions): Promise<TestApp> {
       if (!options.database) await database.drop();
     },
   };
+}
+
+const keysByDatabase = new WeakMap<TestDatabase, string>();
+function encryptionKeysFor(database: TestDatabase): string {
+  let keys = keysByDatabase.get(database);
+  if (!keys) keysByDatabase.set(database, (keys = SecretBox.generateKeyEntry('t1')));
+  return keys;
+}
+
+/** A worker running as a child process (see worker-process.ts). */
+export interface WorkerProcess {
+  pid: number;
+  /** Kills it with SIGKILL (no shutdown, no cleanup) and waits until it is gone. */
+  kill(): Promise<void>;
+}
+
+let bundlePath: Promise<string> | undefined;
+
+/**
+ * Starts a worker role in a separate OS process on the database and task queue of an app, with a
+ * PostgreSQL stream bus, and resolves once it polls. Shares the test file's workflow bundle.
+ */
+export async function startWorkerProcess(options: {
+  database: TestDatabase;
+  taskQueue: string;
+}): Promise<WorkerProcess> {
+  bundlePath ??= getWorkflowBundle().then((bundle) => {
+    const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'chatd-bundle-')), 'workflows.js');
+    writeFileSync(file, bundle.code);
+    return file;
+  });
+  const args = [
+    options.database.url,
+    temporalAddress(),
+    options.taskQueue,
+    encryptionKeysFor(options.database),
+    await bundlePath,
+  ];
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'worker-process.ts'), ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (chunk: Buffer) => {
+      if (chunk.toString().includes('ready')) resolve();
+    });
+    void exited.then(() => reject(new Error(`worker process exited before it was ready: ${stderr}`)));
+  });
+  return {
+    pid: child.pid!,
+    async kill() {
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+/** A fresh token for the bootstrap admin of a database another app already set up. */
+async function adminToken(deps: Deps): Promise<string> {
+  const admin = await deps.db
+    .selectFrom('users')
+    .select('id')
+    .where('username', '=', 'admin')
+    .executeTakeFirstOrThrow();
+  const token = generateToken();
+  await insertApiToken(deps.db, { userId: admin.id, name: 'test', tokenHash: hashToken(token), expiresAt: null });
+  return token;
+}
+
+/**
+ * Polls `check` until it returns a value other than undefined (a condition, never a fixed sleep);
+ * throws with `what` and the last value seen after `timeoutMs`.
+ */
+export async function until<T>(
+  check: () => Promise<T | undefined>,
+  what: string,
+  timeoutMs = 60_000,
+  describeLast?: () => Promise<string>,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting for ${what}${describeLast ? `; last: ${await describeLast()}` : ''}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** Waits until GET /chats/{id} satisfies `predicate` and returns the chat. */
+export function waitForChat(
+  app: TestApp,
+  chatId: string,
+  predicate: (chat: any) => boolean,
+  what = 'the chat state',
+  timeoutMs = 60_000,
+): Promise<any> {
+  let last: unknown;
+  return until(
+    async () => {
+      const res = await app.request('GET', `/chats/${chatId}`);
+      last = res.body;
+      return res.status === 200 && predicate(res.body) ? res.body : undefined;
+    },
+    what,
+    timeoutMs,
+    async () => JSON.stringify(last),
+  );
 }

@@ -11,10 +11,32 @@ import { Worker } from '@temporalio/worker';
 import type { Activities } from '../../activities';
 import type { FinishInput, StepInput, StepSummary } from '../../src/chat/turn-runner';
 import { chatWorkflow } from '../../workflows';
-import { interruptSignal, turnRequestedSignal } from '../../workflows/messages';
+import { interruptSignal, subagentFinishedSignal, turnRequestedSignal } from '../../workflows/messages';
 import { createTimeSkippingEnv, getWorkflowBundle } from '../support/temporal';
 
 type MockActivities = Activities;
+
+/** Typed mocks: every activity a test does not expect fails loudly when called (titles excepted). */
+function mockActivities(overrides: Partial<Activities>): Activities {
+  const unexpected = (name: string) => async (): Promise<never> => {
+    throw new Error(`unexpected activity call: ${name}`);
+  };
+  const all: Activities = {
+    runModelStep: unexpected('runModelStep'),
+    runTools: unexpected('runTools'),
+    persistToolResults: unexpected('persistToolResults'),
+    spawnSubagent: unexpected('spawnSubagent'),
+    prepareWaitAgent: unexpected('prepareWaitAgent'),
+    getSubagentState: unexpected('getSubagentState'),
+    messageSubagent: unexpected('messageSubagent'),
+    closeSubagent: unexpected('closeSubagent'),
+    finishTurn: unexpected('finishTurn'),
+    compactChat: unexpected('compactChat'),
+    // Title generation is best effort and runs on every first turn; most tests do not care.
+    generateChatTitle: async () => ({ title: null }),
+  };
+  return { ...all, ...overrides };
+}
 
 describe('chatWorkflow', () => {
   let env: TestWorkflowEnvironment;
@@ -43,16 +65,16 @@ describe('chatWorkflow', () => {
     next: (input: FinishInput) => number | null = () => null,
   ) {
     const calls = { steps: [] as StepInput[], finishes: [] as FinishInput[] };
-    const activities: MockActivities = {
+    const activities = mockActivities({
       runModelStep: async (input) => {
         calls.steps.push(input);
         return steps(input);
       },
       finishTurn: async (input) => {
         calls.finishes.push(input);
-        return { nextTurn: next(input) };
+        return { nextTurn: next(input), status: 'waiting' };
       },
-    };
+    });
     return { calls, activities };
   }
 
@@ -61,6 +83,7 @@ describe('chatWorkflow', () => {
     finishReason: more ? 'tool-calls' : 'stop',
     toolCalls: [],
     continue: more,
+    compaction: null,
   });
 
   it('runs steps until the model stops, then finishes the turn as completed', async () => {
@@ -206,5 +229,138 @@ describe('chatWorkflow', () => {
       [5, 'superseded'],
       [6, 'completed'],
     ]);
+  });
+
+  describe('sub-agent tools', () => {
+    const childId = '00000000-0000-4000-8000-000000000001';
+    const waitStep = (input: StepInput): StepSummary =>
+      input.step === 0
+        ? {
+            status: 'ok',
+            finishReason: 'tool-calls',
+            toolCalls: [{ id: 'w1', name: 'wait_agent' }],
+            continue: true,
+            compaction: null,
+          }
+        : ok(false);
+
+    it('wait_agent gives up at its durable 300 s default without waiting in real time', async () => {
+      const stored: unknown[] = [];
+      const activities = mockActivities({
+        runModelStep: async (input) => waitStep(input),
+        prepareWaitAgent: async () => ({
+          childChatId: childId,
+          timeoutSeconds: 300,
+          state: { found: true, status: 'running', done: false, answer: '' },
+        }),
+        getSubagentState: async () => ({ found: true, status: 'running', done: false, answer: '' }),
+        persistToolResults: async (input) => {
+          stored.push(...input.results);
+          return { stored: input.results.length };
+        },
+        finishTurn: async () => ({ nextTurn: null, status: 'waiting' }),
+      });
+      const chatId = randomUUID();
+      const before = await env.currentTimeMs();
+      const startedAt = Date.now();
+      await withWorker(activities, (taskQueue) =>
+        env.client.workflow.execute(chatWorkflow, {
+          args: [{ chatId, turn: 1 }],
+          taskQueue,
+          workflowId: `chat-${chatId}`,
+        }),
+      );
+      expect((await env.currentTimeMs()) - before).toBeGreaterThanOrEqual(300_000);
+      // Proof of skipped time, not a speed target: five real minutes cannot pass inside this bound.
+      expect(Date.now() - startedAt).toBeLessThan(120_000);
+      expect(stored).toEqual([
+        {
+          callId: 'w1',
+          name: 'wait_agent',
+          result: { chat_id: childId, status: 'running', timed_out: true },
+          isError: false,
+        },
+      ]);
+    });
+
+    it('wait_agent returns as soon as the child reports it finished', async () => {
+      const stored: unknown[] = [];
+      let childDone = false;
+      let prepared!: () => void;
+      const waiting = new Promise<void>((resolve) => (prepared = resolve));
+      const activities = mockActivities({
+        runModelStep: async (input) => waitStep(input),
+        prepareWaitAgent: async () => {
+          prepared();
+          return {
+            childChatId: childId,
+            timeoutSeconds: 300,
+            state: { found: true, status: 'running', done: false, answer: '' },
+          };
+        },
+        getSubagentState: async () =>
+          childDone
+            ? { found: true, status: 'waiting', done: true, answer: 'done!' }
+            : { found: true, status: 'running', done: false, answer: '' },
+        persistToolResults: async (input) => {
+          stored.push(...input.results);
+          return { stored: input.results.length };
+        },
+        finishTurn: async () => ({ nextTurn: null, status: 'waiting' }),
+      });
+      const chatId = randomUUID();
+      const before = await env.currentTimeMs();
+      await withWorker(activities, async (taskQueue) => {
+        const handle = await env.client.workflow.start(chatWorkflow, {
+          args: [{ chatId, turn: 1 }],
+          taskQueue,
+          workflowId: `chat-${chatId}`,
+        });
+        await waiting;
+        childDone = true;
+        await handle.signal(subagentFinishedSignal, { chatId: childId });
+        return handle.result();
+      });
+      expect(stored).toEqual([
+        {
+          callId: 'w1',
+          name: 'wait_agent',
+          result: { chat_id: childId, status: 'waiting', answer: 'done!' },
+          isError: false,
+        },
+      ]);
+      // Woken by the signal: the 300 s timer never fired.
+      expect((await env.currentTimeMs()) - before).toBeLessThan(300_000);
+    });
+  });
+
+  it('compacts after a step over the threshold and lets the model continue once more', async () => {
+    const trigger = { thresholdPercent: 70, usagePercent: 85, contextTokens: 850, contextLimit: 1000 };
+    const compactions: number[] = [];
+    const steps: number[] = [];
+    const activities = mockActivities({
+      runModelStep: async (input) => {
+        steps.push(input.step);
+        return { ...ok(false), compaction: input.step === 0 ? trigger : null };
+      },
+      compactChat: async (input) => {
+        compactions.push(input.step);
+        expect(input.trigger).toEqual(trigger);
+        return { status: 'compacted' };
+      },
+      finishTurn: async () => ({ nextTurn: null, status: 'waiting' }),
+    });
+    const chatId = randomUUID();
+    const result = await withWorker(activities, (taskQueue) =>
+      env.client.workflow.execute(chatWorkflow, {
+        args: [{ chatId, turn: 1 }],
+        taskQueue,
+        workflowId: `chat-${chatId}`,
+      }),
+    );
+    // Compaction on what would have been the final step re-enters the loop for one more step.
+    expect(compactions).toEqual([0]);
+    expect(steps).toEqual([0, 1]);
+    expect(result).toEqual({ outcome: 'completed', steps: 2 });
   });
 });

@@ -50,8 +50,9 @@ export function errorHandler(): Middleware {
       }
       if (status !== undefined && status >= 400 && status < 500 && http.expose !== false) {
         ctx.status = status;
-        const code =
-          http.type === 'entity.parse.failed' ? 'invalid_json' : status === 405 ? 'method_not_allowed' : 'bad_request';
+        // co-body (under @koa/bodyparser) reports unparseable JSON as a SyntaxError with status 400.
+        const invalidJson = http.type === 'entity.parse.failed' || (status === 400 && err instanceof SyntaxError);
+        const code = invalidJson ? 'invalid_json' : status === 405 ? 'method_not_allowed' : 'bad_request';
         const message = code === 'invalid_json' ? 'The request body is not valid JSON.' : (err as Error).message;
         ctx.body = { error: { code, message } };
         return;

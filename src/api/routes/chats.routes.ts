@@ -1,64 +1,103 @@
 /**
- * /chats: create, read, send messages, interrupt, and the SSE stream. Handlers only read the
- * validated input, call the chat service and shape the response.
+ * /chats: create, list, read, update and archive chats; send, list and edit messages; control the
+ * queue; interrupt; and the two SSE streams (one chat, and the caller's lifecycle feed). Handlers
+ * only read the validated input, call the chat service or the stream, and shape the response.
  */
 import Router from '@koa/router';
 import type { AppDeps } from '../app';
-import { createChat, getChat, interruptChat, listMessages, sendMessage, type Actor } from '../../chat/chat.service';
+import {
+  createChat,
+  deleteQueuedMessageById,
+  editMessage,
+  getChat,
+  interruptChat,
+  listChats,
+  listMessages,
+  promoteQueuedMessage,
+  sendMessage,
+  updateChatSettings,
+  type Actor,
+} from '../../chat/chat.service';
 import { toChatDto } from '../../chat/dto';
 import { ValidationError } from '../../errors';
-import { streamChat } from '../../stream/chat-stream';
+import { createStreamStore, streamChat } from '../../stream/chat-stream';
 import { parseEventId } from '../../stream/cursor';
+import { streamWatch } from '../../stream/watch-stream';
 import { SseWriter } from '../sse';
-import { input, validate } from '../middleware/validate';
-import { chatIdParams, createChatBody, listMessagesQuery, sendMessageBody, streamQuery } from './chats.schema';
+import { mountRoute } from '../openapi';
+import { chatsApi } from './chats.schema';
 
+/** The chat router (mounted after authentication); declarations live in chats.schema.ts. */
 export function chatsRouter(deps: AppDeps): Router {
-  const router = new Router({ prefix: '/chats' });
+  const router = new Router();
   const actor = (ctx: { state: { actor?: Actor } }): Actor => ctx.state.actor!;
+  const sseOptions = { heartbeatMs: deps.sseHeartbeatMs, maxBufferedBytes: deps.sseMaxBufferedBytes };
 
-  const createSchemas = { body: createChatBody };
-  router.post('/', validate(createSchemas), async (ctx) => {
+  mountRoute(router, chatsApi.create, async (ctx, { body }) => {
+    ctx.body = await createChat(deps, actor(ctx), body);
     ctx.status = 201;
-    ctx.body = await createChat(deps, actor(ctx), input(ctx, createSchemas).body);
   });
 
-  const getSchemas = { params: chatIdParams };
-  router.get('/:id', validate(getSchemas), async (ctx) => {
-    ctx.body = toChatDto(await getChat(deps, actor(ctx), input(ctx, getSchemas).params.id));
+  mountRoute(router, chatsApi.list, async (ctx, { query }) => {
+    ctx.body = await listChats(deps, actor(ctx), {
+      archived: query.archived,
+      labels: query.label,
+      cursor: query.cursor,
+      afterId: query.after_id,
+      limit: query.limit,
+    });
   });
 
-  const listSchemas = { params: chatIdParams, query: listMessagesQuery };
-  router.get('/:id/messages', validate(listSchemas), async (ctx) => {
-    const { params, query } = input(ctx, listSchemas);
+  mountRoute(router, chatsApi.watch, (ctx) => {
+    const sse = new SseWriter(ctx, sseOptions);
+    // First on the wire, so a client knows the feed is live before any chat changes.
+    sse.comment('ping');
+    streamWatch(deps.bus, actor(ctx).id, sse);
+  });
+
+  mountRoute(router, chatsApi.get, async (ctx, { params }) => {
+    ctx.body = toChatDto(await getChat(deps, actor(ctx), params.id));
+  });
+
+  mountRoute(router, chatsApi.update, async (ctx, { params, body }) => {
+    ctx.body = await updateChatSettings(deps, actor(ctx), params.id, body);
+  });
+
+  mountRoute(router, chatsApi.listMessages, async (ctx, { params, query }) => {
     ctx.body = await listMessages(deps, actor(ctx), params.id, { beforeId: query.before_id, limit: query.limit });
   });
 
-  const sendSchemas = { params: chatIdParams, body: sendMessageBody };
-  router.post('/:id/messages', validate(sendSchemas), async (ctx) => {
-    const { params, body } = input(ctx, sendSchemas);
+  mountRoute(router, chatsApi.sendMessage, async (ctx, { params, body }) => {
     ctx.body = await sendMessage(deps, actor(ctx), params.id, body);
   });
 
-  const interruptSchemas = { params: chatIdParams };
-  router.post('/:id/interrupt', validate(interruptSchemas), async (ctx) => {
-    ctx.body = await interruptChat(deps, actor(ctx), input(ctx, interruptSchemas).params.id);
+  mountRoute(router, chatsApi.editMessage, async (ctx, { params, body }) => {
+    ctx.body = await editMessage(deps, actor(ctx), params.id, params.messageId, body);
   });
 
-  const streamSchemas = { params: chatIdParams, query: streamQuery };
-  router.get('/:id/stream', validate(streamSchemas), async (ctx) => {
-    const { params, query } = input(ctx, streamSchemas);
+  mountRoute(router, chatsApi.deleteQueued, async (ctx, { params }) => {
+    await deleteQueuedMessageById(deps, actor(ctx), params.id, params.queuedId);
+    ctx.status = 204;
+  });
+
+  mountRoute(router, chatsApi.promoteQueued, async (ctx, { params }) => {
+    ctx.body = await promoteQueuedMessage(deps, actor(ctx), params.id, params.queuedId);
+  });
+
+  mountRoute(router, chatsApi.interrupt, async (ctx, { params }) => {
+    ctx.body = await interruptChat(deps, actor(ctx), params.id);
+  });
+
+  mountRoute(router, chatsApi.stream, async (ctx, { params, query }) => {
     const chat = await getChat(deps, actor(ctx), params.id);
     const lastEventId = ctx.get('Last-Event-ID') || undefined;
     const fromHeader = parseEventId(lastEventId);
-    if (lastEventId !== undefined && !fromHeader)
+    if (lastEventId !== undefined && !fromHeader) {
       throw new ValidationError('Invalid Last-Event-ID.', undefined, 'invalid_cursor');
+    }
     const cursor = fromHeader ?? { messageId: query.after_id ?? 0, counter: 0 };
-    const sse = new SseWriter(ctx, { heartbeatMs: deps.sseHeartbeatMs });
-    await streamChat(deps, chat.id, cursor, {
-      send: (id, type, data) => sse.send(id, type, data),
-      onClose: (handler) => sse.onClose(handler),
-    });
+    const sse = new SseWriter(ctx, sseOptions);
+    await streamChat({ bus: deps.bus, store: createStreamStore(deps.db), log: deps.log }, chat.id, cursor, sse);
   });
 
   return router;

@@ -1,44 +1,235 @@
 /**
- * Request schemas of the chat routes. They validate every input edge and also generate the
- * OpenAPI document, so they carry the descriptions clients read.
+ * Request schemas and route declarations of the chat routes. They validate every input edge and
+ * also generate the OpenAPI document, so they carry the descriptions clients read.
  */
 import { z } from 'zod';
 import { chatInputPartSchema } from '../../chat/message-parts';
+import { defineRoute } from '../openapi';
 
 export const chatIdParams = z.object({ id: z.uuid({ message: 'Invalid chat id.' }) });
+
+/**
+ * A bigint id in a path or query: digits only (no signs, exponents or hex that Number() would
+ * accept) and within JavaScript's safe integers.
+ */
+const bigintId = (message: string) =>
+  z
+    .string()
+    .regex(/^[1-9]\d{0,15}$/, message)
+    .transform(Number)
+    .refine((n) => Number.isSafeInteger(n), message);
+
+export const messageParams = chatIdParams.extend({ messageId: bigintId('Invalid chat message ID.') });
+export const queuedMessageParams = chatIdParams.extend({ queuedId: bigintId('Invalid queued message ID.') });
 
 const labels = z
   .record(z.string().min(1).max(64), z.string().max(256))
   .refine((l) => Object.keys(l).length <= 50, 'At most 50 labels.')
   .describe('Arbitrary key/value labels, filterable in listings.');
 
+const content = z.array(chatInputPartSchema).min(1, 'Content is required.').max(100);
+
 export const createChatBody = z.strictObject({
-  content: z.array(chatInputPartSchema).min(1, 'Content is required.').max(100).describe('The first user message.'),
+  content: content.describe('The first user message.'),
   model_config_id: z.uuid().optional().describe('Model config to use; the default one when omitted.'),
   labels: labels.optional(),
 });
 
 export const sendMessageBody = z.strictObject({
-  content: z.array(chatInputPartSchema).min(1, 'Content is required.').max(100),
+  content,
   busy_behavior: z
     .enum(['queue', 'interrupt'])
     .default('queue')
     .describe('When a turn is running: queue the message, or queue it and interrupt the turn.'),
 });
 
+export const editMessageBody = z.strictObject({
+  content: content.describe('The new text of the message; it replaces the message and everything after it.'),
+});
+
+export const updateChatBody = z
+  .strictObject({
+    title: z.string().trim().min(1, 'The title must not be empty.').max(200).optional(),
+    labels: labels.optional().describe('Replaces all labels.'),
+    archived: z
+      .boolean()
+      .optional()
+      .describe('Archive (hides the chat and its sub-agent chats, stops their turns) or unarchive.'),
+  })
+  .refine((b) => Object.keys(b).length > 0, 'Give at least one of title, labels, archived.');
+
 /** Cursors are message ids: positive integers within JavaScript's safe range. */
-export const messageCursor = z.coerce
-  .number({ message: 'Invalid cursor.' })
-  .int('Invalid cursor.')
-  .positive('Invalid cursor.')
-  .max(Number.MAX_SAFE_INTEGER, 'Invalid cursor.');
+export const messageCursor = bigintId('Invalid cursor.');
+
+const limit = z.coerce.number().int().min(1).max(200).default(50);
 
 export const listMessagesQuery = z.object({
   before_id: messageCursor.optional(),
-  limit: z.coerce.number().int().min(1).max(200).default(50),
+  limit,
+});
+
+const booleanQuery = z.enum(['true', 'false']).transform((v) => v === 'true');
+
+export const listChatsQuery = z.object({
+  archived: booleanQuery.default(false).describe('List archived chats instead of active ones.'),
+  label: z
+    .union([z.string(), z.array(z.string())])
+    .optional()
+    .transform((v) => (v === undefined ? [] : Array.isArray(v) ? v : [v]))
+    .pipe(z.array(z.string().regex(/^[^:]{1,64}:.{0,256}$/s, 'A label filter is `key:value`.')).max(50))
+    .describe('Repeatable `key:value` filter; a chat must carry every given label.'),
+  cursor: z.string().max(512).optional().describe('`next_cursor` of the previous page.'),
+  after_id: z.uuid({ message: 'Invalid cursor.' }).optional().describe('List the chats after this chat.'),
+  limit,
 });
 
 export const streamQuery = z.object({
   after_id: messageCursor.optional().describe('Resume after this message id (or send Last-Event-ID).'),
   access_token: z.string().optional(),
 });
+
+export const watchQuery = z.object({ access_token: z.string().optional() });
+
+const chatsTag = 'Chats';
+
+/**
+ * The /chats routes (chats.routes.ts mounts them with `mountRoute`; the OpenAPI catalogue lists
+ * them). Order matters for matching: `/chats/watch` comes before `/chats/:id`.
+ */
+export const chatsApi = {
+  create: defineRoute({
+    method: 'post',
+    path: '/chats',
+    summary: 'Create a chat',
+    description: 'Inserts the first user message and starts the chat’s first turn.',
+    tag: chatsTag,
+    access: 'user',
+    schemas: { body: createChatBody },
+    responses: {
+      201: { description: 'The chat (status `pending`).' },
+      409: { description: 'A usage limit was reached.' },
+      503: { description: 'The workflow service is unavailable (`dependency_unavailable`).' },
+    },
+  }),
+  list: defineRoute({
+    method: 'get',
+    path: '/chats',
+    summary: 'List the caller’s chats',
+    description:
+      'Most recently active first (`updated_at`, then id), filtered in SQL by `archived` and `label`. ' +
+      'Page with `cursor` = the previous `next_cursor` (or `after_id` = the last chat id seen).',
+    tag: chatsTag,
+    access: 'user',
+    schemas: { query: listChatsQuery },
+    responses: { 200: { description: '`{chats, next_cursor}`; `next_cursor` is null on the last page.' } },
+  }),
+  watch: defineRoute({
+    method: 'get',
+    path: '/chats/watch',
+    summary: 'Watch the caller’s chats (Server-Sent Events)',
+    description:
+      'Lifecycle events of all the caller’s chats: `created`, `deleted` (archived), `status_change`, ' +
+      '`title_change`, each with data `{kind, chat}`. Starts with a `: ping` comment; live only.',
+    tag: chatsTag,
+    access: 'user',
+    schemas: { query: watchQuery },
+    responses: { 200: { description: 'An event stream.', contentType: 'text/event-stream' } },
+  }),
+  get: defineRoute({
+    method: 'get',
+    path: '/chats/:id',
+    summary: 'Get a chat',
+    tag: chatsTag,
+    access: 'user',
+    schemas: { params: chatIdParams },
+    responses: { 200: { description: 'The chat.' } },
+  }),
+  update: defineRoute({
+    method: 'patch',
+    path: '/chats/:id',
+    summary: 'Rename, relabel, archive or unarchive a chat',
+    description:
+      'Archiving cascades to the chat’s sub-agent chats and stops their running turns (queued messages stay). ' +
+      'Unarchiving a chat that is not archived is a 400 (`chat_not_archived`).',
+    tag: chatsTag,
+    access: 'user',
+    schemas: { params: chatIdParams, body: updateChatBody },
+    responses: { 200: { description: 'The updated chat.' } },
+  }),
+  listMessages: defineRoute({
+    method: 'get',
+    path: '/chats/:id/messages',
+    summary: 'List a chat’s messages',
+    description: 'Newest first, paginated by `before_id`; includes the queued messages and `has_more`.',
+    tag: chatsTag,
+    access: 'user',
+    schemas: { params: chatIdParams, query: listMessagesQuery },
+    responses: { 200: { description: '`{messages, queued_messages, has_more}`.' } },
+  }),
+  sendMessage: defineRoute({
+    method: 'post',
+    path: '/chats/:id/messages',
+    summary: 'Send a message',
+    description: 'Starts a turn on an idle chat; queues the message on a busy one (or interrupts, on request).',
+    tag: chatsTag,
+    access: 'user',
+    schemas: { params: chatIdParams, body: sendMessageBody },
+    responses: {
+      200: { description: '`{message?, queued_message?, queued}`.' },
+      429: { description: 'The queue is full (`queue_full`).' },
+    },
+  }),
+  editMessage: defineRoute({
+    method: 'patch',
+    path: '/chats/:id/messages/:messageId',
+    summary: 'Edit a user message',
+    description:
+      'Soft-deletes the message and every later one, inserts the new text as a new message, clears the queue ' +
+      'and starts a new turn (a running turn is superseded). Streams get `history_truncated`.',
+    tag: chatsTag,
+    access: 'user',
+    schemas: { params: messageParams, body: editMessageBody },
+    responses: { 200: { description: 'The new message (a new id).' } },
+  }),
+  deleteQueued: defineRoute({
+    method: 'delete',
+    path: '/chats/:id/queue/:queuedId',
+    summary: 'Remove a queued message',
+    tag: chatsTag,
+    access: 'user',
+    schemas: { params: queuedMessageParams },
+    responses: { 204: { description: 'Removed.' } },
+  }),
+  promoteQueued: defineRoute({
+    method: 'post',
+    path: '/chats/:id/queue/:queuedId/promote',
+    summary: 'Send a queued message now',
+    description: 'It becomes the user message of a new turn (a running turn is superseded).',
+    tag: chatsTag,
+    access: 'user',
+    schemas: { params: queuedMessageParams },
+    responses: { 200: { description: 'The new user message.' } },
+  }),
+  interrupt: defineRoute({
+    method: 'post',
+    path: '/chats/:id/interrupt',
+    summary: 'Interrupt the running turn',
+    tag: chatsTag,
+    access: 'user',
+    schemas: { params: chatIdParams },
+    responses: { 200: { description: 'The chat, with status `waiting`.' } },
+  }),
+  stream: defineRoute({
+    method: 'get',
+    path: '/chats/:id/stream',
+    summary: 'Stream a chat (Server-Sent Events)',
+    description:
+      'A snapshot (status, messages after the cursor, the in-flight partial, the queue), then live events. ' +
+      'Resume with `Last-Event-ID` or `after_id`. EventSource clients may pass the token as `access_token`.',
+    tag: chatsTag,
+    access: 'user',
+    schemas: { params: chatIdParams, query: streamQuery },
+    headers: [{ name: 'Last-Event-ID', description: 'The id of the last event received, to resume after it.' }],
+    responses: { 200: { description: 'An event stream.', contentType: 'text/event-stream' } },
+  }),
+};

@@ -1,77 +1,56 @@
-/** /chat-providers (admin) and /model-configs (members list enabled ones; admins write). */
+/**
+ * /chat-providers (admin) and /model-configs (members list enabled ones; admins write). Handlers
+ * only pass the validated input to the model-configs service, which also invalidates the model cache.
+ */
 import Router from '@koa/router';
-import { z } from 'zod';
 import type { Actor } from '../../chat/chat.service';
-import { createModelConfig, createProvider, getModelConfigs, getProviders } from '../../chat/model-configs.service';
+import {
+  createModelConfig,
+  createProvider,
+  deleteModelConfigById,
+  deleteProviderConfig,
+  getModelConfigs,
+  getProviders,
+  updateModelConfigById,
+  updateProviderConfig,
+} from '../../chat/model-configs.service';
 import type { AppDeps } from '../app';
-import { requireAdmin } from '../middleware/auth';
-import { input, validate } from '../middleware/validate';
+import { mountRoute } from '../openapi';
+import { modelConfigsApi as api } from './model-configs.schema';
 
-export const createProviderBody = z.strictObject({
-  provider: z.enum(['openai', 'anthropic', 'openai-compat']),
-  display_name: z.string().max(200).optional(),
-  api_key: z.string().min(1).max(4096).optional().describe('Write-only; stored encrypted.'),
-  base_url: z.url({ protocol: /^https?$/ }).optional(),
-  api_mode: z
-    .enum(['responses', 'chat'])
-    .optional()
-    .describe('OpenAI only: Responses API (default) or Chat Completions.'),
-});
+const actor = (ctx: { state: { actor?: Actor } }): Actor => ctx.state.actor!;
 
-const price = z.number().min(0, 'Prices must not be negative.');
-export const createModelConfigBody = z.strictObject({
-  provider_id: z.uuid(),
-  model: z.string().min(1).max(200),
-  display_name: z.string().max(200).optional(),
-  context_limit: z.number().int().positive('Context limit is required.'),
-  compression_threshold: z.number().int().min(0).max(100).optional(),
-  is_default: z.boolean().optional(),
-  options: z
-    .strictObject({
-      call_options: z
-        .strictObject({
-          maxOutputTokens: z.number().int().positive().optional(),
-          temperature: z.number().min(0).max(2).optional(),
-          topP: z.number().min(0).max(1).optional(),
-          reasoningEffort: z.enum(['minimal', 'low', 'medium', 'high']).optional(),
-          reasoningSummary: z.enum(['auto', 'concise', 'detailed']).optional(),
-          thinkingBudgetTokens: z.number().int().min(1024).optional(),
-          store: z.boolean().optional(),
-        })
-        .optional(),
-      cost: z
-        .strictObject({
-          input_price_per_million_tokens: price.optional(),
-          output_price_per_million_tokens: price.optional(),
-          cache_read_price_per_million_tokens: price.optional(),
-          cache_write_price_per_million_tokens: price.optional(),
-        })
-        .optional(),
-    })
-    .optional(),
-});
-
+/** The providers and model-configs router (mounted after authentication). */
 export function modelConfigsRouter(deps: AppDeps): Router {
   const router = new Router();
-  const actor = (ctx: { state: { actor?: Actor } }): Actor => ctx.state.actor!;
-
-  router.get('/chat-providers', requireAdmin(), async (ctx) => {
+  mountRoute(router, api.listProviders, async (ctx) => {
     ctx.body = await getProviders(deps);
   });
-  const providerSchemas = { body: createProviderBody };
-  router.post('/chat-providers', requireAdmin(), validate(providerSchemas), async (ctx) => {
+  mountRoute(router, api.createProvider, async (ctx, { body }) => {
+    ctx.body = await createProvider(deps, actor(ctx), body);
     ctx.status = 201;
-    ctx.body = await createProvider(deps, actor(ctx), input(ctx, providerSchemas).body);
+  });
+  mountRoute(router, api.updateProvider, async (ctx, { params, body }) => {
+    ctx.body = await updateProviderConfig(deps, params.id, body);
+  });
+  mountRoute(router, api.deleteProvider, async (ctx, { params }) => {
+    await deleteProviderConfig(deps, params.id);
+    ctx.status = 204;
   });
 
-  router.get('/model-configs', async (ctx) => {
+  mountRoute(router, api.listModelConfigs, async (ctx) => {
     ctx.body = await getModelConfigs(deps, actor(ctx));
   });
-  const configSchemas = { body: createModelConfigBody };
-  router.post('/model-configs', requireAdmin(), validate(configSchemas), async (ctx) => {
+  mountRoute(router, api.createModelConfig, async (ctx, { body }) => {
+    ctx.body = await createModelConfig(deps, actor(ctx), body);
     ctx.status = 201;
-    ctx.body = await createModelConfig(deps, actor(ctx), input(ctx, configSchemas).body);
-    deps.onModelConfigChange();
+  });
+  mountRoute(router, api.updateModelConfig, async (ctx, { params, body }) => {
+    ctx.body = await updateModelConfigById(deps, actor(ctx), params.id, body);
+  });
+  mountRoute(router, api.deleteModelConfig, async (ctx, { params }) => {
+    await deleteModelConfigById(deps, actor(ctx), params.id);
+    ctx.status = 204;
   });
   return router;
 }

@@ -1,18 +1,57 @@
-/** /users: the caller's identity. */
+/**
+ * /users, /tokens and /groups: identity management. Handlers only take the validated input, call
+ * the users service and set the status; declarations (schemas, access) live in users.schema.ts.
+ */
 import Router from '@koa/router';
-import type { AppDeps } from '../app';
 import type { Actor } from '../../chat/chat.service';
+import {
+  addUserToGroup,
+  createGroup,
+  createToken,
+  createUser,
+  getCurrentUser,
+  getUsers,
+  removeUserFromGroup,
+  revokeToken,
+} from '../../chat/users.service';
+import type { AppDeps } from '../app';
+import { mountRoute } from '../openapi';
+import { usersApi } from './users.schema';
 
+const actor = (ctx: { state: { actor?: Actor } }): Actor => ctx.state.actor!;
+
+/** The identity router (mounted after authentication). */
 export function usersRouter(deps: AppDeps): Router {
-  const router = new Router({ prefix: '/users' });
-  router.get('/me', async (ctx) => {
-    const { id } = ctx.state.actor as Actor;
-    const user = await deps.db
-      .selectFrom('users')
-      .select(['id', 'username', 'name', 'role', 'created_at'])
-      .where('id', '=', id)
-      .executeTakeFirstOrThrow();
-    ctx.body = { ...user, created_at: user.created_at.toISOString() };
+  const router = new Router();
+  mountRoute(router, usersApi.me, async (ctx) => {
+    ctx.body = await getCurrentUser(deps, actor(ctx));
+  });
+  mountRoute(router, usersApi.create, async (ctx, { body }) => {
+    ctx.body = await createUser(deps, body);
+    ctx.status = 201;
+  });
+  mountRoute(router, usersApi.list, async (ctx) => {
+    ctx.body = await getUsers(deps);
+  });
+  mountRoute(router, usersApi.createToken, async (ctx, { params, body }) => {
+    ctx.body = await createToken(deps, params.id, body);
+    ctx.status = 201;
+  });
+  mountRoute(router, usersApi.revokeToken, async (ctx, { params }) => {
+    await revokeToken(deps, actor(ctx), params.id);
+    ctx.status = 204;
+  });
+  mountRoute(router, usersApi.createGroup, async (ctx, { body }) => {
+    ctx.body = await createGroup(deps, body);
+    ctx.status = 201;
+  });
+  mountRoute(router, usersApi.addMember, async (ctx, { params }) => {
+    await addUserToGroup(deps, params.id, params.userId);
+    ctx.status = 204;
+  });
+  mountRoute(router, usersApi.removeMember, async (ctx, { params }) => {
+    await removeUserFromGroup(deps, params.id, params.userId);
+    ctx.status = 204;
   });
   return router;
 }

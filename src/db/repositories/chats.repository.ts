@@ -36,18 +36,17 @@ export async function updateChat(db: Db, id: string, patch: ChatRowUpdate): Prom
 
 /**
  * Moves a chat into `running` for `turn`, unless the turn was superseded (edit) or stopped before it
- * began (interrupt, archive). Blocks on the row lock of a transaction that is still committing the
- * turn's user message, so a turn never starts ahead of its own input.
+ * began (interrupt, archive). Waits for a transaction that is still committing the turn's user
+ * message, so a turn never starts ahead of its own input: the row is locked by id first, because an
+ * UPDATE filtering on `turn` would test the last committed version and skip the row at once.
  */
 export async function markTurnRunning(db: Db, id: string, turn: number): Promise<ChatRow | undefined> {
-  return db
-    .updateTable('chats')
-    .set({ status: 'running', updated_at: sql<Date>`now()` })
-    .where('id', '=', id)
-    .where('turn', '=', turn)
-    .where('status', 'in', ['pending', 'running'] satisfies ChatStatus[])
-    .returningAll()
-    .executeTakeFirst();
+  const mark = async (trx: Transaction<Database>): Promise<ChatRow | undefined> => {
+    const chat = await lockChat(trx, id);
+    if (!chat || chat.turn !== turn || (chat.status !== 'pending' && chat.status !== 'running')) return undefined;
+    return updateChat(trx, id, { status: 'running' });
+  };
+  return db.isTransaction ? mark(db as Transaction<Database>) : db.transaction().execute(mark);
 }
 
 /** Touches the chat if `turn` is still its current turn (the persist fence); false when fenced. */
@@ -60,4 +59,114 @@ export async function touchIfCurrentTurn(db: Db, id: string, turn: number): Prom
     .returning('id')
     .executeTakeFirst();
   return row !== undefined;
+}
+
+/**
+ * Keyset position in a chat listing: `updated_at` with its full microsecond precision (an ISO
+ * string in UTC, so a JavaScript Date never rounds it) and the id that breaks ties.
+ */
+export interface ChatListKey {
+  updatedAt: string;
+  id: string;
+}
+
+/** The filters and page of a chat listing; all of them are applied in SQL, so pages are never short. */
+export interface ChatListQuery {
+  archived: boolean;
+  /** Every pair must be present in the chat's labels (jsonb containment). */
+  labels: Record<string, string>;
+  /** Rows strictly after this key in (updated_at, id) DESC order. */
+  after?: ChatListKey;
+  limit: number;
+}
+
+const listKeyTs = sql<string>`to_char(updated_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+
+/**
+ * One page of the owner's chats, newest activity first, and the key of its last row when more
+ * rows follow (null on the last page).
+ */
+export async function listChatsPage(
+  db: Db,
+  ownerId: string,
+  query: ChatListQuery,
+): Promise<{ rows: ChatRow[]; next: ChatListKey | null }> {
+  let q = db
+    .selectFrom('chats')
+    .selectAll()
+    .select(listKeyTs.as('list_key_ts'))
+    .where('owner_id', '=', ownerId)
+    .where('archived', '=', query.archived);
+  if (Object.keys(query.labels).length > 0) {
+    q = q.where(sql<boolean>`labels @> ${JSON.stringify(query.labels)}::jsonb`);
+  }
+  if (query.after) {
+    q = q.where(sql<boolean>`(updated_at, id) < (${query.after.updatedAt}::timestamptz, ${query.after.id}::uuid)`);
+  }
+  const rows = await q
+    .orderBy('updated_at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(query.limit + 1)
+    .execute();
+  const page = rows.slice(0, query.limit);
+  const last = page[page.length - 1];
+  const next = rows.length > query.limit && last ? { updatedAt: last.list_key_ts, id: last.id } : null;
+  return { rows: page.map(({ list_key_ts: _key, ...row }) => row), next };
+}
+
+/** The listing key of one of the owner's chats (the `after_id` form of the cursor). */
+export async function findChatListKey(db: Db, ownerId: string, chatId: string): Promise<ChatListKey | undefined> {
+  const row = await db
+    .selectFrom('chats')
+    .select(['id', listKeyTs.as('list_key_ts')])
+    .where('id', '=', chatId)
+    .where('owner_id', '=', ownerId)
+    .executeTakeFirst();
+  return row ? { updatedAt: row.list_key_ts, id: row.id } : undefined;
+}
+
+/**
+ * Sets `archived` on a chat and its sub-agent chats (`root_chat_id = rootId`); archiving also unpins.
+ * Returns the rows that changed. The caller holds the root's row lock; the UPDATE locks the rest.
+ */
+export async function setChatTreeArchived(
+  trx: Transaction<Database>,
+  rootId: string,
+  archived: boolean,
+): Promise<ChatRow[]> {
+  return trx
+    .updateTable('chats')
+    .set({ archived, ...(archived ? { pin_order: 0 } : {}), updated_at: sql<Date>`now()` })
+    .where((eb) => eb.or([eb('id', '=', rootId), eb('root_chat_id', '=', rootId)]))
+    .where('archived', '!=', archived)
+    .returningAll()
+    .execute();
+}
+
+/**
+ * Moves every busy chat of a tree (`pending`, `running`, `requires_action`) to `waiting`, as an
+ * interrupt does, and returns them with the turn each one was running. Caller holds the root's lock.
+ */
+export async function stopChatTree(trx: Transaction<Database>, rootId: string): Promise<ChatRow[]> {
+  // Lock the tree by ids first: filtering the UPDATE on status alone would test the last committed
+  // version and skip a row another transaction is moving into a turn right now.
+  await trx
+    .selectFrom('chats')
+    .select('id')
+    .where((eb) => eb.or([eb('id', '=', rootId), eb('root_chat_id', '=', rootId)]))
+    .orderBy('id')
+    .forUpdate()
+    .execute();
+  return trx
+    .updateTable('chats')
+    .set({ status: 'waiting', updated_at: sql<Date>`now()` })
+    .where((eb) => eb.or([eb('id', '=', rootId), eb('root_chat_id', '=', rootId)]))
+    .where('status', 'in', ['pending', 'running', 'requires_action'] satisfies ChatStatus[])
+    .returningAll()
+    .execute();
+}
+
+/** Deletes a chat with its messages and queue (cascade): undoing a creation whose turn could not start. */
+export async function deleteChat(db: Db, id: string): Promise<void> {
+  await db.deleteFrom('chats').where('id', '=', id).execute();
 }

@@ -108,3 +108,116 @@ export async function popQueuedMessage(
   if (!next) return undefined;
   return trx.deleteFrom('chat_queued_messages').where('id', '=', next.id).returningAll().executeTakeFirst();
 }
+
+/** The message a step wrote under `stepKey` (see src/chat/turn-runner.ts), if any. */
+export async function findMessageByStepKey(db: Db, chatId: string, key: string): Promise<ChatMessageRow | undefined> {
+  return db
+    .selectFrom('chat_messages')
+    .selectAll()
+    .where('chat_id', '=', chatId)
+    .where('step_key', '=', key)
+    .executeTakeFirst();
+}
+
+/** Live, user-visible messages with `afterId < id <= upToId`, oldest first (a bounded stream catch-up). */
+export async function listVisibleMessagesBetween(
+  db: Db,
+  chatId: string,
+  afterId: number,
+  upToId: number,
+): Promise<ChatMessageRow[]> {
+  return db
+    .selectFrom('chat_messages')
+    .selectAll()
+    .where('chat_id', '=', chatId)
+    .where('id', '>', afterId)
+    .where('id', '<=', upToId)
+    .where('deleted', '=', false)
+    .where('visibility', 'in', ['user', 'both'])
+    .orderBy('id')
+    .execute();
+}
+
+/** A live, user-visible message of the chat (what a client can see and therefore edit). */
+export async function findVisibleMessage(db: Db, chatId: string, id: number): Promise<ChatMessageRow | undefined> {
+  return db
+    .selectFrom('chat_messages')
+    .selectAll()
+    .where('chat_id', '=', chatId)
+    .where('id', '=', id)
+    .where('deleted', '=', false)
+    .where('visibility', 'in', ['user', 'both'])
+    .executeTakeFirst();
+}
+
+/**
+ * Soft-deletes message `fromId` and every later message of the chat (an edit's truncation). The
+ * rows stay, so their cost still counts. Returns how many rows changed. Caller holds the chat lock.
+ */
+export async function softDeleteMessagesFrom(
+  trx: Transaction<Database>,
+  chatId: string,
+  fromId: number,
+): Promise<number> {
+  const result = await trx
+    .updateTable('chat_messages')
+    .set({ deleted: true })
+    .where('chat_id', '=', chatId)
+    .where('id', '>=', fromId)
+    .where('deleted', '=', false)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}
+
+/**
+ * Where a client holding messages up to `cursorId` must cut its history: when the newest
+ * user-visible message at or before the cursor was deleted by an edit, the first id of that deleted
+ * run (the client drops every message from it on). Null when the client's history is still valid.
+ */
+export async function findTruncationPoint(db: Db, chatId: string, cursorId: number): Promise<number | null> {
+  if (cursorId <= 0) return null;
+  const visible = ['user', 'both'] as const;
+  const row = await db
+    .selectFrom('chat_messages as m')
+    .select((eb) => eb.fn.min('m.id').as('from_id'))
+    .where('m.chat_id', '=', chatId)
+    .where('m.id', '<=', cursorId)
+    .where('m.deleted', '=', true)
+    .where('m.visibility', 'in', visible)
+    .where(
+      'm.id',
+      '>',
+      sql<number>`coalesce((select max(l.id) from chat_messages l where l.chat_id = ${chatId}
+        and l.id <= ${cursorId} and not l.deleted and l.visibility in ('user', 'both')), 0)`,
+    )
+    .executeTakeFirst();
+  return row?.from_id == null ? null : Number(row.from_id);
+}
+
+/** Appends a message to the chat's queue. Caller holds the chat lock (the queue bound is checked there). */
+export async function insertQueuedMessage(
+  trx: Transaction<Database>,
+  row: { chat_id: string; content: string; created_by: string | null },
+): Promise<ChatQueuedMessageRow> {
+  return trx.insertInto('chat_queued_messages').values(row).returningAll().executeTakeFirstOrThrow();
+}
+
+/** Removes one queued message of the chat; undefined when the chat has no such entry. */
+export async function deleteQueuedMessage(
+  trx: Transaction<Database>,
+  chatId: string,
+  id: number,
+): Promise<ChatQueuedMessageRow | undefined> {
+  return trx
+    .deleteFrom('chat_queued_messages')
+    .where('chat_id', '=', chatId)
+    .where('id', '=', id)
+    .returningAll()
+    .executeTakeFirst();
+}
+
+/** Empties the chat's queue (an edit); returns how many entries were removed. */
+export async function clearQueuedMessages(trx: Transaction<Database>, chatId: string): Promise<number> {
+  const result = await trx.deleteFrom('chat_queued_messages').where('chat_id', '=', chatId).executeTakeFirst();
+  return Number(result.numDeletedRows);
+}

@@ -1,10 +1,13 @@
 /**
  * Users and API tokens. Token lookups are by SHA-256 digest; expired and revoked tokens never match.
  */
-import { sql, type Kysely, type Transaction } from 'kysely';
-import type { Database, UserRole, UserRow } from '../database';
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import type { ApiTokensTable, Database, UserRole, UserRow } from '../database';
 
 type Db = Kysely<Database> | Transaction<Database>;
+
+/** An api_tokens row (the digest never leaves src/db and src/chat). */
+export type ApiTokenRow = Selectable<ApiTokensTable>;
 
 export async function countUsers(db: Db): Promise<number> {
   const row = await db
@@ -25,7 +28,7 @@ export async function insertUser(db: Db, user: { username: string; name?: string
 export async function insertApiToken(
   db: Db,
   token: { userId: string; name: string; tokenHash: Buffer; expiresAt: Date | null },
-): Promise<{ id: string }> {
+): Promise<Pick<ApiTokenRow, 'id' | 'name' | 'created_at' | 'expires_at'>> {
   return db
     .insertInto('api_tokens')
     .values({
@@ -36,7 +39,7 @@ export async function insertApiToken(
       revoked_at: null,
       last_used_at: null,
     })
-    .returning('id')
+    .returning(['id', 'name', 'created_at', 'expires_at'])
     .executeTakeFirstOrThrow();
 }
 
@@ -50,4 +53,29 @@ export async function findUserByTokenHash(db: Db, tokenHash: Buffer): Promise<Us
     .where('api_tokens.revoked_at', 'is', null)
     .where((eb) => eb.or([eb('api_tokens.expires_at', 'is', null), eb('api_tokens.expires_at', '>', sql<Date>`now()`)]))
     .executeTakeFirst();
+}
+
+/** The user with this id, or undefined. */
+export async function findUserById(db: Db, id: string): Promise<UserRow | undefined> {
+  return db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/** Every user, by username (admin listing). */
+export async function listUsers(db: Db): Promise<UserRow[]> {
+  return db.selectFrom('users').selectAll().orderBy('username').orderBy('id').execute();
+}
+
+/** The token with this id (live, expired or revoked), or undefined. */
+export async function findApiToken(db: Db, id: string): Promise<ApiTokenRow | undefined> {
+  return db.selectFrom('api_tokens').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/** Marks the token revoked now; a token already revoked keeps its first revocation time. */
+export async function revokeApiToken(db: Db, id: string): Promise<void> {
+  await db
+    .updateTable('api_tokens')
+    .set({ revoked_at: sql<Date>`now()` })
+    .where('id', '=', id)
+    .where('revoked_at', 'is', null)
+    .execute();
 }

@@ -70,7 +70,7 @@ describe.each<'openai' | 'anthropic'>(['openai', 'anthropic'])('generateTitle (%
 
   it('asks the cheap title model with the title prompt, the first message, 256 tokens and no tools', async () => {
     server.enqueue(text('Fix flaky login test'));
-    const title = await generateTitle(provider, titleModelFor(kind), FIRST_MESSAGE);
+    const title = await generateTitle(provider, titleModelFor(kind)!, FIRST_MESSAGE);
 
     expect(title).toBe('Fix flaky login test');
     expect(server.requests).toHaveLength(1);

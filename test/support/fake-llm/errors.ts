@@ -19,6 +19,9 @@ export interface ProviderErrorOptions {
   retryAfterSeconds?: number;
   type?: string;
   message?: string;
+  /** OpenAI's `code` (and `param`) fields, replacing the canned ones (e.g. `previous_response_not_found`). */
+  code?: string | null;
+  param?: string | null;
   /** The request's model, quoted in some messages. */
   model?: string;
   /** Adds `x-should-retry: false` (used for unplanned requests, so clients with retries fail fast). */
@@ -208,6 +211,8 @@ export function providerError(
     ...canned,
     ...(opts.type !== undefined && opts.type !== 'insufficient_quota' ? { type: opts.type } : {}),
     ...(opts.message !== undefined ? { message: opts.message } : {}),
+    ...(opts.code !== undefined ? { code: opts.code } : {}),
+    ...(opts.param !== undefined ? { param: opts.param } : {}),
   };
   return { status, headers, body: { error } };
 }

@@ -249,6 +249,8 @@ export async function serveStep(step: FakeStep, ctx: ServeContext): Promise<void
         retryAfterSeconds: step.retryAfterSeconds,
         type: step.type,
         message: step.message,
+        ...(step.code !== undefined ? { code: step.code } : {}),
+        ...(step.param !== undefined ? { param: step.param } : {}),
       });
       return;
     }

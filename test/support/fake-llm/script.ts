@@ -84,6 +84,9 @@ export interface FakeErrorStep {
   /** Overrides the provider error type (Anthropic `error.type`, OpenAI `error.type`/`code`). */
   type?: string;
   message?: string;
+  /** OpenAI only: the error's `code` and `param` fields. */
+  code?: string | null;
+  param?: string | null;
 }
 
 /** HTTP 200, optionally some text, then an in-stream failure (Anthropic `event: error` overloaded_error). */
@@ -168,6 +171,9 @@ export interface ErrorOptions {
   retryAfterSeconds?: number;
   type?: string;
   message?: string;
+  /** OpenAI only: the error's `code` and `param` fields. */
+  code?: string | null;
+  param?: string | null;
 }
 
 /** An HTTP error response with the provider's real body for `status` (429, 500, 529, 401, 400, …). */

@@ -95,6 +95,7 @@ export class FakeLlmServer {
   readonly unplanned: UnplannedRequest[] = [];
 
   private readonly queue: FakeStep[] = [];
+  private readonly routes = new Map<string, FakeResponder>();
   private readonly active = new Set<ResponseSink>();
   private waiters: Waiter[] = [];
   private received = 0;
@@ -134,6 +135,15 @@ export class FakeLlmServer {
     const hostPart = host.includes(':') ? `[${host}]` : host;
     ref.fake = new FakeLlmServer(server, `http://${hostPart}:${port}`, opts);
     return ref.fake;
+  }
+
+  /**
+   * Answers every request for `model` with `responder`, ahead of the FIFO script. Side calls that run
+   * concurrently with a turn (title generation on a cheap model) get their own answers this way, so
+   * they cannot take the turn's scripted steps.
+   */
+  respondTo(model: string, responder: FakeResponder): void {
+    this.routes.set(model, responder);
   }
 
   /** Appends steps to the FIFO script; each answers exactly one future request. */
@@ -245,7 +255,7 @@ export class FakeLlmServer {
     this.active.add(sink);
     void sink.closed.then(() => this.active.delete(sink));
 
-    let step = this.queue.shift();
+    let step = this.routes.get(rec.model)?.(rec) ?? this.queue.shift();
     let reason = 'script queue empty and no fallback';
     if (step === undefined && this.opts.fallback) {
       try {

@@ -1,0 +1,79 @@
+/**
+ * Automatic compaction (reference §6.8) as one activity's work: summarise the conversation with
+ * the chat's model, persist the three compressed messages under the turn fence, and publish the
+ * "summarizing" tool call before and its result after. The next step's prompt starts at the
+ * summary (listPromptMessages cuts history at the newest compressed summary).
+ */
+import { randomUUID } from 'node:crypto';
+import { findChat, touchIfCurrentTurn } from '../db/repositories/chats.repository';
+import { insertMessages, listPromptMessages } from '../db/repositories/messages.repository';
+import {
+  buildCompactionMessages,
+  summarize,
+  summaryCallId,
+  summaryToolCallPart,
+  summaryToolResultPart,
+} from './compaction';
+import { toMessageDto } from './dto';
+import { decodeParts } from './message-parts';
+import { messageRow } from './message-rows';
+import { buildPrompt } from './prompt';
+import { stepKey, type StepInput, type TurnDeps } from './turn-runner';
+
+/** What the model step measured; passed along so compaction records the numbers that triggered it. */
+export interface CompactionTrigger {
+  thresholdPercent: number;
+  usagePercent: number;
+  contextTokens: number;
+  contextLimit: number;
+}
+
+export async function compactChat(
+  deps: TurnDeps,
+  input: StepInput & { trigger: CompactionTrigger },
+  signal: AbortSignal,
+): Promise<{ status: 'compacted' | 'fenced' }> {
+  const chat = await findChat(deps.db, input.chatId);
+  if (!chat || chat.turn !== input.turn) return { status: 'fenced' };
+  const model = await deps.models.resolve(chat.last_model_config_id);
+  const rows = await listPromptMessages(deps.db, chat.id);
+  const messages = buildPrompt(rows.map((r) => ({ role: r.role, content: decodeParts(r.content) })));
+
+  const callId = summaryCallId(randomUUID());
+  const publishPart = (role: 'assistant' | 'tool', part: ReturnType<typeof summaryToolCallPart>): void =>
+    deps.bus.publish(chat.id, { type: 'message_part', chat_id: chat.id, role, part });
+  publishPart('assistant', summaryToolCallPart(callId, input.trigger.thresholdPercent));
+
+  const summary = await summarize(
+    model.provider,
+    { model: model.model, messages, options: model.callOptions, tools: deps.toolSpecs(chat) },
+    signal,
+  );
+  const record = { summary, callId, ...input.trigger };
+  const batch = buildCompactionMessages(record);
+  const stored = await deps.db.transaction().execute(async (trx) => {
+    if (!(await touchIfCurrentTurn(trx, chat.id, input.turn))) return null;
+    return insertMessages(
+      trx,
+      batch.map((m, i) =>
+        messageRow({
+          chatId: chat.id,
+          turn: input.turn,
+          stepKey: stepKey(input.turn, input.step, `compaction.${i}`),
+          role: m.role,
+          content: m.content,
+          modelConfigId: model.modelConfigId,
+          visibility: m.visibility,
+          compressed: true,
+        }),
+      ),
+    );
+  });
+  if (!stored) return { status: 'fenced' };
+  publishPart('tool', summaryToolResultPart(record));
+  for (const row of stored) {
+    if (row.visibility !== 'model')
+      deps.bus.publish(chat.id, { type: 'message', chat_id: chat.id, message: toMessageDto(row) });
+  }
+  return { status: 'compacted' };
+}

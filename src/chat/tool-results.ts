@@ -1,0 +1,39 @@
+/**
+ * Persists tool results produced outside the tool registry (the sub-agent calls the workflow runs)
+ * as `tool` messages of their step, idempotently and under the turn fence.
+ */
+import type { Kysely } from 'kysely';
+import type { Database } from '../db/database';
+import { touchIfCurrentTurn } from '../db/repositories/chats.repository';
+import { insertMessages } from '../db/repositories/messages.repository';
+import type { StreamBus } from '../stream/bus';
+import { toMessageDto } from './dto';
+import { toolResultRow } from './message-rows';
+import type { StepInput } from './turn-runner';
+
+/** A small, JSON-safe tool result that may pass through workflow history. */
+export interface WorkflowToolResult {
+  callId: string;
+  name: string;
+  result: Record<string, unknown>;
+  isError: boolean;
+}
+
+export async function persistToolResults(
+  deps: { db: Kysely<Database>; bus: StreamBus },
+  input: StepInput,
+  results: WorkflowToolResult[],
+): Promise<{ stored: number }> {
+  if (results.length === 0) return { stored: 0 };
+  const rows = await deps.db.transaction().execute(async (trx) => {
+    if (!(await touchIfCurrentTurn(trx, input.chatId, input.turn))) return null;
+    return insertMessages(
+      trx,
+      results.map((r) => toolResultRow(input, { id: r.callId, name: r.name, result: r.result, isError: r.isError })),
+    );
+  });
+  if (!rows) return { stored: 0 };
+  for (const row of rows)
+    deps.bus.publish(input.chatId, { type: 'message', chat_id: input.chatId, message: toMessageDto(row) });
+  return { stored: rows.length };
+}

@@ -1,0 +1,57 @@
+/**
+ * Workspace rows and the chat → workspace link. A chat reaches a workspace only through
+ * `chats.workspace_id`, and only one owned by the chat's owner, so a stray link never exposes another
+ * user's workspace. The provider owns the lifecycle; these rows record it for queries and the API.
+ */
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { Database, NewWorkspaceRow, WorkspaceRow, WorkspaceRowStatus } from '../database';
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+export async function insertWorkspace(db: Db, row: NewWorkspaceRow): Promise<WorkspaceRow> {
+  return db.insertInto('workspaces').values(row).returningAll().executeTakeFirstOrThrow();
+}
+
+export async function findWorkspace(db: Db, id: string): Promise<WorkspaceRow | undefined> {
+  return db.selectFrom('workspaces').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/**
+ * The workspace linked to `chatId`, whatever its status; undefined when the chat does not exist, has no
+ * workspace, or is linked to a workspace of another owner.
+ */
+export async function findWorkspaceForChat(db: Db, chatId: string): Promise<WorkspaceRow | undefined> {
+  return db
+    .selectFrom('chats')
+    .innerJoin('workspaces', (join) =>
+      join.onRef('workspaces.id', '=', 'chats.workspace_id').onRef('workspaces.owner_id', '=', 'chats.owner_id'),
+    )
+    .selectAll('workspaces')
+    .where('chats.id', '=', chatId)
+    .executeTakeFirst();
+}
+
+/** Records a status the provider reported; undefined when the row does not exist. */
+export async function setWorkspaceStatus(
+  db: Db,
+  id: string,
+  status: WorkspaceRowStatus,
+): Promise<WorkspaceRow | undefined> {
+  return db
+    .updateTable('workspaces')
+    .set({ status, updated_at: sql<Date>`now()` })
+    .where('id', '=', id)
+    .returningAll()
+    .executeTakeFirst();
+}
+
+/** Points the chat at `workspaceId` (null unlinks); false when the chat does not exist. */
+export async function linkChatWorkspace(db: Db, chatId: string, workspaceId: string | null): Promise<boolean> {
+  const row = await db
+    .updateTable('chats')
+    .set({ workspace_id: workspaceId, updated_at: sql<Date>`now()` })
+    .where('id', '=', chatId)
+    .returning('id')
+    .executeTakeFirst();
+  return row !== undefined;
+}

@@ -1,0 +1,329 @@
+/**
+ * The runModelStep activity against a real database and the fake provider over HTTP: retryable
+ * failures carry Temporal's next delay (Retry-After wins) and announce a `retry` event first;
+ * non-retryable ones are marked so; a retried step never stores its message twice; a cancellation
+ * requested by the workflow keeps the partial answer.
+ */
+import { ActivityCancellationDetails, ApplicationFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createActivities, type ActivityDeps } from '../../activities';
+import { ModelResolver } from '../../src/chat/models';
+import { encodeParts } from '../../src/chat/message-parts';
+import { createLogger } from '../../src/log';
+import { SecretBox } from '../../src/security/secrets';
+import type { StreamEvent } from '../../src/stream/events';
+import { MemoryStreamBus } from '../../src/stream/memory-stream-bus';
+import { buildToolRegistry } from '../../src/tools/registry';
+import { createTestDatabase, type TestDatabase } from '../support/db';
+import { error, hang, text } from '../support/fake-llm/script';
+import { FakeLlmServer } from '../support/fake-llm/server';
+
+describe('runModelStep', () => {
+  let database: TestDatabase;
+  let fake: FakeLlmServer;
+  let deps: ActivityDeps;
+  let bus: MemoryStreamBus;
+  let modelConfigId: string;
+  let ownerId: string;
+  const secrets = new SecretBox(SecretBox.generateKeyEntry('t'));
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    fake = await FakeLlmServer.start();
+    bus = new MemoryStreamBus();
+    const { db } = database;
+    ownerId = (
+      await db
+        .insertInto('users')
+        .values({ username: 'owner', chat_spend_limit_micros: null })
+        .returning('id')
+        .executeTakeFirstOrThrow()
+    ).id;
+    const sealed = secrets.seal('sk-test');
+    const provider = await db
+      .insertInto('chat_providers')
+      .values({
+        provider: 'openai',
+        base_url: fake.openaiBaseUrl,
+        api_mode: 'chat',
+        api_key_ciphertext: sealed.ciphertext,
+        api_key_key_id: sealed.keyId,
+        created_by: null,
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    modelConfigId = (
+      await db
+        .insertInto('chat_model_configs')
+        .values({
+          provider_id: provider.id,
+          model: 'fake-model',
+          context_limit: 1000,
+          options: JSON.stringify({ cost: { input_price_per_million_tokens: 3, output_price_per_million_tokens: 15 } }),
+          created_by: null,
+          updated_by: null,
+        })
+        .returning('id')
+        .executeTakeFirstOrThrow()
+    ).id;
+    deps = {
+      db,
+      bus,
+      models: new ModelResolver(
+        db,
+        secrets,
+        { openai: { apiKey: undefined, baseUrl: undefined }, anthropic: { apiKey: undefined, baseUrl: undefined } },
+        'chatd/test',
+      ),
+      log: createLogger('silent', 'test'),
+      maxSteps: 10,
+      toolSpecs: () => [],
+      tools: buildToolRegistry([]),
+      workspaceFor: async () => null,
+      turns: {
+        requestTurn: async () => undefined,
+        interrupt: async () => undefined,
+        notifySubagentFinished: async () => undefined,
+      },
+    };
+  });
+
+  afterAll(async () => {
+    await fake?.close();
+    await database?.drop();
+  });
+
+  async function newChat(): Promise<string> {
+    const chat = await database.db
+      .insertInto('chats')
+      .values({
+        owner_id: ownerId,
+        workspace_id: null,
+        parent_chat_id: null,
+        root_chat_id: null,
+        last_model_config_id: modelConfigId,
+        status: 'pending',
+        turn: 1,
+        last_error: null,
+        last_error_kind: null,
+        labels: '{}',
+        mode: null,
+        last_read_message_id: null,
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    await database.db
+      .insertInto('chat_messages')
+      .values({
+        chat_id: chat.id,
+        turn: 1,
+        step_key: null,
+        model_config_id: modelConfigId,
+        created_by: ownerId,
+        role: 'user',
+        content: encodeParts([{ type: 'text', text: 'hello' }]),
+        input_tokens: null,
+        output_tokens: null,
+        total_tokens: null,
+        reasoning_tokens: null,
+        cache_creation_tokens: null,
+        cache_read_tokens: null,
+        context_limit: null,
+        total_cost_micros: null,
+        runtime_ms: null,
+        provider_response_id: null,
+      })
+      .execute();
+    return chat.id;
+  }
+
+  function collect(chatId: string): StreamEvent[] {
+    const events: StreamEvent[] = [];
+    bus.subscribe(chatId, (e) => events.push(e));
+    return events;
+  }
+
+  async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
+    try {
+      await promise;
+    } catch (err) {
+      if (err instanceof ApplicationFailure) return err;
+      throw err;
+    }
+    throw new Error('expected the activity to fail');
+  }
+
+  it('classifies a 429 as retryable, with Retry-After as the next delay, and announces the retry', async () => {
+    const chatId = await newChat();
+    const events = collect(chatId);
+    fake.enqueue(error(429, { retryAfterSeconds: 7 }));
+    const env = new MockActivityEnvironment({ attempt: 1 });
+    const failure = await failureOf(env.run(createActivities(deps).runModelStep, { chatId, turn: 1, step: 0 }));
+    expect(failure.type).toBe('LlmError.RateLimit');
+    expect(failure.nonRetryable).toBe(false);
+    expect(failure.nextRetryDelay).toBe(7000);
+    expect(failure.details?.[0]).toMatchObject({ kind: 'rate_limit', retryable: true, status_code: 429 });
+    const retry = events.find((e) => e.type === 'retry');
+    expect(retry).toMatchObject({ type: 'retry', attempt: 1, delay_ms: 7000, error: { kind: 'rate_limit' } });
+  });
+
+  it('backs off 1 s doubling with the attempt when the provider gives no Retry-After', async () => {
+    const chatId = await newChat();
+    fake.enqueue(error(500));
+    const env = new MockActivityEnvironment({ attempt: 3 });
+    const failure = await failureOf(env.run(createActivities(deps).runModelStep, { chatId, turn: 1, step: 0 }));
+    expect(failure.type).toBe('LlmError.Server');
+    expect(failure.nextRetryDelay).toBe(4000);
+  });
+
+  it('marks an authentication failure non-retryable and publishes no retry', async () => {
+    const chatId = await newChat();
+    const events = collect(chatId);
+    fake.enqueue(error(401));
+    const failure = await failureOf(
+      new MockActivityEnvironment().run(createActivities(deps).runModelStep, { chatId, turn: 1, step: 0 }),
+    );
+    expect(failure.type).toBe('LlmError.Auth');
+    expect(failure.nonRetryable).toBe(true);
+    expect(events.some((e) => e.type === 'retry')).toBe(false);
+  });
+
+  it('stores the step once even when the activity runs again (retry after a lost completion)', async () => {
+    const chatId = await newChat();
+    fake.enqueue(text('Hi!', { usage: { inputTokens: 100, outputTokens: 10 } }), text('Hi!'));
+    const run = () =>
+      new MockActivityEnvironment().run(createActivities(deps).runModelStep, { chatId, turn: 1, step: 0 });
+    expect(await run()).toMatchObject({ status: 'ok', continue: false });
+    await run();
+    const rows = await database.db
+      .selectFrom('chat_messages')
+      .selectAll()
+      .where('chat_id', '=', chatId)
+      .where('role', '=', 'assistant')
+      .execute();
+    expect(rows).toHaveLength(1);
+    // 100 × $3/M + 10 × $15/M = 300 + 150 micro-dollars.
+    expect(rows[0]!.total_cost_micros).toBe(450);
+    expect(rows[0]!.input_tokens).toBe(100);
+    expect(rows[0]!.context_limit).toBe(1000);
+    const chat = await database.db
+      .selectFrom('chats')
+      .select('status')
+      .where('id', '=', chatId)
+      .executeTakeFirstOrThrow();
+    expect(chat.status).toBe('running');
+  });
+
+  it('keeps the partial answer when the workflow cancels the step (interrupt)', async () => {
+    const chatId = await newChat();
+    const events = collect(chatId);
+    fake.enqueue(hang({ afterText: 'Partial answer' }));
+    const env = new MockActivityEnvironment();
+    const running = env.run(createActivities(deps).runModelStep, { chatId, turn: 1, step: 0 });
+    await new Promise<void>((resolve) => {
+      const check = (): void =>
+        events.some((e) => e.type === 'message_part') ? resolve() : void setTimeout(check, 20);
+      check();
+    });
+    env.cancel('CANCELLED', new ActivityCancellationDetails({ cancelRequested: true }));
+    expect(await running).toEqual({ status: 'interrupted' });
+    const rows = await database.db
+      .selectFrom('chat_messages')
+      .select('content')
+      .where('chat_id', '=', chatId)
+      .where('role', '=', 'assistant')
+      .execute();
+    expect(rows.map((r) => r.content)).toEqual([[{ type: 'text', text: 'Partial answer' }]]);
+  });
+
+  it('does not store anything for a turn an edit superseded (fence)', async () => {
+    const chatId = await newChat();
+    await database.db.updateTable('chats').set({ turn: 2 }).where('id', '=', chatId).execute();
+    expect(
+      await new MockActivityEnvironment().run(createActivities(deps).runModelStep, { chatId, turn: 1, step: 0 }),
+    ).toEqual({ status: 'fenced' });
+  });
+
+  it('chains to the stored response with only the new user message, and falls back to the full history', async () => {
+    const { db } = database;
+    const provider = await db
+      .selectFrom('chat_model_configs')
+      .select('provider_id')
+      .where('id', '=', modelConfigId)
+      .executeTakeFirstOrThrow();
+    await db
+      .updateTable('chat_providers')
+      .set({ api_mode: 'responses' })
+      .where('id', '=', provider.provider_id)
+      .execute();
+    const stored = await db
+      .insertInto('chat_model_configs')
+      .values({
+        provider_id: provider.provider_id,
+        model: 'fake-model',
+        context_limit: 1000,
+        options: JSON.stringify({ call_options: { store: true } }),
+        created_by: null,
+        updated_by: null,
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    deps.models.invalidate();
+    const chatId = await newChat();
+    await db.updateTable('chats').set({ last_model_config_id: stored.id }).where('id', '=', chatId).execute();
+    const step = (turn: number) =>
+      new MockActivityEnvironment().run(createActivities(deps).runModelStep, { chatId, turn, step: 0 });
+
+    fake.enqueue(text('First answer'));
+    await step(1);
+    const first = await db
+      .selectFrom('chat_messages')
+      .select('provider_response_id')
+      .where('chat_id', '=', chatId)
+      .where('role', '=', 'assistant')
+      .executeTakeFirstOrThrow();
+    expect(first.provider_response_id).toMatch(/^resp_/);
+
+    await db.updateTable('chats').set({ turn: 2, status: 'pending' }).where('id', '=', chatId).execute();
+    await db
+      .insertInto('chat_messages')
+      .values({
+        chat_id: chatId,
+        turn: 2,
+        step_key: null,
+        model_config_id: stored.id,
+        created_by: ownerId,
+        role: 'user',
+        content: encodeParts([{ type: 'text', text: 'second question' }]),
+        input_tokens: null,
+        output_tokens: null,
+        total_tokens: null,
+        reasoning_tokens: null,
+        cache_creation_tokens: null,
+        cache_read_tokens: null,
+        context_limit: null,
+        total_cost_micros: null,
+        runtime_ms: null,
+        provider_response_id: null,
+      })
+      .execute();
+    fake.enqueue(
+      error(400, {
+        type: 'invalid_request_error',
+        code: 'previous_response_not_found',
+        param: 'previous_response_id',
+        message: 'Previous response with id not found.',
+      }),
+      text('Second answer'),
+    );
+    const before = fake.requests.length;
+    expect(await step(2)).toMatchObject({ status: 'ok' });
+    const [chained, full] = fake.requests.slice(before).map((r) => r.body as Record<string, unknown>);
+    expect(chained!.previous_response_id).toBe(first.provider_response_id);
+    expect(JSON.stringify(chained!.input)).not.toContain('First answer');
+    expect(JSON.stringify(chained!.input)).toContain('second question');
+    // Rejected chain: the same step resends the whole conversation without previous_response_id.
+    expect(full!.previous_response_id).toBeUndefined();
+    expect(JSON.stringify(full!.input)).toContain('hello');
+  });
+});

@@ -1,0 +1,259 @@
+/**
+ * The per-client stream logic without HTTP or a database: snapshot order, resume cursors, the
+ * in-flight partial, edits, and the rule that the database (not event arrival order) is the truth
+ * for messages, status and queue. A fake store stands in for PostgreSQL; the bus is the real one.
+ */
+import { streamChat, type StreamSink, type StreamStore } from '../../../src/stream/chat-stream';
+import type { StreamCursor } from '../../../src/stream/cursor';
+import type { ChatMessageDto, ChatQueuedMessageDto, ChatStatusValue, StreamEvent } from '../../../src/stream/events';
+import { MemoryStreamBus } from '../../../src/stream/memory-stream-bus';
+
+const CHAT = 'chat-1';
+
+class FakeStore implements StreamStore {
+  status: ChatStatusValue = 'running';
+  messages: Array<ChatMessageDto & { deleted?: boolean }> = [];
+  queued: ChatQueuedMessageDto[] = [];
+  /** Resolves reads only when released, to interleave them with live events. */
+  gate: Promise<void> = Promise.resolve();
+
+  async chatStatus(): Promise<ChatStatusValue> {
+    await this.gate;
+    return this.status;
+  }
+
+  async messagesAfter(_chatId: string, afterId: number, upToId?: number): Promise<ChatMessageDto[]> {
+    await this.gate;
+    return this.messages
+      .filter((m) => !m.deleted && m.id > afterId && (upToId === undefined || m.id <= upToId))
+      .map(({ deleted: _d, ...m }) => m);
+  }
+
+  async queue(): Promise<ChatQueuedMessageDto[]> {
+    await this.gate;
+    return this.queued;
+  }
+
+  async truncationPoint(_chatId: string, cursor: number): Promise<number | null> {
+    const upTo = this.messages.filter((m) => m.id <= cursor);
+    const lastLive = Math.max(0, ...upTo.filter((m) => !m.deleted).map((m) => m.id));
+    const run = upTo.filter((m) => m.deleted && m.id > lastLive);
+    return run.length ? Math.min(...run.map((m) => m.id)) : null;
+  }
+
+  add(id: number, role: ChatMessageDto['role'], text: string): ChatMessageDto {
+    const message: ChatMessageDto = {
+      id,
+      chat_id: CHAT,
+      created_by: null,
+      model_config_id: null,
+      created_at: new Date(0).toISOString(),
+      role,
+      content: [{ type: 'text', text }],
+    };
+    this.messages.push(message);
+    return message;
+  }
+}
+
+class RecordingSink implements StreamSink {
+  readonly sent: Array<{ id: number; type: string; data: StreamEvent }> = [];
+  closed = false;
+  private handlers: Array<() => void> = [];
+
+  send(id: number, type: StreamEvent['type'], data: StreamEvent): void {
+    this.sent.push({ id, type, data });
+  }
+
+  onClose(handler: () => void): void {
+    if (this.closed) handler();
+    else this.handlers.push(handler);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const h of this.handlers.splice(0)) h();
+  }
+
+  types(): string[] {
+    return this.sent.map((e) => (e.data.type === 'status' ? `status:${e.data.status}` : e.type));
+  }
+
+  texts(): string[] {
+    return this.sent.flatMap((e) =>
+      e.data.type === 'message_part'
+        ? [`part:${e.data.part.text}`]
+        : e.data.type === 'message'
+          ? [`message:${e.data.message.id}`]
+          : [],
+    );
+  }
+}
+
+const part = (text: string): StreamEvent => ({
+  type: 'message_part',
+  chat_id: CHAT,
+  role: 'assistant',
+  part: { type: 'text', text },
+});
+const messageEvent = (message: ChatMessageDto): StreamEvent => ({ type: 'message', chat_id: CHAT, message });
+const statusEvent = (status: ChatStatusValue): StreamEvent => ({ type: 'status', chat_id: CHAT, status });
+const start: StreamCursor = { messageId: 0, counter: 0 };
+/** Lets queued promise callbacks (the live event queue) run. */
+const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('streamChat', () => {
+  let bus: MemoryStreamBus;
+  let store: FakeStore;
+  let sink: RecordingSink;
+
+  beforeEach(() => {
+    bus = new MemoryStreamBus();
+    store = new FakeStore();
+    sink = new RecordingSink();
+  });
+
+  it('sends the snapshot as status, messages after the cursor, the in-flight partial, the queue', async () => {
+    store.add(1, 'user', 'hi');
+    store.add(2, 'assistant', 'hello');
+    store.add(3, 'user', 'again');
+    store.queued = [{ id: 9, chat_id: CHAT, content: [{ type: 'text', text: 'later' }], created_at: '' }];
+    bus.publish(CHAT, statusEvent('running'));
+    bus.publish(CHAT, part('par'));
+    bus.publish(CHAT, part('tial'));
+
+    await streamChat({ bus, store }, CHAT, { messageId: 1, counter: 0 }, sink);
+
+    expect(sink.types()).toEqual([
+      'status:running',
+      'message',
+      'message',
+      'message_part',
+      'message_part',
+      'queue_update',
+    ]);
+    expect(sink.texts()).toEqual(['message:2', 'message:3', 'part:par', 'part:tial']);
+    const ids = sink.sent.map((e) => e.id);
+    expect(ids).toEqual([...ids].sort((a, b) => a - b));
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it('leaves out the partial when the chat is not running (an interrupted step is persisted instead)', async () => {
+    store.status = 'waiting';
+    bus.publish(CHAT, part('stale'));
+    await streamChat({ bus, store }, CHAT, start, sink);
+    expect(sink.types()).toEqual(['status:waiting', 'queue_update']);
+  });
+
+  it('drops a partial whose step was persisted between the subscription and the snapshot reads', async () => {
+    store.add(1, 'user', 'hi');
+    bus.publish(CHAT, part('hel'));
+    let release!: () => void;
+    store.gate = new Promise((r) => (release = r));
+    const done = streamChat({ bus, store }, CHAT, start, sink);
+    // The step ends while the snapshot is being read: the database already has its message.
+    bus.publish(CHAT, part('lo'));
+    const assistant = store.add(2, 'assistant', 'hello');
+    bus.publish(CHAT, messageEvent(assistant));
+    bus.publish(CHAT, part('next step'));
+    release();
+    await done;
+    await settle();
+    expect(sink.texts()).toEqual(['message:1', 'message:2', 'part:next step']);
+  });
+
+  it('delivers live events after the snapshot, each message once', async () => {
+    const user = store.add(1, 'user', 'hi');
+    await streamChat({ bus, store }, CHAT, start, sink);
+    bus.publish(CHAT, messageEvent(user));
+    bus.publish(CHAT, part('a'));
+    const assistant = store.add(2, 'assistant', 'a');
+    bus.publish(CHAT, messageEvent(assistant));
+    bus.publish(CHAT, messageEvent(assistant));
+    await settle();
+    expect(sink.texts()).toEqual(['message:1', 'part:a', 'message:2']);
+  });
+
+  it('fills a gap when message events arrive out of id order (the database is read up to the event)', async () => {
+    await streamChat({ bus, store }, CHAT, start, sink);
+    const first = store.add(5, 'user', 'first');
+    const second = store.add(6, 'assistant', 'second');
+    bus.publish(CHAT, messageEvent(second));
+    bus.publish(CHAT, messageEvent(first));
+    await settle();
+    expect(sink.texts()).toEqual(['message:5', 'message:6']);
+  });
+
+  it('sends the status the database holds, so a late status event cannot roll it back', async () => {
+    await streamChat({ bus, store }, CHAT, start, sink);
+    store.status = 'waiting';
+    bus.publish(CHAT, statusEvent('running'));
+    bus.publish(CHAT, part('late delta of the interrupted step'));
+    await settle();
+    expect(sink.types()).toEqual(['status:running', 'queue_update', 'status:waiting']);
+  });
+
+  it('after a truncation, forwards deltas again only once the new turn runs', async () => {
+    await streamChat({ bus, store }, CHAT, start, sink);
+    bus.publish(CHAT, part('old turn'));
+    bus.publish(CHAT, { type: 'history_truncated', chat_id: CHAT, from_message_id: 1 });
+    bus.publish(CHAT, part('old turn, late'));
+    store.status = 'pending';
+    bus.publish(CHAT, statusEvent('pending'));
+    store.status = 'running';
+    bus.publish(CHAT, statusEvent('running'));
+    bus.publish(CHAT, part('new turn'));
+    await settle();
+    expect(sink.types()).toEqual([
+      'status:running',
+      'queue_update',
+      'message_part',
+      'history_truncated',
+      'status:running',
+      'message_part',
+    ]);
+    expect(sink.texts()).toEqual(['part:old turn', 'part:new turn']);
+  });
+
+  it('tells a client resuming inside a deleted run to cut its history there', async () => {
+    store.add(1, 'user', 'q');
+    Object.assign(store.add(2, 'user', 'edited away'), { deleted: true });
+    Object.assign(store.add(3, 'assistant', 'answer to it'), { deleted: true });
+    store.add(4, 'user', 'replacement');
+    store.status = 'pending';
+    await streamChat({ bus, store }, CHAT, { messageId: 3, counter: 7 }, sink);
+    expect(sink.sent.map((e) => e.data)).toEqual([
+      statusEvent('pending'),
+      { type: 'history_truncated', chat_id: CHAT, from_message_id: 2 },
+      expect.objectContaining({ type: 'message', message: expect.objectContaining({ id: 4 }) }),
+      expect.objectContaining({ type: 'queue_update' }),
+    ]);
+  });
+
+  it('does not repeat a queue that did not change', async () => {
+    await streamChat({ bus, store }, CHAT, start, sink);
+    bus.publish(CHAT, { type: 'queue_update', chat_id: CHAT, queued_messages: [] });
+    await settle();
+    expect(sink.types()).toEqual(['status:running', 'queue_update']);
+  });
+
+  it('disconnects a client whose backlog exceeds the bound instead of buffering without limit', async () => {
+    let release!: () => void;
+    await streamChat({ bus, store }, CHAT, start, sink, { maxPending: 5 });
+    store.gate = new Promise((r) => (release = r));
+    // A status read blocks the queue; parts pile up behind it.
+    bus.publish(CHAT, statusEvent('running'));
+    for (let i = 0; i < 10; i++) bus.publish(CHAT, part(String(i)));
+    expect(sink.closed).toBe(true);
+    release();
+    await settle();
+  });
+
+  it('closes the stream of a chat that does not exist', async () => {
+    store.chatStatus = async () => undefined as unknown as ChatStatusValue;
+    await streamChat({ bus, store }, CHAT, start, sink);
+    expect(sink.closed).toBe(true);
+    expect(sink.sent).toEqual([]);
+  });
+});

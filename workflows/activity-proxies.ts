@@ -1,0 +1,68 @@
+/**
+ * Activity proxies of the turn workflow, grouped by kind with their timeouts and retry policies,
+ * and each call labelled with a summary that operators read in the Temporal UI.
+ */
+import { ActivityCancellationType, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+
+/** Failure types that must not be retried: retrying cannot fix them. */
+export const NON_RETRYABLE_LLM_ERRORS = [
+  'LlmError.Auth',
+  'LlmError.Config',
+  'LlmError.ContextLength',
+  'LlmError.Unknown',
+];
+
+const llmOptions: ActivityOptions = {
+  startToCloseTimeout: '1 hour',
+  heartbeatTimeout: '10 seconds',
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  // The provider SDKs never retry: this policy is the only one. No maximumAttempts: retryable kinds retry forever.
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '60 seconds',
+    nonRetryableErrorTypes: NON_RETRYABLE_LLM_ERRORS,
+  },
+};
+
+const toolOptions: ActivityOptions = {
+  // Longer than execute's 10-minute maximum; heartbeats detect a dead worker much sooner.
+  startToCloseTimeout: '20 minutes',
+  heartbeatTimeout: '30 seconds',
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '60 seconds' },
+};
+
+const storeOptions: ActivityOptions = {
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+};
+
+/** One model step (LLM call + persist), labelled with its step number. */
+export const modelStep = (step: number) =>
+  proxyActivities<Activities>({ ...llmOptions, summary: `Model step ${step}` });
+
+/** The local tool calls of a step. */
+export const tools = (summary: string) => proxyActivities<Activities>({ ...toolOptions, summary });
+
+/** Small database transitions: finishing the turn, sub-agent bookkeeping, stored tool results. */
+export const store = (summary: string) => proxyActivities<Activities>({ ...storeOptions, summary });
+
+export const finishing = proxyActivities<Activities>({ ...storeOptions, summary: 'Finish turn' });
+
+/** Compaction: a model call (the summary) with the model step's retry policy, labelled with its step. */
+export const compaction = (step: number) =>
+  proxyActivities<Activities>({
+    ...llmOptions,
+    startToCloseTimeout: '5 minutes',
+    summary: `Compact context after step ${step}`,
+  });
+
+/** Best-effort side work (titles): a few attempts, then give up. */
+export const background = (summary: string) =>
+  proxyActivities<Activities>({
+    startToCloseTimeout: '1 minute',
+    retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumAttempts: 3 },
+    summary,
+  });
