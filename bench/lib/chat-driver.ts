@@ -1,8 +1,9 @@
 /**
  * Drives one chat like a UI does: keeps its SSE stream open, sends a message, and times the turn
  * from the POST to the first streamed token and to the chat being idle again. The end of a turn is
- * the `status: waiting` frame; if that frame never comes (a missed status hint) the database is
- * polled after a grace period, and the miss is counted, since a real client would hang there.
+ * the `status: waiting` frame; if that frame does not come (a lost or very late status hint) the
+ * database is polled after a grace period, and a frame still missing 0.5 s after the database showed
+ * the chat idle is counted, since a real client would wait that long or hang.
  */
 import type { Client } from '@temporalio/client';
 import type { ChatdApi, Timed } from './api';

@@ -167,9 +167,10 @@ async function workerKill(ctx: ScenarioContext, chats: number, modelConfigId: st
     ),
   );
   await sleep(1000);
-  const killedAt = nowMs();
   await ctx.stack.worker!.kill9();
-  const restartStarted = nowMs();
+  // After the exit: a token stamped later than this can only come from the retried step.
+  const killedAt = nowMs();
+  const restartStarted = killedAt;
   await ctx.stack.startWorker();
   const workerStartS = (nowMs() - restartStarted) / 1000;
   const ended = await Promise.all(
@@ -235,9 +236,9 @@ async function apiKill(ctx: ScenarioContext, chats: number, perChat: number, mod
   await Promise.all(clients.map((c, i) => c.waitFor((f) => f.event === 'message_part', 20_000, from[i])));
   await sleep(1000);
   const old = ctx.stack.api;
-  const killedAt = nowMs();
   await old.kill9();
-  const restartStarted = nowMs();
+  const killedAt = nowMs();
+  const restartStarted = killedAt;
   const api = await ctx.stack.startApi(old.port);
   ctx.stack.addApi(api, 0);
   const apiStartS = (nowMs() - restartStarted) / 1000;
