@@ -7,7 +7,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../db/database';
 import { findModelConfigWithProvider } from '../db/repositories/model-configs.repository';
 import { createLlmProvider } from '../llm/registry';
-import type { LlmProvider, ModelCallOptions, ProviderKind } from '../llm/types';
+import type { LlmProvider, ModelCallOptions, ProviderKind, ProviderToolOptions } from '../llm/types';
 import type { SecretBox } from '../security/secrets';
 import { parsePrices, type ModelPrices } from './cost';
 
@@ -19,6 +19,8 @@ export interface ResolvedModel {
   compressionThreshold: number;
   callOptions: ModelCallOptions;
   prices: ModelPrices | null;
+  /** Provider-executed tools enabled on the model config (web search). */
+  providerTools: ProviderToolOptions | undefined;
   provider: LlmProvider;
 }
 
@@ -77,6 +79,7 @@ export class ModelResolver {
       compressionThreshold: config.compression_threshold,
       callOptions: (config.options.call_options ?? {}) as ModelCallOptions,
       prices: parsePrices(config.options),
+      providerTools: webSearchOptions(config.options.web_search),
       provider: createLlmProvider(
         {
           kind: provider.provider,
@@ -90,4 +93,17 @@ export class ModelResolver {
     this.cache.set(modelConfigId, { value, expires: Date.now() + this.ttlMs });
     return value;
   }
+}
+
+/** The model config's `web_search` block (validated by the admin API) as provider tool options. */
+function webSearchOptions(raw: unknown): ProviderToolOptions | undefined {
+  const ws = raw as { enabled?: boolean; allowed_domains?: string[]; blocked_domains?: string[] } | undefined;
+  if (!ws?.enabled) return undefined;
+  return {
+    webSearch: {
+      enabled: true,
+      ...(ws.allowed_domains ? { allowedDomains: ws.allowed_domains } : {}),
+      ...(ws.blocked_domains ? { blockedDomains: ws.blocked_domains } : {}),
+    },
+  };
 }

@@ -135,6 +135,7 @@ export async function runModelStep(deps: TurnDeps, input: StepInput, ctx: StepCo
         model: model.model,
         ...request,
         tools: deps.toolSpecs(chat),
+        ...(model.providerTools ? { providerTools: model.providerTools } : {}),
         options: model.callOptions,
         headers: { 'X-Chatd-Chat-Id': chat.id },
       },

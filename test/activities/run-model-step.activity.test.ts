@@ -326,4 +326,33 @@ describe('runModelStep', () => {
     expect(full!.previous_response_id).toBeUndefined();
     expect(JSON.stringify(full!.input)).toContain('hello');
   });
+
+  it('offers provider-executed web search when the model config enables it', async () => {
+    const { db } = database;
+    const provider = await db
+      .selectFrom('chat_model_configs')
+      .select('provider_id')
+      .where('id', '=', modelConfigId)
+      .executeTakeFirstOrThrow();
+    const searching = await db
+      .insertInto('chat_model_configs')
+      .values({
+        provider_id: provider.provider_id,
+        model: 'fake-model',
+        context_limit: 1000,
+        options: JSON.stringify({ web_search: { enabled: true, allowed_domains: ['example.com'] } }),
+        created_by: null,
+        updated_by: null,
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    deps.models.invalidate();
+    const chatId = await newChat();
+    await db.updateTable('chats').set({ last_model_config_id: searching.id }).where('id', '=', chatId).execute();
+    fake.enqueue(text('Found it.'));
+    const before = fake.requests.length;
+    await new MockActivityEnvironment().run(createActivities(deps).runModelStep, { chatId, turn: 1, step: 0 });
+    expect(JSON.stringify(fake.requests[before]!.body)).toMatch(/web_search/);
+    expect(JSON.stringify(fake.requests[before]!.body)).toContain('example.com');
+  });
 });

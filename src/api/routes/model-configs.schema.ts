@@ -59,6 +59,14 @@ export const callOptionsSchema = z
 
 export const modelOptionsSchema = z.strictObject({
   call_options: callOptionsSchema.optional(),
+  web_search: z
+    .strictObject({
+      enabled: z.boolean(),
+      allowed_domains: z.array(z.string().min(1).max(253)).max(100).optional(),
+      blocked_domains: z.array(z.string().min(1).max(253)).max(100).optional(),
+    })
+    .optional()
+    .describe('Provider-executed web search (OpenAI and Anthropic); results stay in the assistant message.'),
   cost: z
     .strictObject({
       input_price_per_million_tokens: price.optional(),
