@@ -5,12 +5,13 @@
  * published before each retry so clients drop the partial answer.
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { INTERRUPT, runModelStep, type StepInput, type StepSummary, type TurnDeps } from '../src/chat/turn-runner';
+import { runModelStep, type StepInput, type StepSummary, type TurnDeps } from '../src/chat/turn-runner';
 import { compactChat, type CompactionTrigger } from '../src/chat/compact-step';
 import { generateChatTitle } from '../src/chat/title-step';
 import { classifyProviderError, retryDelayMs } from '../src/llm/errors';
 import { toActivityFailure } from './failures';
 import { startHeartbeat } from './heartbeat';
+import { interruptSignal } from './interrupts';
 
 export function createLlmActivities(deps: TurnDeps) {
   return {
@@ -33,15 +34,7 @@ export function createLlmActivities(deps: TurnDeps) {
 
     async runModelStep(input: StepInput): Promise<StepSummary> {
       const ctx = Context.current();
-      const abort = new AbortController();
-      const onCancel = (): void => {
-        // Only a cancellation the workflow asked for is an interrupt; shutdown or timeout is not.
-        abort.abort(ctx.cancellationDetails?.cancelRequested ? INTERRUPT : ctx.cancellationSignal.reason);
-      };
-      ctx.cancellationSignal.addEventListener('abort', onCancel);
-      const stopControl = deps.bus.onControl(input.chatId, (message) => {
-        if (message.type === 'interrupt' && message.turn === input.turn) abort.abort(INTERRUPT);
-      });
+      const interrupt = interruptSignal(deps.bus, input);
       const stopHeartbeat = startHeartbeat();
       if (ctx.info.attempt > 1) {
         // A retry (also after a crashed worker, which published nothing): clients drop the old partial.
@@ -63,7 +56,7 @@ export function createLlmActivities(deps: TurnDeps) {
       let provider: Parameters<typeof toActivityFailure>[1] = null;
       try {
         return await runModelStep(deps, input, {
-          signal: abort.signal,
+          signal: interrupt.signal,
           onProvider: (kind) => {
             provider = kind;
           },
@@ -89,8 +82,7 @@ export function createLlmActivities(deps: TurnDeps) {
         throw classified.failure;
       } finally {
         stopHeartbeat();
-        stopControl();
-        ctx.cancellationSignal.removeEventListener('abort', onCancel);
+        interrupt.dispose();
       }
     },
   };

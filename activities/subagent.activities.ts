@@ -3,11 +3,11 @@
  * close_agent (src/chat/subagents.ts). The workflow starts the child workflow and waits; these
  * only create, inspect and message chats, returning small summaries.
  */
-import type { z } from 'zod';
 import type { ChatServiceDeps } from '../src/chat/chat.service';
 import {
   closeSubagent,
   messageSubagent,
+  prepareWaitAgent,
   spawnSubagent,
   subagentState,
   type SpawnedChild,
@@ -15,23 +15,6 @@ import {
   type SubagentResult,
   type SubagentState,
 } from '../src/chat/subagents';
-import { findMessageByStepKey } from '../src/db/repositories/messages.repository';
-import { decodeParts } from '../src/chat/message-parts';
-import { stepKey } from '../src/chat/turn-runner';
-import { CloseAgentArgs, WaitAgentArgs } from '../src/tools/subagent.tools';
-import { WAIT_AGENT_DEFAULT_SECONDS } from '../src/tools/subagent-names';
-
-async function argsOf<T extends z.ZodType>(
-  deps: ChatServiceDeps,
-  call: SubagentCall,
-  schema: T,
-): Promise<z.infer<T> | null> {
-  const message = await findMessageByStepKey(deps.db, call.chatId, stepKey(call.turn, call.step, 'assistant'));
-  const part =
-    message && decodeParts(message.content).find((p) => p.type === 'tool-call' && p.tool_call_id === call.callId);
-  const parsed = schema.safeParse(part?.args);
-  return parsed.success ? parsed.data : null;
-}
 
 export function createSubagentActivities(deps: ChatServiceDeps) {
   return {
@@ -40,19 +23,8 @@ export function createSubagentActivities(deps: ChatServiceDeps) {
     },
 
     /** Resolves wait_agent's arguments and the child's current state. */
-    async prepareWaitAgent(
-      call: SubagentCall,
-    ): Promise<{ childChatId: string; timeoutSeconds: number; state: SubagentState } | { error: SubagentResult }> {
-      const args = await argsOf(deps, call, WaitAgentArgs);
-      if (!args)
-        return {
-          error: { result: { error: 'Invalid arguments: chat_id must be a sub-agent chat id.' }, isError: true },
-        };
-      const state = await subagentState(deps, call.chatId, args.chat_id);
-      if (!state.found) {
-        return { error: { result: { error: 'No sub-agent with that chat id belongs to this chat.' }, isError: true } };
-      }
-      return { childChatId: args.chat_id, timeoutSeconds: args.timeout_seconds ?? WAIT_AGENT_DEFAULT_SECONDS, state };
+    async prepareWaitAgent(call: SubagentCall): ReturnType<typeof prepareWaitAgent> {
+      return prepareWaitAgent(deps, call);
     },
 
     async getSubagentState(input: { chatId: string; childChatId: string }): Promise<SubagentState> {
@@ -64,9 +36,7 @@ export function createSubagentActivities(deps: ChatServiceDeps) {
     },
 
     async closeSubagent(call: SubagentCall): Promise<SubagentResult> {
-      const args = await argsOf(deps, call, CloseAgentArgs);
-      if (!args) return { result: { error: 'Invalid arguments: chat_id must be a sub-agent chat id.' }, isError: true };
-      return closeSubagent(deps, call.chatId, args.chat_id);
+      return closeSubagent(deps, call);
     },
   };
 }

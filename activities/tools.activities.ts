@@ -6,8 +6,9 @@
 import { Context } from '@temporalio/activity';
 import { persistToolResults, type WorkflowToolResult } from '../src/chat/tool-results';
 import { runToolStep, type ToolStepDeps, type ToolStepSummary } from '../src/chat/tool-step';
-import { INTERRUPT, type StepInput } from '../src/chat/turn-runner';
+import type { StepInput } from '../src/chat/turn-runner';
 import { SUBAGENT_TOOL_NAMES } from '../src/tools/subagent-names';
+import { interruptSignal } from './interrupts';
 
 const WORKFLOW_TOOLS: ReadonlySet<string> = new Set(SUBAGENT_TOOL_NAMES);
 
@@ -15,21 +16,14 @@ export function createToolActivities(deps: ToolStepDeps) {
   return {
     async runTools(input: StepInput): Promise<ToolStepSummary> {
       const ctx = Context.current();
-      const abort = new AbortController();
-      const onCancel = (): void =>
-        abort.abort(ctx.cancellationDetails?.cancelRequested ? INTERRUPT : ctx.cancellationSignal.reason);
-      ctx.cancellationSignal.addEventListener('abort', onCancel);
-      const stopControl = deps.bus.onControl(input.chatId, (m) => {
-        if (m.type === 'interrupt' && m.turn === input.turn) abort.abort(INTERRUPT);
-      });
+      const interrupt = interruptSignal(deps.bus, input);
       try {
         return await runToolStep(deps, input, WORKFLOW_TOOLS, {
-          signal: abort.signal,
+          signal: interrupt.signal,
           heartbeat: () => ctx.heartbeat(),
         });
       } finally {
-        stopControl();
-        ctx.cancellationSignal.removeEventListener('abort', onCancel);
+        interrupt.dispose();
       }
     },
 

@@ -9,7 +9,8 @@ import type { z } from 'zod';
 import type { ChatRow } from '../db/database';
 import { findChat } from '../db/repositories/chats.repository';
 import { findMessageByStepKey, insertMessages } from '../db/repositories/messages.repository';
-import { MessageAgentArgs, SpawnAgentArgs } from '../tools/subagent.tools';
+import { WAIT_AGENT_DEFAULT_SECONDS } from '../tools/subagent-names';
+import { CloseAgentArgs, MessageAgentArgs, SpawnAgentArgs, WaitAgentArgs } from '../tools/subagent.tools';
 import { interruptChat, sendMessage, type ChatServiceDeps } from './chat.service';
 import { toMessageDto } from './dto';
 import { decodeParts } from './message-parts';
@@ -178,9 +179,23 @@ export async function messageSubagent(deps: ChatServiceDeps, call: SubagentCall)
   return { result: { chat_id: child.id, delivered: true, queued: sent.queued }, isError: false };
 }
 
+/** wait_agent's arguments, resolved: the child (a descendant) with its state, or an error result. */
+export async function prepareWaitAgent(
+  deps: Pick<ChatServiceDeps, 'db'>,
+  call: SubagentCall,
+): Promise<{ childChatId: string; timeoutSeconds: number; state: SubagentState } | { error: SubagentResult }> {
+  const args = await callArgs(deps, call, WaitAgentArgs);
+  if (typeof args === 'string') return { error: fail(args) };
+  const state = await subagentState(deps, call.chatId, args.chat_id);
+  if (!state.found) return { error: fail('No sub-agent with that chat id belongs to this chat.') };
+  return { childChatId: args.chat_id, timeoutSeconds: args.timeout_seconds ?? WAIT_AGENT_DEFAULT_SECONDS, state };
+}
+
 /** close_agent: stops the child's running turn; its chat stays. */
-export async function closeSubagent(deps: ChatServiceDeps, parentId: string, childId: string): Promise<SubagentResult> {
-  const child = await ownChild(deps, parentId, childId);
+export async function closeSubagent(deps: ChatServiceDeps, call: SubagentCall): Promise<SubagentResult> {
+  const args = await callArgs(deps, call, CloseAgentArgs);
+  if (typeof args === 'string') return fail(args);
+  const child = await ownChild(deps, call.chatId, args.chat_id);
   if (!child) return fail('No sub-agent with that chat id belongs to this chat.');
   const chat = await interruptChat(deps, { id: child.owner_id, role: 'member' }, child.id);
   return { result: { chat_id: child.id, status: chat.status }, isError: false };

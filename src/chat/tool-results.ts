@@ -6,6 +6,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../db/database';
 import { touchIfCurrentTurn } from '../db/repositories/chats.repository';
 import { insertMessages } from '../db/repositories/messages.repository';
+import type { ModelToolResult } from '../llm/types';
 import type { StreamBus } from '../stream/bus';
 import { toMessageDto } from './dto';
 import { toolResultRow } from './message-rows';
@@ -19,21 +20,40 @@ export interface WorkflowToolResult {
   isError: boolean;
 }
 
+/**
+ * Stores a step's tool results, in the order given, as `tool` messages in one batch and publishes
+ * them. Returns how many were stored, or null when the turn was superseded (the fence refused them).
+ */
+export async function storeToolResults(
+  deps: { db: Kysely<Database>; bus: StreamBus },
+  input: StepInput,
+  results: Array<Pick<ModelToolResult, 'id' | 'name' | 'result' | 'isError'>>,
+): Promise<number | null> {
+  if (results.length === 0) return 0;
+  const rows = await deps.db.transaction().execute(async (trx) => {
+    if (!(await touchIfCurrentTurn(trx, input.chatId, input.turn))) return null;
+    return insertMessages(
+      trx,
+      results.map((r) => toolResultRow(input, r)),
+    );
+  });
+  if (!rows) return null;
+  for (const row of rows) {
+    deps.bus.publish(input.chatId, { type: 'message', chat_id: input.chatId, message: toMessageDto(row) });
+  }
+  return rows.length;
+}
+
+/** The sub-agent results the workflow produced (small, through history), stored like any tool result. */
 export async function persistToolResults(
   deps: { db: Kysely<Database>; bus: StreamBus },
   input: StepInput,
   results: WorkflowToolResult[],
 ): Promise<{ stored: number }> {
-  if (results.length === 0) return { stored: 0 };
-  const rows = await deps.db.transaction().execute(async (trx) => {
-    if (!(await touchIfCurrentTurn(trx, input.chatId, input.turn))) return null;
-    return insertMessages(
-      trx,
-      results.map((r) => toolResultRow(input, { id: r.callId, name: r.name, result: r.result, isError: r.isError })),
-    );
-  });
-  if (!rows) return { stored: 0 };
-  for (const row of rows)
-    deps.bus.publish(input.chatId, { type: 'message', chat_id: input.chatId, message: toMessageDto(row) });
-  return { stored: rows.length };
+  const stored = await storeToolResults(
+    deps,
+    input,
+    results.map((r) => ({ id: r.callId, name: r.name, result: r.result, isError: r.isError })),
+  );
+  return { stored: stored ?? 0 };
 }

@@ -6,15 +6,14 @@
  */
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/database';
-import { findChat, touchIfCurrentTurn } from '../db/repositories/chats.repository';
-import { findMessageByStepKey, insertMessages } from '../db/repositories/messages.repository';
+import { findChat } from '../db/repositories/chats.repository';
+import { findMessageByStepKey } from '../db/repositories/messages.repository';
 import type { ToolInputError } from '../llm/types';
 import type { StreamBus } from '../stream/bus';
 import { executeToolCalls, type ToolCallRequest, type ToolRegistry } from '../tools/registry';
 import type { Workspace } from '../workspaces/types';
-import { toMessageDto } from './dto';
 import { decodeParts, type ChatMessagePart } from './message-parts';
-import { toolResultRow } from './message-rows';
+import { storeToolResults } from './tool-results';
 import { INTERRUPT, stepKey, type StepInput } from './turn-runner';
 
 export interface ToolStepDeps {
@@ -80,14 +79,7 @@ export async function runToolStep(
   );
   if (ctx.signal.aborted && ctx.signal.reason !== INTERRUPT) throw new Error('tool step aborted by worker shutdown');
 
-  const rows = await deps.db.transaction().execute(async (trx) => {
-    if (!(await touchIfCurrentTurn(trx, chat.id, input.turn))) return null;
-    return insertMessages(
-      trx,
-      results.map((r) => toolResultRow(input, r)),
-    );
-  });
-  if (rows === null) return { status: 'fenced', results: 0 };
-  for (const row of rows) deps.bus.publish(chat.id, { type: 'message', chat_id: chat.id, message: toMessageDto(row) });
-  return { status: ctx.signal.aborted ? 'interrupted' : 'ok', results: rows.length };
+  const stored = await storeToolResults(deps, input, results);
+  if (stored === null) return { status: 'fenced', results: 0 };
+  return { status: ctx.signal.aborted ? 'interrupted' : 'ok', results: stored };
 }

@@ -8,7 +8,7 @@ import { ActivityCancellationDetails, ApplicationFailure } from '@temporalio/com
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities, type ActivityDeps } from '../../activities';
 import { ModelResolver } from '../../src/chat/models';
-import { encodeParts } from '../../src/chat/message-parts';
+import { messageRow } from '../../src/chat/message-rows';
 import { createLogger } from '../../src/log';
 import { SecretBox } from '../../src/security/secrets';
 import type { StreamEvent } from '../../src/stream/events';
@@ -114,25 +114,16 @@ describe('runModelStep', () => {
       .executeTakeFirstOrThrow();
     await database.db
       .insertInto('chat_messages')
-      .values({
-        chat_id: chat.id,
-        turn: 1,
-        step_key: null,
-        model_config_id: modelConfigId,
-        created_by: ownerId,
-        role: 'user',
-        content: encodeParts([{ type: 'text', text: 'hello' }]),
-        input_tokens: null,
-        output_tokens: null,
-        total_tokens: null,
-        reasoning_tokens: null,
-        cache_creation_tokens: null,
-        cache_read_tokens: null,
-        context_limit: null,
-        total_cost_micros: null,
-        runtime_ms: null,
-        provider_response_id: null,
-      })
+      .values(
+        messageRow({
+          chatId: chat.id,
+          turn: 1,
+          role: 'user',
+          content: [{ type: 'text', text: 'hello' }],
+          modelConfigId: modelConfigId,
+          createdBy: ownerId,
+        }),
+      )
       .execute();
     return chat.id;
   }
@@ -287,25 +278,16 @@ describe('runModelStep', () => {
     await db.updateTable('chats').set({ turn: 2, status: 'pending' }).where('id', '=', chatId).execute();
     await db
       .insertInto('chat_messages')
-      .values({
-        chat_id: chatId,
-        turn: 2,
-        step_key: null,
-        model_config_id: stored.id,
-        created_by: ownerId,
-        role: 'user',
-        content: encodeParts([{ type: 'text', text: 'second question' }]),
-        input_tokens: null,
-        output_tokens: null,
-        total_tokens: null,
-        reasoning_tokens: null,
-        cache_creation_tokens: null,
-        cache_read_tokens: null,
-        context_limit: null,
-        total_cost_micros: null,
-        runtime_ms: null,
-        provider_response_id: null,
-      })
+      .values(
+        messageRow({
+          chatId: chatId,
+          turn: 2,
+          role: 'user',
+          content: [{ type: 'text', text: 'second question' }],
+          modelConfigId: stored.id,
+          createdBy: ownerId,
+        }),
+      )
       .execute();
     fake.enqueue(
       error(400, {

@@ -1,0 +1,31 @@
+/**
+ * The abort signal of an interruptible activity (model step, tools): aborted with reason INTERRUPT
+ * by the bus fast path or by a cancellation the workflow requested, and with another reason by a
+ * worker shutdown or timeout, which must not be treated as the user's interrupt.
+ */
+import { Context } from '@temporalio/activity';
+import { INTERRUPT, type StepInput } from '../src/chat/turn-runner';
+import type { StreamBus } from '../src/stream/bus';
+
+export interface InterruptSignal {
+  signal: AbortSignal;
+  dispose(): void;
+}
+
+export function interruptSignal(bus: StreamBus, input: Pick<StepInput, 'chatId' | 'turn'>): InterruptSignal {
+  const ctx = Context.current();
+  const abort = new AbortController();
+  const onCancel = (): void =>
+    abort.abort(ctx.cancellationDetails?.cancelRequested ? INTERRUPT : ctx.cancellationSignal.reason);
+  ctx.cancellationSignal.addEventListener('abort', onCancel);
+  const stopControl = bus.onControl(input.chatId, (message) => {
+    if (message.type === 'interrupt' && message.turn === input.turn) abort.abort(INTERRUPT);
+  });
+  return {
+    signal: abort.signal,
+    dispose() {
+      stopControl();
+      ctx.cancellationSignal.removeEventListener('abort', onCancel);
+    },
+  };
+}
