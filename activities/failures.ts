@@ -5,6 +5,7 @@
  */
 import { ApplicationFailure } from '@temporalio/activity';
 import { ModelConfigError } from '../src/chat/models';
+import { isDatabaseError } from '../src/db/create-db';
 import { classifyProviderError, LlmError, toStreamErrorPayload } from '../src/llm/errors';
 import type { ProviderKind } from '../src/llm/types';
 import type { StreamErrorPayload } from '../src/stream/events';
@@ -47,7 +48,10 @@ export function toActivityFailure(
       retryable: false,
     };
   }
-  const llm = err instanceof LlmError ? err : provider ? classifyProviderError(err, provider) : null;
+  // A database failure (PostgreSQL restarting, a cut connection) is never the provider's: it is an
+  // internal failure, retried like any other, however much it looks like a network error.
+  const llm =
+    err instanceof LlmError ? err : provider && !isDatabaseError(err) ? classifyProviderError(err, provider) : null;
   if (!llm) {
     const payload: StreamErrorPayload = {
       message: 'The agent failed unexpectedly.',

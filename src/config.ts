@@ -19,6 +19,7 @@ export const configSchema = z.object({
   TEMPORAL_ADDRESS: optionalString,
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   CHATD_TASK_QUEUE: z.string().min(1).default('chatd'),
+  CHATD_WORKER_MAX_ACTIVITIES: z.coerce.number().int().min(1).max(100_000).default(1000),
   CHATD_DATA_DIR: z.string().min(1).default('.data'),
   CHATD_BOOTSTRAP_ADMIN_TOKEN: optionalString.pipe(z.string().min(16).optional()),
   CHATD_ENCRYPTION_KEYS: optionalString,
@@ -52,6 +53,8 @@ export interface Config {
   databaseUrl: string | undefined;
   dbPoolSize: number;
   temporal: { address: string | undefined; namespace: string; taskQueue: string };
+  /** Activities one worker runs at once; a streaming model step holds one for the whole answer. */
+  workerMaxActivities: number;
   dataDir: string;
   bootstrapAdminToken: string | undefined;
   encryptionKeys: string | undefined;
@@ -87,6 +90,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     databaseUrl: e.DATABASE_URL,
     dbPoolSize: e.CHATD_DB_POOL_SIZE,
     temporal: { address: e.TEMPORAL_ADDRESS, namespace: e.TEMPORAL_NAMESPACE, taskQueue: e.CHATD_TASK_QUEUE },
+    workerMaxActivities: e.CHATD_WORKER_MAX_ACTIVITIES,
     dataDir: e.CHATD_DATA_DIR,
     bootstrapAdminToken: e.CHATD_BOOTSTRAP_ADMIN_TOKEN,
     encryptionKeys: e.CHATD_ENCRYPTION_KEYS,

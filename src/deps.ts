@@ -8,6 +8,7 @@ import { Client, Connection } from '@temporalio/client';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { ModelResolver } from './chat/models';
+import { StepSettingsCache } from './chat/step-settings';
 import type { ActivityDeps } from '../activities';
 import type { Config } from './config';
 import { createDb } from './db/create-db';
@@ -46,7 +47,12 @@ export async function createDeps(config: Config, log: Logger, resolved: DepsOver
   const db = createDb({ url: resolved.databaseUrl, poolSize: config.dbPoolSize, applicationName: `chatd-${role}` });
   const bus = resolved.bus ?? new MemoryStreamBus();
   const secrets = new SecretBox(resolved.encryptionKeys);
-  const connection = await Connection.connect({ address: resolved.temporalAddress });
+  const connection = await Connection.connect({
+    address: resolved.temporalAddress,
+    // While Temporal is down, gRPC's reconnect backoff grows (x1.6, up to 2 minutes) and calls
+    // wait for its next attempt: a turn request took 10-16 s after a 20 s outage; capped, about 1 s.
+    channelArgs: { 'grpc.max_reconnect_backoff_ms': 2_000 },
+  });
   const client = new Client({ connection, namespace: config.temporal.namespace });
   const models = new ModelResolver(db, secrets, config.presets, userAgentFor(VERSION));
   const turns = new TemporalTurnLauncher(client, config.temporal.taskQueue);
@@ -70,12 +76,13 @@ export async function createDeps(config: Config, log: Logger, resolved: DepsOver
     secrets,
     log,
     models,
+    settings: new StepSettingsCache(db),
     maxSteps: config.maxSteps,
     temporal: { connection, client },
     turns,
     tools: registry,
     toolSpecs: (chat) => (chat.parent_chat_id ? childSpecs : rootSpecs),
-    workspaceFor: (chatId) => workspaces.forChat(chatId),
+    workspaceFor: (chatId, linked) => workspaces.forChat(chatId, linked),
     notifySubagentFinished: (parent, child) => turns.notifySubagentFinished(parent, child),
     async close() {
       await workspaceProvider.dispose();

@@ -9,7 +9,9 @@ import Koa from 'koa';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../db/database';
+import { findLiveToken } from '../db/repositories/users.repository';
 import type { SecretBox } from '../security/secrets';
+import { TokenAuthenticator } from '../security/tokens';
 import type { StreamBus } from '../stream/bus';
 import type { TurnLauncher } from '../temporal/turns';
 import { authenticate } from './middleware/auth';
@@ -54,12 +56,13 @@ export function createApp(deps: AppDeps): Koa {
 
   const api = new Router({ prefix: '/api/v1' });
   const health = healthRouter(deps);
+  const tokens = new TokenAuthenticator((hash) => findLiveToken(deps.db, hash));
   api.use(health.routes());
   api.use(openApiRouter().routes());
-  api.use(authenticate(deps.db));
+  api.use(authenticate(tokens));
   for (const router of [
     chatsRouter(deps),
-    usersRouter(deps),
+    usersRouter(deps, tokens),
     modelConfigsRouter(deps),
     configRouter(deps),
     filesRouter(deps),

@@ -70,10 +70,12 @@ export class SseWriter {
     else this.onCloseHandlers.push(handler);
   }
 
-  /** Writes one event; `id: null` sends no id (the client keeps its Last-Event-ID). */
-  send(id: number | null, event: string, data: unknown): void {
+  /**
+   * Writes one event; `id: null` sends no id (the client keeps its Last-Event-ID). `json` is `data`
+   * already serialised, when many clients get the same event.
+   */
+  send(id: number | null, event: string, data: unknown, json: string = JSON.stringify(data)): void {
     if (this.closed) return;
-    const json = JSON.stringify(data);
     this.write(`${id === null ? '' : `id: ${id}\n`}event: ${event}\ndata: ${json}\n\n`);
   }
 

@@ -16,6 +16,7 @@ import {
   insertChat,
   listChatsPage,
   lockChat,
+  lockChatCountingQueue,
   setChatTreeArchived,
   stopChatTree,
   updateChat,
@@ -139,11 +140,11 @@ export interface CreateChatInput {
 }
 
 /**
- * Creates a chat with its first message and starts its first turn. Unlike the other mutations this
- * takes two transactions: a row another session cannot see yet cannot make it wait either, so the
- * turn's first activity would find no chat if the turn were requested before the insert commits.
- * The turn is requested under the committed row's lock instead; if that fails, the chat is removed
- * again, so a failed request leaves nothing behind.
+ * Creates a chat with its first message and starts its first turn. Unlike the other mutations the
+ * turn is requested after the commit: a row another session cannot see yet cannot make the turn's
+ * first activity wait either, so it must exist first. Nobody else knows the chat's id before this
+ * returns, so no lock is needed, and the request holds no connection; if it fails, the chat is
+ * removed again and nothing is left behind.
  */
 export async function createChat(deps: ChatServiceDeps, actor: Actor, input: CreateChatInput): Promise<ChatDto> {
   const parts = toUserParts(input.content);
@@ -176,10 +177,7 @@ export async function createChat(deps: ChatServiceDeps, actor: Actor, input: Cre
     return { chat, message: message! };
   });
   try {
-    await deps.db.transaction().execute(async (trx) => {
-      const locked = await lockChat(trx, chat.id);
-      if (locked) await requestTurnOrFail(deps, locked);
-    });
+    await requestTurnOrFail(deps, chat);
   } catch (err) {
     await deleteChat(deps.db, chat.id);
     throw err;
@@ -384,11 +382,12 @@ export async function sendMessage(
 ): Promise<SendMessageResult> {
   const parts = toUserParts(input.content);
   const result = await deps.db.transaction().execute(async (trx) => {
-    const chat = await lockOwnedChat(trx, actor, chatId);
-    const queue = await listQueuedMessages(trx, chat.id);
+    const locked = await lockChatCountingQueue(trx, chatId);
+    if (!locked || locked.chat.owner_id !== actor.id) throw new NotFoundError('chat');
+    const { chat } = locked;
     // A backlog queues too, even on an idle chat: messages are answered in the order they were sent.
-    if (isBusy(chat.status) || queue.length > 0) {
-      if (queue.length >= MAX_QUEUE_SIZE) {
+    if (isBusy(chat.status) || locked.queued > 0) {
+      if (locked.queued >= MAX_QUEUE_SIZE) {
         throw new RateLimitedError('queue_full', `A chat can hold at most ${MAX_QUEUE_SIZE} queued messages.`);
       }
       const queued = await insertQueuedMessage(trx, {
@@ -396,7 +395,7 @@ export async function sendMessage(
         content: encodeParts(parts),
         created_by: actor.id,
       });
-      return { kind: 'queued' as const, chat, queued, queue: [...queue, queued] };
+      return { kind: 'queued' as const, chat, queued, queue: await listQueuedMessages(trx, chat.id) };
     }
     const next = await startNextTurn(trx, chat);
     const [message] = await insertMessages(trx, [userMessageRow(next, actor.id, encodeParts(parts))]);

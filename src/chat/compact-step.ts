@@ -2,11 +2,11 @@
  * Automatic compaction (reference §6.8) as one activity's work: summarise the conversation with
  * the chat's model, persist the three compressed messages under the turn fence, and publish the
  * "summarizing" tool call before and its result after. The next step's prompt starts at the
- * summary (listPromptMessages cuts history at the newest compressed summary).
+ * summary (the prompt read cuts history at the newest compressed summary).
  */
 import { randomUUID } from 'node:crypto';
-import { findChat, touchIfCurrentTurn } from '../db/repositories/chats.repository';
-import { insertMessages, listPromptMessages } from '../db/repositories/messages.repository';
+import { insertMessagesIfCurrentTurn } from '../db/repositories/messages.repository';
+import { readModelStep } from '../db/repositories/steps.repository';
 import {
   buildCompactionMessages,
   summarize,
@@ -33,10 +33,10 @@ export async function compactChat(
   input: StepInput & { trigger: CompactionTrigger },
   signal: AbortSignal,
 ): Promise<{ status: 'compacted' | 'fenced' }> {
-  const chat = await findChat(deps.db, input.chatId);
-  if (!chat || chat.turn !== input.turn) return { status: 'fenced' };
-  const model = await deps.models.resolve(chat.last_model_config_id);
-  const rows = await listPromptMessages(deps.db, chat.id);
+  const read = await readModelStep(deps.db, input.chatId);
+  if (!read || read.chat.turn !== input.turn) return { status: 'fenced' };
+  const { chat, configGeneration, prompt: rows } = read;
+  const model = await deps.models.resolve(chat.last_model_config_id, configGeneration);
   const messages = buildPrompt(rows.map((r) => ({ role: r.role, content: decodeParts(r.content) })));
 
   const callId = summaryCallId(randomUUID());
@@ -51,24 +51,23 @@ export async function compactChat(
   );
   const record = { summary, callId, ...input.trigger };
   const batch = buildCompactionMessages(record);
-  const stored = await deps.db.transaction().execute(async (trx) => {
-    if (!(await touchIfCurrentTurn(trx, chat.id, input.turn))) return null;
-    return insertMessages(
-      trx,
-      batch.map((m, i) =>
-        messageRow({
-          chatId: chat.id,
-          turn: input.turn,
-          stepKey: stepKey(input.turn, input.step, `compaction.${i}`),
-          role: m.role,
-          content: m.content,
-          modelConfigId: model.modelConfigId,
-          visibility: m.visibility,
-          compressed: true,
-        }),
-      ),
-    );
-  });
+  const stored = await insertMessagesIfCurrentTurn(
+    deps.db,
+    chat.id,
+    input.turn,
+    batch.map((m, i) =>
+      messageRow({
+        chatId: chat.id,
+        turn: input.turn,
+        stepKey: stepKey(input.turn, input.step, `compaction.${i}`),
+        role: m.role,
+        content: m.content,
+        modelConfigId: model.modelConfigId,
+        visibility: m.visibility,
+        compressed: true,
+      }),
+    ),
+  );
   if (!stored) return { status: 'fenced' };
   publishPart('tool', summaryToolResultPart(record));
   for (const row of stored) {

@@ -1,7 +1,7 @@
 /**
  * Chat configuration (reference §4.5): the admin's system prompt (site-wide), each user's custom
- * prompt and per-model compaction threshold overrides. The readers take only the database so the
- * turn runner can call them while composing a prompt or deciding when to compact.
+ * prompt and per-model compaction threshold overrides. The readers take only the database; the
+ * turn runner reads the same rows through its per-process cache (src/chat/step-settings.ts).
  */
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/database';
@@ -44,9 +44,11 @@ export interface CompactionThresholdSettingDto {
   default_threshold_percent: number;
 }
 
-const asPrompt = (value: unknown): string | null => (typeof value === 'string' && value !== '' ? value : null);
+/** A stored prompt value as a prompt: null unless a non-empty string. */
+export const asPrompt = (value: unknown): string | null => (typeof value === 'string' && value !== '' ? value : null);
 
-const asPercent = (value: unknown): number | null =>
+/** A stored threshold value as a percent: null unless an integer in 0–100. */
+export const asPercent = (value: unknown): number | null =>
   typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 100 ? value : null;
 
 /** A blank prompt means "no prompt": it is removed rather than stored. */

@@ -1,7 +1,7 @@
 /**
  * Resolves a model config id to a ready provider client and the config's limits and options.
- * Rows are cached per process for a few seconds: every step needs them, and an admin's change is
- * picked up on the next step after the cache entry expires (or at once after `invalidate`).
+ * Every step needs them, so they are cached per process for the config generation the step read
+ * (src/chat/generation-cache.ts): an admin's change, in any process, is picked up by the next step.
  */
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/database';
@@ -10,6 +10,7 @@ import { createLlmProvider } from '../llm/registry';
 import type { LlmProvider, ModelCallOptions, ProviderKind, ProviderToolOptions } from '../llm/types';
 import type { SecretBox } from '../security/secrets';
 import { parsePrices, type ModelPrices } from './cost';
+import { GenerationCache } from './generation-cache';
 
 export interface ResolvedModel {
   modelConfigId: string;
@@ -37,25 +38,31 @@ export interface ProviderPresets {
   anthropic: { apiKey: string | undefined; baseUrl: string | undefined };
 }
 
+/** Model configs a process keeps resolved; a deployment has a handful. */
+const MAX_CACHED_MODELS = 256;
+
 export class ModelResolver {
-  private readonly cache = new Map<string, { value: ResolvedModel; expires: number }>();
+  private readonly cache = new GenerationCache<ResolvedModel>(MAX_CACHED_MODELS);
 
   constructor(
     private readonly db: Kysely<Database>,
     private readonly secrets: SecretBox,
     private readonly presets: ProviderPresets,
     private readonly userAgent: string,
-    private readonly ttlMs = 10_000,
   ) {}
 
+  /** Forgets every resolved config (this process changed one; other processes see the generation move). */
   invalidate(): void {
     this.cache.clear();
   }
 
-  /** Throws ModelConfigError when the config cannot run a step. */
-  async resolve(modelConfigId: string): Promise<ResolvedModel> {
-    const hit = this.cache.get(modelConfigId);
-    if (hit && hit.expires > Date.now()) return hit.value;
+  /**
+   * The config as of `configGeneration` (read by the caller, see steps.repository) or newer. Throws
+   * ModelConfigError when the config cannot run a step.
+   */
+  async resolve(modelConfigId: string, configGeneration: number): Promise<ResolvedModel> {
+    const hit = this.cache.get(modelConfigId, configGeneration);
+    if (hit) return hit;
     const found = await findModelConfigWithProvider(this.db, modelConfigId);
     if (!found || found.config.deleted)
       throw new ModelConfigError('The chat\u2019s model configuration no longer exists.');
@@ -90,7 +97,7 @@ export class ModelResolver {
         { userAgent: this.userAgent },
       ),
     };
-    this.cache.set(modelConfigId, { value, expires: Date.now() + this.ttlMs });
+    this.cache.set(modelConfigId, configGeneration, value);
     return value;
   }
 }

@@ -3,7 +3,7 @@
  * its fallback title after the first message, ask the provider's cheap model for a short title and
  * store it only if nobody renamed the chat meanwhile.
  */
-import { findChat } from '../db/repositories/chats.repository';
+import { findChatWithConfigGeneration } from '../db/repositories/steps.repository';
 import { titleModelFor } from '../llm/registry';
 import { decodeParts } from './message-parts';
 import { generateTitle, shouldGenerateTitle } from './title-generator';
@@ -14,8 +14,9 @@ export async function generateChatTitle(
   input: { chatId: string },
   signal: AbortSignal,
 ): Promise<{ title: string | null }> {
-  const chat = await findChat(deps.db, input.chatId);
-  if (!chat) return { title: null };
+  const found = await findChatWithConfigGeneration(deps.db, input.chatId);
+  if (!found) return { title: null };
+  const { chat, configGeneration } = found;
   const messages = await deps.db
     .selectFrom('chat_messages')
     .select(['role', 'content'])
@@ -40,7 +41,7 @@ export async function generateChatTitle(
   };
   if (!shouldGenerateTitle(state)) return { title: null };
 
-  const model = await deps.models.resolve(chat.last_model_config_id);
+  const model = await deps.models.resolve(chat.last_model_config_id, configGeneration);
   const title = await generateTitle(
     model.provider,
     titleModelFor(model.providerKind) ?? model.model,

@@ -4,8 +4,7 @@
  */
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/database';
-import { touchIfCurrentTurn } from '../db/repositories/chats.repository';
-import { insertMessages } from '../db/repositories/messages.repository';
+import { insertMessagesIfCurrentTurn } from '../db/repositories/messages.repository';
 import type { ModelToolResult } from '../llm/types';
 import type { StreamBus } from '../stream/bus';
 import { toMessageDto } from './dto';
@@ -30,13 +29,12 @@ export async function storeToolResults(
   results: Array<Pick<ModelToolResult, 'id' | 'name' | 'result' | 'isError'>>,
 ): Promise<number | null> {
   if (results.length === 0) return 0;
-  const rows = await deps.db.transaction().execute(async (trx) => {
-    if (!(await touchIfCurrentTurn(trx, input.chatId, input.turn))) return null;
-    return insertMessages(
-      trx,
-      results.map((r) => toolResultRow(input, r)),
-    );
-  });
+  const rows = await insertMessagesIfCurrentTurn(
+    deps.db,
+    input.chatId,
+    input.turn,
+    results.map((r) => toolResultRow(input, r)),
+  );
   if (!rows) return null;
   for (const row of rows) {
     deps.bus.publish(input.chatId, { type: 'message', chat_id: input.chatId, message: toMessageDto(row) });

@@ -6,8 +6,8 @@
  */
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/database';
-import { findChat } from '../db/repositories/chats.repository';
-import { findMessageByStepKey } from '../db/repositories/messages.repository';
+import { readToolStep } from '../db/repositories/steps.repository';
+import type { LinkedWorkspace } from '../db/repositories/workspaces.repository';
 import type { ToolInputError } from '../llm/types';
 import type { StreamBus } from '../stream/bus';
 import { executeToolCalls, type ToolCallRequest, type ToolRegistry } from '../tools/registry';
@@ -20,8 +20,11 @@ export interface ToolStepDeps {
   db: Kysely<Database>;
   bus: StreamBus;
   tools: ToolRegistry;
-  /** The chat's running workspace, or null when it has none (tools then tell the model so). */
-  workspaceFor(chatId: string): Promise<Workspace | null>;
+  /**
+   * The chat's running workspace, or null when it has none (tools then tell the model so); `linked` is
+   * the chat's linked workspace row, already read with the step.
+   */
+  workspaceFor(chatId: string, linked?: LinkedWorkspace | null): Promise<Workspace | null>;
 }
 
 export type ToolStepSummary = { status: 'ok' | 'interrupted' | 'fenced'; results: number };
@@ -54,15 +57,13 @@ export async function runToolStep(
   workflowTools: ReadonlySet<string>,
   ctx: { signal: AbortSignal; heartbeat: () => void },
 ): Promise<ToolStepSummary> {
-  const [chat, assistant] = await Promise.all([
-    findChat(deps.db, input.chatId),
-    findMessageByStepKey(deps.db, input.chatId, stepKey(input.turn, input.step, 'assistant')),
-  ]);
-  if (!chat || chat.turn !== input.turn || !assistant) return { status: 'fenced', results: 0 };
-  const calls = localToolCalls(decodeParts(assistant.content), workflowTools);
+  const read = await readToolStep(deps.db, input.chatId, stepKey(input.turn, input.step, 'assistant'));
+  if (!read || read.chat.turn !== input.turn || !read.stepContent) return { status: 'fenced', results: 0 };
+  const { chat } = read;
+  const calls = localToolCalls(decodeParts(read.stepContent), workflowTools);
   if (calls.length === 0) return { status: 'ok', results: 0 };
 
-  const workspace = await deps.workspaceFor(chat.id);
+  const workspace = await deps.workspaceFor(chat.id, read.workspace);
   const results = await executeToolCalls(
     deps.tools,
     calls,

@@ -5,20 +5,16 @@
  */
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import type { ChatRow, Database } from '../db/database';
-import {
-  findChat,
-  lockChat,
-  markTurnRunning,
-  touchIfCurrentTurn,
-  updateChat,
-} from '../db/repositories/chats.repository';
+import type { ChatRow, Database, NewChatMessageRow } from '../db/database';
+import { endTurnPromotingQueued, lockChat, updateChat } from '../db/repositories/chats.repository';
 import {
   insertMessages,
-  listPromptMessages,
+  insertMessagesIfCurrentTurn,
   listQueuedMessages,
-  popQueuedMessage,
+  type PromptRow,
 } from '../db/repositories/messages.repository';
+import { readModelStep, startModelStep } from '../db/repositories/steps.repository';
+import type { LinkedWorkspace } from '../db/repositories/workspaces.repository';
 import { LlmError } from '../llm/errors';
 import { emptyUsage, type ModelRequest, type ModelStepResult, type ProviderKind, type ToolSpec } from '../llm/types';
 import type { StreamBus } from '../stream/bus';
@@ -29,12 +25,12 @@ import { toMessageDto, toQueuedDto } from './dto';
 import { decodeParts, encodeParts } from './message-parts';
 import type { CompactionTrigger } from './compact-step';
 import { measureContext, resolveThreshold, shouldCompact } from './compaction';
-import { getSystemPrompt, getUserCompactionThreshold, getUserPrompt } from './config.service';
 import { calculateCostMicros } from './cost';
 import type { ModelResolver, ResolvedModel } from './models';
 import { formatWorkspaceContext, loadInstructionFile } from './instructions';
 import { messageRow, stepKey } from './message-rows';
 import { buildPrompt, type PromptMessage } from './prompt';
+import type { StepSettingsCache } from './step-settings';
 import type { Workspace } from '../workspaces/types';
 import { StepAccumulator } from './step-accumulator';
 
@@ -42,12 +38,17 @@ export interface TurnDeps {
   db: Kysely<Database>;
   bus: StreamBus;
   models: ModelResolver;
+  /** The system prompt and the owner's prompt and thresholds, cached per process. */
+  settings: StepSettingsCache;
   log: Logger;
   maxSteps: number;
   /** The tools offered to the model in this chat (sub-agent chats get fewer). */
   toolSpecs(chat: ChatRow): ToolSpec[];
-  /** The chat's running workspace, when the deployment has workspaces (instruction files come from it). */
-  workspaceFor?(chatId: string): Promise<Workspace | null>;
+  /**
+   * The chat's running workspace, when the deployment has workspaces (instruction files come from it);
+   * `linked` is the chat's linked workspace row, already read with the step.
+   */
+  workspaceFor?(chatId: string, linked?: LinkedWorkspace | null): Promise<Workspace | null>;
   /** Tells a parent chat's running turn that its sub-agent finished (the wait_agent wake-up). */
   notifySubagentFinished?(parentChatId: string, childChatId: string): Promise<void>;
 }
@@ -93,19 +94,19 @@ export { stepKey };
  */
 export async function runModelStep(deps: TurnDeps, input: StepInput, ctx: StepContext): Promise<StepSummary> {
   const { db, bus } = deps;
-  const chat =
-    input.step === 0 ? await markTurnRunning(db, input.chatId, input.turn) : await findChat(db, input.chatId);
-  if (!chat || chat.turn !== input.turn) return { status: 'fenced' };
+  // One statement opens the step: the fence (step 0 also moves the chat to `running`), the config
+  // generation the caches below are checked against, and the prompt rows.
+  const read =
+    input.step === 0 ? await startModelStep(db, input.chatId, input.turn) : await readModelStep(db, input.chatId);
+  if (!read || read.chat.turn !== input.turn) return { status: 'fenced' };
+  const { chat, configGeneration, prompt: rows } = read;
   if (input.step === 0) bus.publish(chat.id, { type: 'status', chat_id: chat.id, status: 'running' });
 
-  const model = await deps.models.resolve(chat.last_model_config_id);
+  const model = await deps.models.resolve(chat.last_model_config_id, configGeneration);
   ctx.onProvider?.(model.providerKind);
-  const [rows, systemPrompt, userPrompt, userThreshold, workspaceContext] = await Promise.all([
-    listPromptMessages(db, chat.id),
-    getSystemPrompt(db),
-    getUserPrompt(db, chat.owner_id),
-    getUserCompactionThreshold(db, chat.owner_id, model.modelConfigId),
-    chat.workspace_id ? workspaceContextFor(deps, chat.id) : null,
+  const [{ systemPrompt, userPrompt, userThreshold }, workspaceContext] = await Promise.all([
+    deps.settings.forUser(chat.owner_id, configGeneration),
+    chat.workspace_id ? workspaceContextFor(deps, chat.id, read.workspace) : null,
   ]);
   const instructions: PromptMessage[] = [
     ...(systemPrompt ? [{ role: 'system' as const, content: [{ type: 'text' as const, text: systemPrompt }] }] : []),
@@ -188,7 +189,7 @@ export async function runModelStep(deps: TurnDeps, input: StepInput, ctx: StepCo
     .filter((p) => p.type === 'tool-call' && !p.providerExecuted)
     .map((p) => ({ id: (p as { id: string }).id, name: (p as { name: string }).name }));
   const measured = measureContext(result.usage, result.contextLimit ?? model.contextLimit);
-  const thresholdPercent = resolveThreshold(model.compressionThreshold, userThreshold);
+  const thresholdPercent = resolveThreshold(model.compressionThreshold, userThreshold(model.modelConfigId));
   const compaction =
     measured && measured.usagePercent !== null && shouldCompact(measured.usagePercent, thresholdPercent)
       ? {
@@ -208,8 +209,12 @@ export async function runModelStep(deps: TurnDeps, input: StepInput, ctx: StepCo
 }
 
 /** The workspace-context block (working directory, AGENTS.md) when the chat's workspace is running. */
-async function workspaceContextFor(deps: TurnDeps, chatId: string): Promise<string | null> {
-  const workspace = await deps.workspaceFor?.(chatId).catch(() => null);
+async function workspaceContextFor(
+  deps: TurnDeps,
+  chatId: string,
+  linked: LinkedWorkspace | null,
+): Promise<string | null> {
+  const workspace = await deps.workspaceFor?.(chatId, linked).catch(() => null);
   if (!workspace) return null;
   return formatWorkspaceContext(workspace, await loadInstructionFile(workspace).catch(() => null));
 }
@@ -219,10 +224,7 @@ async function workspaceContextFor(deps: TurnDeps, chatId: string): Promise<stri
  * came from this model config with a stored response id and only user messages follow it, the
  * request continues that response and carries just the new user messages.
  */
-function chainFrom(
-  model: ResolvedModel,
-  rows: Array<{ role: string; model_config_id: string | null; provider_response_id: string | null }>,
-): { responseId: string; tailFrom: number } | null {
+function chainFrom(model: ResolvedModel, rows: PromptRow[]): { responseId: string; tailFrom: number } | null {
   if (model.providerKind !== 'openai' || !model.callOptions.store) return null;
   for (let i = rows.length - 1; i >= 0; i--) {
     const row = rows[i]!;
@@ -248,32 +250,28 @@ async function persistAssistant(
     )
     .map(assistantPartToChat);
   const nullIfZero = (n: number | null): number | null => (n ? n : null);
-  const rows = await deps.db.transaction().execute(async (trx) => {
-    if (!(await touchIfCurrentTurn(trx, input.chatId, input.turn))) return null;
-    if (parts.length === 0) return [];
-    return insertMessages(trx, [
-      {
-        chat_id: input.chatId,
-        turn: input.turn,
-        step_key: stepKey(input.turn, input.step, 'assistant'),
-        model_config_id: model.modelConfigId,
-        created_by: null,
-        role: 'assistant',
-        content: encodeParts(parts),
-        input_tokens: nullIfZero(result.usage.inputTokens),
-        output_tokens: nullIfZero(result.usage.outputTokens),
-        total_tokens: nullIfZero(result.usage.totalTokens),
-        reasoning_tokens: nullIfZero(result.usage.reasoningTokens),
-        cache_creation_tokens: nullIfZero(result.usage.cacheCreationTokens),
-        cache_read_tokens: nullIfZero(result.usage.cacheReadTokens),
-        context_limit: result.contextLimit ?? model.contextLimit,
-        // NULL means unpriced, which is not the same as free.
-        total_cost_micros: calculateCostMicros(result.usage, model.prices),
-        runtime_ms: runtimeMs,
-        provider_response_id: result.responseId ?? null,
-      },
-    ]);
-  });
+  const message: NewChatMessageRow = {
+    chat_id: input.chatId,
+    turn: input.turn,
+    step_key: stepKey(input.turn, input.step, 'assistant'),
+    model_config_id: model.modelConfigId,
+    created_by: null,
+    role: 'assistant',
+    content: encodeParts(parts),
+    input_tokens: nullIfZero(result.usage.inputTokens),
+    output_tokens: nullIfZero(result.usage.outputTokens),
+    total_tokens: nullIfZero(result.usage.totalTokens),
+    reasoning_tokens: nullIfZero(result.usage.reasoningTokens),
+    cache_creation_tokens: nullIfZero(result.usage.cacheCreationTokens),
+    cache_read_tokens: nullIfZero(result.usage.cacheReadTokens),
+    context_limit: result.contextLimit ?? model.contextLimit,
+    // NULL means unpriced, which is not the same as free.
+    total_cost_micros: calculateCostMicros(result.usage, model.prices),
+    runtime_ms: runtimeMs,
+    provider_response_id: result.responseId ?? null,
+  };
+  // An empty step stores nothing but is still fenced: a superseded turn must not report success.
+  const rows = await insertMessagesIfCurrentTurn(deps.db, input.chatId, input.turn, parts.length ? [message] : []);
   if (rows === null) return false;
   for (const row of rows)
     deps.bus.publish(input.chatId, { type: 'message', chat_id: input.chatId, message: toMessageDto(row) });
@@ -304,34 +302,27 @@ export async function finishTurn(
     // A user interrupt already wrote `waiting`; it wins over a failure that raced it.
     const failed = input.outcome === 'failed' && chat.status !== 'waiting';
     // An archived chat keeps its queue: archiving stops the chat, it must not start the next turn.
-    if (!failed && !chat.archived) {
-      const queued = await popQueuedMessage(trx, chat.id);
-      if (queued) {
-        const [message] = await insertMessages(trx, [
-          messageRow({
-            chatId: chat.id,
-            turn: chat.turn + 1,
-            role: 'user',
-            content: JSON.stringify(queued.content),
-            modelConfigId: chat.last_model_config_id,
-            createdBy: chat.owner_id,
-          }),
-        ]);
-        const updated = await updateChat(trx, chat.id, {
-          status: 'pending',
-          turn: chat.turn + 1,
-          last_error: null,
-          last_error_kind: null,
-        });
-        return { chat: updated, next: updated.turn, promoted: message ?? null };
-      }
+    if (failed || chat.archived) {
+      const updated = await updateChat(trx, chat.id, {
+        status: failed ? 'error' : 'waiting',
+        last_error: failed ? (input.error?.message ?? 'The agent failed.') : null,
+        last_error_kind: failed ? (input.error?.kind ?? 'generic') : null,
+      });
+      return { chat: updated, next: null, promoted: null };
     }
-    const updated = await updateChat(trx, chat.id, {
-      status: failed ? 'error' : 'waiting',
-      last_error: failed ? (input.error?.message ?? 'The agent failed.') : null,
-      last_error_kind: failed ? (input.error?.kind ?? 'generic') : null,
-    });
-    return { chat: updated, next: null, promoted: null };
+    const { chat: updated, promotedContent } = await endTurnPromotingQueued(trx, chat.id);
+    if (promotedContent === null) return { chat: updated, next: null, promoted: null };
+    const [message] = await insertMessages(trx, [
+      messageRow({
+        chatId: chat.id,
+        turn: updated.turn,
+        role: 'user',
+        content: JSON.stringify(promotedContent),
+        modelConfigId: chat.last_model_config_id,
+        createdBy: chat.owner_id,
+      }),
+    ]);
+    return { chat: updated, next: updated.turn, promoted: message ?? null };
   });
   if (!outcome) return { nextTurn: null, status: null };
 

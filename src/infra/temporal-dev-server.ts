@@ -13,6 +13,23 @@ export interface DevServerHandle {
   stop(): Promise<void>;
 }
 
+/**
+ * Dynamic config chatd runs Temporal with (deploy/temporal/dynamicconfig.yaml says the same for
+ * the compose stack). `history.workflowIdReuseMinimalInterval` defaults to 1 s: a run that closes,
+ * or continues as new, less than that after it started holds the next run of the same workflow id
+ * back (a fresh start is refused with "Too many starts", continue-as-new is delayed). Every chat
+ * turn is the next run of `chat-<chatId>`, and a quick answer followed by a queued or immediate
+ * follow-up is ordinary chat traffic, so chatd turns that guard off; a turn still needs a
+ * committed user message, so no workflow id can spin. Eager activity execution hands a turn's
+ * first model step back with the workflow task's completion, saving a trip through matching.
+ */
+export const CHATD_DYNAMIC_CONFIG = [
+  '--dynamic-config-value',
+  'history.workflowIdReuseMinimalInterval="0s"',
+  '--dynamic-config-value',
+  'system.enableActivityEagerExecution=true',
+];
+
 export async function startTemporalDevServer(options: {
   binary: ResolvedBinary | null;
   dbFilename?: string;
@@ -31,7 +48,7 @@ export async function startTemporalDevServer(options: {
       ...(options.ui && options.uiPort !== undefined ? { uiPort: options.uiPort } : {}),
       searchAttributes: [ChatIdKey, OwnerIdKey, RootChatIdKey, ModelConfigIdKey, ChatStatusKey],
       log: { format: 'pretty', level: 'error' },
-      extraArgs: options.extraArgs ?? [],
+      extraArgs: [...CHATD_DYNAMIC_CONFIG, ...(options.extraArgs ?? [])],
     },
   });
   return {

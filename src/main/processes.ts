@@ -73,6 +73,7 @@ export async function startWorker(
       namespace: deps.config.temporal.namespace,
       taskQueue: deps.config.temporal.taskQueue,
       workflowBundle,
+      maxActivities: deps.config.workerMaxActivities,
     },
     deps,
   );

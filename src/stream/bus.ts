@@ -7,35 +7,53 @@ import type { ControlMessage, StreamEvent, WatchEvent } from './events';
 
 export type Unsubscribe = () => void;
 
+/** The step streaming now (null: none) and its `message_part` events so far, oldest first. */
+export interface InFlightPartial {
+  step: string | null;
+  parts: StreamEvent[];
+}
+
+/** Receives one chat's live events, in order. */
+export interface LiveHandler {
+  /**
+   * A live event; `step` names the in-flight step of a `message_part`. The parts of a step arrive
+   * once each, in order and without gaps; parts of a step that ended are not delivered.
+   */
+  event(event: StreamEvent, step?: string): void;
+  /** The in-flight step is over (persisted, retried, discarded): its parts are no longer a partial. */
+  stepEnded?(step: string): void;
+  /**
+   * The bus lost its connection and is listening again: hints (`message`, `status`,
+   * `queue_update`) may have been missed, so re-read them from the database. Parts are not lost.
+   */
+  resync?(): void;
+}
+
 /** A live subscription that starts from the in-flight partial of the step now streaming. */
 export interface PartialSubscription {
   /**
-   * The `message_part` events of the step streaming when the subscription became live, oldest
-   * first (empty when none). The listener receives exactly the events after that point: no part is
-   * both in the partial and delivered live, and none after it is missed. Resolves only once the
-   * subscription is live, so data read from the database afterwards leaves no gap.
+   * The partial when the subscription became live. The handler receives exactly the events after
+   * that point: no part is both in the partial and delivered live, and none after it is missed.
+   * Resolves only once the subscription is live, so data read from the database afterwards leaves
+   * no gap.
    */
-  partial: Promise<StreamEvent[]>;
+  partial: Promise<InFlightPartial>;
+  /** Tells the bus that no step can be in flight (the chat is not running): it need not wait for one. */
+  settle(): void;
   unsubscribe: Unsubscribe;
 }
 
 export interface StreamBus {
   /** Fire-and-forget: never awaits cross-process I/O on the caller's hot path. */
   publish(chatId: string, event: StreamEvent): void;
-  /**
-   * Live events of one chat, in the order each producer published them. `onLost` is called if the
-   * bus may have dropped events (a lost connection): the subscriber should resync from the database.
-   */
-  subscribe(chatId: string, listener: (event: StreamEvent) => void, onLost?: () => void): Unsubscribe;
-  /** Subscribes like `subscribe` and also returns the in-flight partial (what a joining client needs). */
-  subscribeWithPartial(
-    chatId: string,
-    listener: (event: StreamEvent) => void,
-    onLost?: () => void,
-  ): PartialSubscription;
+  /** Live events of one chat, in the order each producer published them. */
+  subscribe(chatId: string, listener: (event: StreamEvent) => void): Unsubscribe;
+  /** Subscribes and also returns the in-flight partial (what a joining client needs). */
+  subscribeWithPartial(chatId: string, handler: LiveHandler): PartialSubscription;
 
   publishWatch(ownerId: string, event: WatchEvent): void;
-  subscribeWatch(ownerId: string, listener: (event: WatchEvent) => void): Unsubscribe;
+  /** `onLost` is told when watch events may have been missed (the client should reload its list). */
+  subscribeWatch(ownerId: string, listener: (event: WatchEvent) => void, onLost?: () => void): Unsubscribe;
 
   sendControl(chatId: string, message: ControlMessage): void;
   onControl(chatId: string, listener: (message: ControlMessage) => void): Unsubscribe;

@@ -1,9 +1,11 @@
 /**
- * One client's view of a chat's stream: subscribe first, then send the snapshot (status, messages
- * after the cursor, the in-flight partial, the queue), then live events. `message`, `status` and
- * `queue_update` events are hints: the stream sends what the database holds when it handles them,
- * because events of different processes can arrive out of order while the database cannot. A client
- * that falls too far behind is dropped; it reconnects and gets a fresh snapshot. Independent of HTTP.
+ * GET /chats/:id/stream without HTTP. Per chat and process one feed subscribes to the bus, reads
+ * what each hint announces from the database once, encodes each event once and fans it out to
+ * every client of the chat. A client joins in the feed's order: subscribed first, then its snapshot
+ * (status, messages after its cursor, the in-flight partial, the queue), then live events.
+ * `message`, `status` and `queue_update` events are hints: the stream sends what the database holds
+ * when it handles them, because events of different processes can arrive out of order while the
+ * database cannot. Deltas go out as the bus delivers them: each once, in order, whatever the status.
  */
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
@@ -16,9 +18,10 @@ import {
   listVisibleMessagesAfter,
   listVisibleMessagesBetween,
 } from '../db/repositories/messages.repository';
-import type { StreamBus } from './bus';
+import type { PartialSubscription, StreamBus } from './bus';
 import { EventIdSequence, type StreamCursor } from './cursor';
 import type { ChatMessageDto, ChatQueuedMessageDto, ChatStatusValue, StreamEvent, StreamEventType } from './events';
+import { MAX_IN_FLIGHT } from './in-flight';
 
 /** What the stream reads from the system of record. */
 export interface StreamStore {
@@ -51,7 +54,8 @@ export function createStreamStore(db: Kysely<Database>): StreamStore {
 }
 
 export interface StreamSink {
-  send(id: number, type: StreamEventType, data: StreamEvent): void;
+  /** `json` is `data` serialised, once for all the clients that get the event. */
+  send(id: number, type: StreamEventType, data: StreamEvent, json: string): void;
   onClose(handler: () => void): void;
   /** Ends the stream; the client reconnects (with Last-Event-ID) and gets a fresh snapshot. */
   close(): void;
@@ -66,184 +70,392 @@ export interface StreamChatDeps {
 }
 
 export interface StreamChatOptions {
-  /** Live events waiting to be handled above which the client is dropped (default 10,000). */
+  /** Live events waiting to be handled above which a chat's clients are dropped (default 10,000). */
   maxPending?: number;
 }
 
-/**
- * Streams chat `chatId` to `sink` from `cursor`. Resolves once the snapshot is written; live events
- * keep flowing until the sink closes. Closes the sink when the chat does not exist.
- */
-export async function streamChat(
-  deps: StreamChatDeps,
-  chatId: string,
-  cursor: StreamCursor,
-  sink: StreamSink,
-  options: StreamChatOptions = {},
-): Promise<void> {
-  await new ChatStreamSession(deps, chatId, cursor, sink, options.maxPending ?? 10_000).start();
+/** The chat streams of one process: a feed per chat with clients, gone with the chat's last client. */
+export class ChatStreamHub {
+  private readonly feeds = new Map<string, ChatFeed>();
+
+  constructor(
+    private readonly deps: StreamChatDeps,
+    private readonly options: StreamChatOptions = {},
+  ) {}
+
+  /**
+   * Streams chat `chatId` to `sink` from `cursor`. Resolves once the snapshot is written (or the
+   * sink closed); live events keep flowing until the sink closes. Closes the sink when the chat
+   * does not exist.
+   */
+  async stream(chatId: string, cursor: StreamCursor, sink: StreamSink): Promise<void> {
+    let feed = this.feeds.get(chatId);
+    if (!feed) {
+      const created = new ChatFeed(this.deps, chatId, this.options.maxPending ?? 10_000, () => {
+        if (this.feeds.get(chatId) === created) this.feeds.delete(chatId);
+      });
+      this.feeds.set(chatId, (feed = created));
+    }
+    await feed.join(cursor, sink);
+  }
 }
 
-type MessageEvent = Extract<StreamEvent, { type: 'message' }>;
-const isAssistantMessage = (e: StreamEvent): e is MessageEvent =>
-  e.type === 'message' && e.message.role === 'assistant';
+/** An event serialised once for every client. */
+interface Frame {
+  event: StreamEvent;
+  json: string;
+}
 
-class ChatStreamSession {
-  private readonly ids: EventIdSequence;
-  /** The last status sent (null after a truncation: the next one is sent whatever it is). */
-  private status: ChatStatusValue | null = null;
-  private queueJson = '[]';
-  /** Deltas are forwarded only while the chat runs: late parts of an interrupted or superseded turn are not. */
-  private partsOpen = false;
+type MessageFrame = Frame & { id: number };
+
+const frameOf = (event: StreamEvent): Frame => ({ event, json: JSON.stringify(event) });
+
+type FeedItem =
+  | { kind: 'event'; event: StreamEvent; step?: string }
+  | { kind: 'end'; step: string }
+  | { kind: 'resync' }
+  | { kind: 'join'; session: ChatStreamSession };
+
+/**
+ * One chat's clients in this process. Bus events, step ends and joins are handled one at a time in
+ * arrival order, so a joining client's snapshot sits at an exact point of the live sequence, and
+ * every read happens after the events before it were handled.
+ */
+class ChatFeed {
+  /** Clients past their snapshot. */
+  private readonly sessions = new Set<ChatStreamSession>();
+  /** Every client, joining or joined. */
+  private readonly members = new Set<ChatStreamSession>();
+  private readonly items: FeedItem[] = [];
+  private draining = false;
   private closed = false;
-  private pending = 0;
-  private tail: Promise<void> = Promise.resolve();
+  /** The in-flight step as of the events handled so far: the partial of a client joining now. */
+  private partial: { step: string; frames: Frame[] } | null = null;
+  private readonly subscription: PartialSubscription;
+  private readonly started: Promise<void>;
 
   constructor(
     private readonly deps: StreamChatDeps,
     private readonly chatId: string,
-    private readonly cursor: StreamCursor,
-    private readonly sink: StreamSink,
     private readonly maxPending: number,
+    private readonly onClosed: () => void,
   ) {
-    this.ids = new EventIdSequence(cursor);
-  }
-
-  async start(): Promise<void> {
-    const { bus, store } = this.deps;
-    const chatId = this.chatId;
-    this.sink.onClose(() => {
-      this.closed = true;
+    this.subscription = deps.bus.subscribeWithPartial(chatId, {
+      event: (event, step) => this.push({ kind: 'event', event, step }),
+      stepEnded: (step) => this.push({ kind: 'end', step }),
+      resync: () => this.push({ kind: 'resync' }),
     });
-    // Subscribe before reading anything, buffering live events until the snapshot is out.
-    let live: StreamEvent[] | null = [];
-    const subscription = bus.subscribeWithPartial(
-      chatId,
-      (event) => (live ? live.push(event) : this.enqueue(event)),
-      () => this.sink.close(),
-    );
-    this.sink.onClose(subscription.unsubscribe);
-    try {
-      const partial = await subscription.partial;
-      const status = await store.chatStatus(chatId);
-      if (this.closed) return;
-      if (!status) {
-        this.sink.close();
-        return;
-      }
-      const [truncatedFrom, messages, queue] = await Promise.all([
-        store.truncationPoint(chatId, this.cursor.messageId),
-        store.messagesAfter(chatId, this.cursor.messageId),
-        store.queue(chatId),
-      ]);
-      if (this.closed) return;
-
-      const buffered = live;
-      live = null;
-      const writeSnapshot = (): void => {
-        this.sendStatus(status);
-        if (truncatedFrom !== null) {
-          this.send({ type: 'history_truncated', chat_id: chatId, from_message_id: truncatedFrom });
-        }
-        for (const message of messages) this.sendMessage(message);
-        // A step persisted after the subscription but before the reads above is already among the
-        // messages: its partial is stale, and so are the buffered parts that preceded its event.
-        const persistedAt = buffered.findLastIndex(
-          (e) => isAssistantMessage(e) && e.message.id <= this.ids.lastMessageId,
-        );
-        if (persistedAt < 0 && this.partsOpen) for (const part of partial) this.send(part);
-        // Always sent, empty too: a reconnecting client may hold a queue that has drained since.
-        this.sendQueue(queue, true);
-        buffered.forEach((event, i) => {
-          if (i < persistedAt && event.type === 'message_part') return;
-          this.enqueue(event);
-        });
-      };
-      if (this.sink.burst) this.sink.burst(writeSnapshot);
-      else writeSnapshot();
-    } catch (err) {
-      this.fail(err);
-    }
+    this.started = this.start();
   }
 
-  /** Live events are handled one at a time, in arrival order, some after a database read. */
-  private enqueue(event: StreamEvent): void {
+  join(cursor: StreamCursor, sink: StreamSink): Promise<void> {
+    const session = new ChatStreamSession(cursor, sink);
+    this.members.add(session);
+    sink.onClose(() => this.leave(session));
+    this.push({ kind: 'join', session });
+    return session.joined;
+  }
+
+  private async start(): Promise<void> {
+    // A chat that is not running has no step in flight: the bus need not wait for a producer to say so.
+    void this.deps.store.chatStatus(this.chatId).then(
+      (status) => status !== 'running' && this.subscription.settle(),
+      () => this.subscription.settle(),
+    );
+    const partial = await this.subscription.partial;
+    if (partial.step !== null) this.partial = { step: partial.step, frames: partial.parts.map(frameOf) };
+  }
+
+  private push(item: FeedItem): void {
     if (this.closed) return;
-    if (this.pending >= this.maxPending) {
-      this.deps.log?.warn({ chatId: this.chatId }, 'stream client too far behind; disconnecting');
-      this.sink.close();
+    this.items.push(item);
+    if (this.items.length > this.maxPending) {
+      this.deps.log?.warn({ chatId: this.chatId }, 'chat stream too far behind; disconnecting its clients');
+      this.closeAll();
       return;
     }
-    this.pending += 1;
-    this.tail = this.tail.then(async () => {
-      try {
-        if (!this.closed) await this.handle(event);
-      } catch (err) {
-        this.fail(err);
-      } finally {
-        this.pending -= 1;
-      }
-    });
+    void this.drain();
   }
 
-  private async handle(event: StreamEvent): Promise<void> {
-    const { store } = this.deps;
-    switch (event.type) {
-      case 'message': {
-        if (event.message.id <= this.ids.lastMessageId) return;
-        // Per chat, messages commit in id order under the chat's row lock, so reading up to this id
-        // also delivers a message whose own event is still on its way from another process.
-        const messages = await store.messagesAfter(this.chatId, this.ids.lastMessageId, event.message.id);
-        for (const message of messages) this.sendMessage(message);
-        return;
+  private async drain(): Promise<void> {
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      await this.started;
+      while (!this.closed && this.items.length > 0) {
+        const pending = this.handle(this.items.shift()!);
+        if (pending) await pending;
       }
-      case 'status': {
-        const status = await store.chatStatus(this.chatId);
-        if (status) this.sendStatus(status);
-        return;
-      }
-      case 'queue_update': {
-        this.sendQueue(await store.queue(this.chatId));
-        return;
-      }
-      case 'message_part':
-        if (this.partsOpen) this.send(event);
-        return;
-      case 'history_truncated':
-        this.partsOpen = false;
-        this.status = null;
-        this.send(event);
-        return;
-      default:
-        this.send(event);
+    } catch (err) {
+      this.deps.log?.warn({ err, chatId: this.chatId }, 'chat stream failed; disconnecting its clients');
+      this.closeAll();
+    } finally {
+      this.draining = false;
     }
   }
 
-  private sendStatus(status: ChatStatusValue): void {
-    if (status === this.status) return;
-    this.status = status;
-    this.partsOpen = status === 'running';
-    this.send({ type: 'status', chat_id: this.chatId, status });
+  /** Handles one item; returns a promise only when it must read the database. */
+  private handle(item: FeedItem): Promise<void> | undefined {
+    switch (item.kind) {
+      case 'join':
+        return this.admit([item.session, ...this.takeJoins()]);
+      case 'end':
+        if (this.partial?.step === item.step) this.partial = null;
+        return undefined;
+      case 'resync':
+        return this.resync();
+      case 'event':
+        return this.onEvent(item.event, item.step);
+    }
   }
 
-  private sendMessage(message: ChatMessageDto): void {
-    if (message.id <= this.ids.lastMessageId) return;
-    this.sink.send(this.ids.next(message.id), 'message', { type: 'message', chat_id: this.chatId, message });
+  private onEvent(event: StreamEvent, step: string | undefined): Promise<void> | undefined {
+    switch (event.type) {
+      case 'message_part':
+        this.onPart(event, step);
+        return undefined;
+      case 'message':
+        return this.sendMessages(event.message.id);
+      case 'status':
+        return this.sendStatus();
+      case 'queue_update':
+        return this.sendQueue();
+      case 'history_truncated': {
+        this.partial = null;
+        const frame = frameOf(event);
+        for (const session of this.sessions) session.truncated(frame);
+        return undefined;
+      }
+      default: {
+        const frame = frameOf(event);
+        for (const session of this.sessions) session.other(frame);
+        return undefined;
+      }
+    }
   }
 
-  private sendQueue(queue: ChatQueuedMessageDto[], force = false): void {
+  private onPart(event: StreamEvent, step: string | undefined): void {
+    const frame = frameOf(event);
+    if (step !== undefined) {
+      if (this.partial?.step !== step) this.partial = { step, frames: [] };
+      this.partial.frames.push(frame);
+      if (this.partial.frames.length > MAX_IN_FLIGHT) this.partial.frames.shift();
+    }
+    for (const session of this.sessions) session.part(frame, step);
+  }
+
+  /** Per chat, messages commit in id order under the chat's row lock: reading up to this id also
+   * delivers a message whose own event is still on its way from another process. */
+  private async sendMessages(upToId: number): Promise<void> {
+    const after = this.oldestCursor();
+    if (after === null || upToId <= after) return;
+    const frames = this.messageFrames(await this.deps.store.messagesAfter(this.chatId, after, upToId));
+    for (const session of this.sessions) for (const frame of frames) session.message(frame);
+  }
+
+  private async sendStatus(): Promise<void> {
+    if (this.sessions.size === 0) return;
+    const status = await this.deps.store.chatStatus(this.chatId);
+    if (!status) return;
+    const frame = frameOf({ type: 'status', chat_id: this.chatId, status });
+    for (const session of this.sessions) session.status(status, frame);
+  }
+
+  private async sendQueue(): Promise<void> {
+    if (this.sessions.size === 0) return;
+    const queue = await this.deps.store.queue(this.chatId);
     const json = JSON.stringify(queue);
-    if (json === this.queueJson && !force) return;
+    const frame = frameOf({ type: 'queue_update', chat_id: this.chatId, queued_messages: queue });
+    for (const session of this.sessions) session.queue(json, frame);
+  }
+
+  /** After a lost bus connection: whatever the missed hints announced, the database now holds. */
+  private async resync(): Promise<void> {
+    const after = this.oldestCursor();
+    if (after === null) return;
+    await this.sendStatus();
+    const frames = this.messageFrames(await this.deps.store.messagesAfter(this.chatId, after));
+    for (const session of this.sessions) for (const frame of frames) session.message(frame);
+    await this.sendQueue();
+  }
+
+  /**
+   * Writes the snapshots of clients joining together (one read of the status and the queue, one of
+   * the history per distinct cursor) and makes them live at this point of the sequence.
+   */
+  private async admit(joining: ChatStreamSession[]): Promise<void> {
+    const sessions = joining.filter((session) => !session.closed);
+    if (sessions.length === 0) return;
+    const { store } = this.deps;
+    const cursors = [...new Set(sessions.map((session) => session.cursor.messageId))];
+    const [status, queue, histories] = await Promise.all([
+      store.chatStatus(this.chatId),
+      store.queue(this.chatId),
+      Promise.all(
+        cursors.map(async (cursor) => {
+          const [truncatedFrom, messages] = await Promise.all([
+            store.truncationPoint(this.chatId, cursor),
+            store.messagesAfter(this.chatId, cursor),
+          ]);
+          return [cursor, { truncatedFrom, messages: this.messageFrames(messages) }] as const;
+        }),
+      ),
+    ]);
+    const history = new Map(histories);
+    const queueFrame = frameOf({ type: 'queue_update', chat_id: this.chatId, queued_messages: queue });
+    const queueJson = JSON.stringify(queue);
+    for (const session of sessions) {
+      if (session.closed) continue;
+      if (!status) {
+        session.sink.close();
+        continue;
+      }
+      const { truncatedFrom, messages } = history.get(session.cursor.messageId)!;
+      const writeSnapshot = (): void => {
+        session.status(status, frameOf({ type: 'status', chat_id: this.chatId, status }));
+        if (truncatedFrom !== null) {
+          session.other(frameOf({ type: 'history_truncated', chat_id: this.chatId, from_message_id: truncatedFrom }));
+        }
+        for (const frame of messages) session.message(frame);
+        this.sendPartial(session, status);
+        // Always sent, empty too: a reconnecting client may hold a queue that has drained since.
+        session.queue(queueJson, queueFrame, true);
+      };
+      if (session.sink.burst) session.sink.burst(writeSnapshot);
+      else writeSnapshot();
+      this.sessions.add(session);
+      session.resolveJoined();
+    }
+  }
+
+  /**
+   * The partial of a running chat, unless the snapshot already holds its step: a step persisted
+   * after the events handled so far is among the messages read, and its parts still queued here
+   * are stale for this client. A partial left out is left out whole: the client gets none of it.
+   */
+  private sendPartial(session: ChatStreamSession, status: ChatStatusValue): void {
+    let persistedAt = -1;
+    this.items.forEach((item, i) => {
+      if (
+        item.kind === 'event' &&
+        item.event.type === 'message' &&
+        item.event.message.role !== 'user' &&
+        item.event.message.id <= session.lastMessageId
+      ) {
+        persistedAt = i;
+      }
+    });
+    const skip = new Set<string>();
+    for (const item of this.items.slice(0, Math.max(persistedAt, 0))) if (item.kind === 'end') skip.add(item.step);
+    const partial = this.partial;
+    if (partial && status === 'running' && !skip.has(partial.step)) {
+      for (const frame of partial.frames) session.part(frame, partial.step);
+    } else if (partial) {
+      skip.add(partial.step);
+    }
+    session.skip = skip;
+  }
+
+  /** The joins queued right behind the one being handled, admitted with it. */
+  private takeJoins(): ChatStreamSession[] {
+    const sessions: ChatStreamSession[] = [];
+    while (this.items[0]?.kind === 'join')
+      sessions.push((this.items.shift() as { session: ChatStreamSession }).session);
+    return sessions;
+  }
+
+  private messageFrames(messages: ChatMessageDto[]): MessageFrame[] {
+    return messages.map((message) => ({
+      ...frameOf({ type: 'message', chat_id: this.chatId, message }),
+      id: message.id,
+    }));
+  }
+
+  /** The lowest message id a live client holds: reads start after it. */
+  private oldestCursor(): number | null {
+    let oldest: number | null = null;
+    for (const session of this.sessions) oldest = Math.min(oldest ?? Infinity, session.lastMessageId);
+    return oldest;
+  }
+
+  private leave(session: ChatStreamSession): void {
+    session.closed = true;
+    session.resolveJoined();
+    this.members.delete(session);
+    this.sessions.delete(session);
+    if (this.members.size === 0) this.close();
+  }
+
+  private closeAll(): void {
+    for (const session of [...this.members]) session.sink.close();
+  }
+
+  private close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.items.length = 0;
+    this.subscription.unsubscribe();
+    this.onClosed();
+  }
+}
+
+/** One client: its event ids, and what it already has (status, queue, messages, skipped steps). */
+class ChatStreamSession {
+  private readonly ids: EventIdSequence;
+  private lastStatus: ChatStatusValue | null = null;
+  private queueJson: string | null = null;
+  /** Steps whose parts this client must not get (see ChatFeed.sendPartial). */
+  skip: ReadonlySet<string> = new Set();
+  closed = false;
+  /** Resolves once the snapshot is written or the client is gone. */
+  readonly joined: Promise<void>;
+  resolveJoined!: () => void;
+
+  constructor(
+    readonly cursor: StreamCursor,
+    readonly sink: StreamSink,
+  ) {
+    this.ids = new EventIdSequence(cursor);
+    this.joined = new Promise((resolve) => (this.resolveJoined = resolve));
+  }
+
+  get lastMessageId(): number {
+    return this.ids.lastMessageId;
+  }
+
+  status(status: ChatStatusValue, frame: Frame): void {
+    if (status === this.lastStatus) return;
+    this.lastStatus = status;
+    this.write(frame);
+  }
+
+  message(frame: MessageFrame): void {
+    if (this.closed || frame.id <= this.ids.lastMessageId) return;
+    this.sink.send(this.ids.next(frame.id), 'message', frame.event, frame.json);
+  }
+
+  part(frame: Frame, step: string | undefined): void {
+    if (step === undefined || !this.skip.has(step)) this.write(frame);
+  }
+
+  /** Sends the queue if it changed (or always, in a snapshot). */
+  queue(json: string, frame: Frame, always = false): void {
+    if (json === this.queueJson && !always) return;
     this.queueJson = json;
-    this.send({ type: 'queue_update', chat_id: this.chatId, queued_messages: queue });
+    this.write(frame);
   }
 
-  private send(event: StreamEvent): void {
-    if (!this.closed) this.sink.send(this.ids.next(), event.type, event);
+  /** After an edit the next status is sent whatever it is. */
+  truncated(frame: Frame): void {
+    this.lastStatus = null;
+    this.write(frame);
   }
 
-  private fail(err: unknown): void {
-    this.deps.log?.warn({ err, chatId: this.chatId }, 'chat stream failed; disconnecting');
-    this.sink.close();
+  other(frame: Frame): void {
+    this.write(frame);
+  }
+
+  private write(frame: Frame): void {
+    if (!this.closed) this.sink.send(this.ids.next(), frame.event.type, frame.event, frame.json);
   }
 }

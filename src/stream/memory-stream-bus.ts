@@ -2,28 +2,28 @@
  * In-process stream bus: used when the API and the worker share one process (`npm start`), where
  * a NOTIFY round trip would only add latency. Listener errors are isolated from publishers.
  */
-import type { PartialSubscription, StreamBus, Unsubscribe } from './bus';
+import type { LiveHandler, PartialSubscription, StreamBus, Unsubscribe } from './bus';
 import type { ControlMessage, StreamEvent, WatchEvent } from './events';
+import { InFlightParts } from './in-flight';
 
-/** The in-flight buffer is bounded; older parts are dropped (clients then see a shorter partial). */
-const MAX_IN_FLIGHT = 10_000;
+/** Calls a subscriber: a broken one must never break the producer or the other subscribers. */
+function isolated(call: () => void): void {
+  try {
+    call();
+  } catch {
+    // The subscriber's own problem; the event still reaches everyone else.
+  }
+}
 
 class Topic<T> {
-  private readonly listeners = new Map<string, Set<(value: T) => void>>();
+  private readonly listeners = new Map<string, Set<T>>();
 
-  emit(key: string, value: T): void {
+  each(key: string, call: (listener: T) => void): void {
     const set = this.listeners.get(key);
-    if (!set) return;
-    for (const listener of [...set]) {
-      try {
-        listener(value);
-      } catch {
-        // A broken subscriber must never break the producer or other subscribers.
-      }
-    }
+    if (set) for (const listener of [...set]) isolated(() => call(listener));
   }
 
-  on(key: string, listener: (value: T) => void): Unsubscribe {
+  on(key: string, listener: T): Unsubscribe {
     let set = this.listeners.get(key);
     if (!set) this.listeners.set(key, (set = new Set()));
     set.add(listener);
@@ -34,70 +34,48 @@ class Topic<T> {
   }
 }
 
-/**
- * Tracks the parts of the step now streaming, so late subscribers can rebuild the partial answer.
- * Cleared when the step ends (its assistant message), on a retry or error, when the chat leaves
- * `running`, and when an edit rewrites the history.
- */
-export class InFlightBuffer {
-  private readonly parts = new Map<string, StreamEvent[]>();
-
-  /** Updates the buffer with an event the producer published. */
-  observe(chatId: string, event: StreamEvent): void {
-    if (event.type === 'message_part') {
-      let list = this.parts.get(chatId);
-      if (!list) this.parts.set(chatId, (list = []));
-      list.push(event);
-      if (list.length > MAX_IN_FLIGHT) list.shift();
-    } else if (
-      event.type === 'retry' ||
-      event.type === 'error' ||
-      event.type === 'history_truncated' ||
-      (event.type === 'message' && event.message.role === 'assistant') ||
-      (event.type === 'status' && event.status !== 'running')
-    ) {
-      this.parts.delete(chatId);
-    }
-  }
-
-  /** A copy of the chat's in-flight parts, oldest first. */
-  get(chatId: string): StreamEvent[] {
-    return [...(this.parts.get(chatId) ?? [])];
-  }
-}
-
 /** The bus of a single process (`npm start`, unit tests): synchronous fan-out, nothing crosses a process. */
 export class MemoryStreamBus implements StreamBus {
-  private readonly events = new Topic<StreamEvent>();
-  private readonly watch = new Topic<WatchEvent>();
-  private readonly control = new Topic<ControlMessage>();
-  private readonly buffer = new InFlightBuffer();
+  private readonly events = new Topic<LiveHandler>();
+  private readonly watch = new Topic<(event: WatchEvent) => void>();
+  private readonly control = new Topic<(message: ControlMessage) => void>();
+  /** Every event of the process passes here, so this one copy sees each step from its start to its end. */
+  private readonly inFlight = new InFlightParts('local');
 
   publish(chatId: string, event: StreamEvent): void {
-    this.buffer.observe(chatId, event);
-    this.events.emit(chatId, event);
+    const at = this.inFlight.observe(chatId, event);
+    if (at.stale) return;
+    this.events.each(chatId, (handler) => {
+      if (at.ends !== undefined) handler.stepEnded?.(at.ends);
+      handler.event(event, at.step);
+    });
   }
 
   subscribe(chatId: string, listener: (event: StreamEvent) => void): Unsubscribe {
-    return this.events.on(chatId, listener);
+    return this.events.on(chatId, { event: listener });
   }
 
-  subscribeWithPartial(chatId: string, listener: (event: StreamEvent) => void): PartialSubscription {
+  subscribeWithPartial(chatId: string, handler: LiveHandler): PartialSubscription {
     // Publishing is synchronous here, so the copy and the subscription are taken at the same instant.
-    const partial = this.buffer.get(chatId);
-    return { partial: Promise.resolve(partial), unsubscribe: this.subscribe(chatId, listener) };
+    const copy = this.inFlight.copy(chatId);
+    return {
+      partial: Promise.resolve(copy ? { step: copy.step, parts: copy.parts } : { step: null, parts: [] }),
+      settle: () => undefined,
+      unsubscribe: this.events.on(chatId, handler),
+    };
   }
 
   publishWatch(ownerId: string, event: WatchEvent): void {
-    this.watch.emit(ownerId, event);
+    this.watch.each(ownerId, (listener) => listener(event));
   }
 
+  /** Nothing is ever lost in process, so `onLost` is never called. */
   subscribeWatch(ownerId: string, listener: (event: WatchEvent) => void): Unsubscribe {
     return this.watch.on(ownerId, listener);
   }
 
   sendControl(chatId: string, message: ControlMessage): void {
-    this.control.emit(chatId, message);
+    this.control.each(chatId, (listener) => listener(message));
   }
 
   onControl(chatId: string, listener: (message: ControlMessage) => void): Unsubscribe {

@@ -8,10 +8,18 @@ import type { WatchEvent } from './events';
 export interface WatchSink {
   send(id: null, type: WatchEvent['kind'], data: WatchEvent): void;
   onClose(handler: () => void): void;
+  close(): void;
 }
 
-/** Forwards the owner's watch events to `sink` until it closes. */
+/**
+ * Forwards the owner's watch events to `sink` until it closes. If the bus may have lost some, the
+ * sink is closed: the client reconnects and reloads the list rather than miss a change.
+ */
 export function streamWatch(bus: StreamBus, ownerId: string, sink: WatchSink): void {
-  const unsubscribe = bus.subscribeWatch(ownerId, (event) => sink.send(null, event.kind, event));
+  const unsubscribe = bus.subscribeWatch(
+    ownerId,
+    (event) => sink.send(null, event.kind, event),
+    () => sink.close(),
+  );
   sink.onClose(unsubscribe);
 }

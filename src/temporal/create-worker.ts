@@ -14,6 +14,8 @@ export interface WorkerConfig {
   taskQueue: string;
   /** Prebuilt bundle (tests share one per file; production may ship one). */
   workflowBundle?: WorkerOptions['workflowBundle'];
+  /** Concurrent activities (default: the SDK's 100). */
+  maxActivities?: number;
 }
 
 export async function createWorker(config: WorkerConfig, deps: ActivityDeps): Promise<Worker> {
@@ -23,6 +25,9 @@ export async function createWorker(config: WorkerConfig, deps: ActivityDeps): Pr
     taskQueue: config.taskQueue,
     ...(config.workflowBundle ? { workflowBundle: config.workflowBundle } : { workflowsPath }),
     activities: createActivities(deps),
+    // A model step waits on the provider for the whole answer: slots, not CPU, would cap the
+    // chats a worker streams at once (the SDK default of 100 queued a storm's turns for seconds).
+    ...(config.maxActivities !== undefined ? { maxConcurrentActivityTaskExecutions: config.maxActivities } : {}),
     // Heartbeats carry cancellation (interrupts); do not let the SDK hold them back for long.
     defaultHeartbeatThrottleInterval: '500 milliseconds',
     maxHeartbeatThrottleInterval: '1 second',

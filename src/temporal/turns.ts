@@ -25,6 +25,13 @@ export interface TurnLauncher {
   notifySubagentFinished(parentChatId: string, childChatId: string): Promise<void>;
 }
 
+/**
+ * How long one request to Temporal may take, retries included. The client would otherwise retry an
+ * unreachable server for about 20 s, and a turn request holds the chat's row lock and a database
+ * connection meanwhile: a few sends during an outage would drain the API's pool.
+ */
+const REQUEST_DEADLINE_MS = 5_000;
+
 export class TemporalTurnLauncher implements TurnLauncher {
   constructor(
     private readonly client: Client,
@@ -32,21 +39,23 @@ export class TemporalTurnLauncher implements TurnLauncher {
   ) {}
 
   async requestTurn(request: TurnRequest): Promise<void> {
-    await this.client.workflow.signalWithStart(chatWorkflow, {
-      workflowId: chatWorkflowId(request.chatId),
-      taskQueue: this.taskQueue,
-      args: [{ chatId: request.chatId, turn: request.turn }],
-      signal: turnRequestedSignal,
-      signalArgs: [{ turn: request.turn }],
-      typedSearchAttributes: [
-        { key: ChatIdKey, value: request.chatId },
-        { key: OwnerIdKey, value: request.ownerId },
-        { key: RootChatIdKey, value: request.rootChatId },
-        { key: ModelConfigIdKey, value: request.modelConfigId },
-        { key: ChatStatusKey, value: 'pending' },
-      ],
-      staticSummary: `Chat ${request.chatId}, turn ${request.turn}`,
-    });
+    await this.withDeadline(() =>
+      this.client.workflow.signalWithStart(chatWorkflow, {
+        workflowId: chatWorkflowId(request.chatId),
+        taskQueue: this.taskQueue,
+        args: [{ chatId: request.chatId, turn: request.turn }],
+        signal: turnRequestedSignal,
+        signalArgs: [{ turn: request.turn }],
+        typedSearchAttributes: [
+          { key: ChatIdKey, value: request.chatId },
+          { key: OwnerIdKey, value: request.ownerId },
+          { key: RootChatIdKey, value: request.rootChatId },
+          { key: ModelConfigIdKey, value: request.modelConfigId },
+          { key: ChatStatusKey, value: 'pending' },
+        ],
+        staticSummary: `Chat ${request.chatId}, turn ${request.turn}`,
+      }),
+    );
   }
 
   /** Signals the running turn; a chat with no open workflow has nothing to interrupt. */
@@ -64,9 +73,13 @@ export class TemporalTurnLauncher implements TurnLauncher {
     );
   }
 
+  private withDeadline<T>(request: () => Promise<T>): Promise<T> {
+    return this.client.withDeadline(Date.now() + REQUEST_DEADLINE_MS, request);
+  }
+
   private async signalIfOpen(_chatId: string, send: () => Promise<void>): Promise<void> {
     try {
-      await send();
+      await this.withDeadline(send);
     } catch (err) {
       if (!(err instanceof WorkflowNotFoundError)) throw err;
     }

@@ -12,6 +12,7 @@ import {
   insertWorkspace,
   linkChatWorkspace,
   setWorkspaceStatus,
+  type LinkedWorkspace,
 } from '../db/repositories/workspaces.repository';
 import { WorkspaceError } from './errors';
 import type { Workspace, WorkspaceInfo, WorkspaceProvider, WorkspaceTemplate } from './types';
@@ -98,10 +99,12 @@ export class ChatWorkspaces {
 
   /**
    * The chat's workspace, connected, for the tools: null when the chat has no workspace or it is not
-   * running (stopped, deleted, or gone from the provider). Throws only infrastructure faults.
+   * running (stopped, deleted, or gone from the provider). `linked` is the chat's linked workspace
+   * row when the caller has just read it (null: none), saving the lookup. Throws only
+   * infrastructure faults.
    */
-  async forChat(chatId: string): Promise<Workspace | null> {
-    const row = await findWorkspaceForChat(this.db, chatId);
+  async forChat(chatId: string, linked?: LinkedWorkspace | null): Promise<Workspace | null> {
+    const row = linked === undefined ? await findWorkspaceForChat(this.db, chatId) : linked;
     if (!row) return null;
     const current = await this.refresh(row);
     if (current.status !== 'running' || !this.serves(current)) return null;
@@ -220,21 +223,21 @@ export class ChatWorkspaces {
   }
 
   /** Whether this instance's provider built the workspace (only then can it be asked about it). */
-  private serves(row: WorkspaceRow): boolean {
+  private serves(row: LinkedWorkspace): boolean {
     return row.provider === this.provider.kind;
   }
 
   /** The row with the status the provider reports now; a workspace the provider forgot counts as deleted. */
-  private async refresh(row: WorkspaceRow): Promise<WorkspaceRow> {
+  private async refresh<R extends LinkedWorkspace>(row: R): Promise<R> {
     if (row.status === 'deleted' || !this.serves(row)) return row;
     const info = await this.provider.get(row.provider_ref);
     return this.record(row, info?.status ?? 'deleted');
   }
 
   /** Stores `status` on the row when it changed. */
-  private async record(row: WorkspaceRow, status: WorkspaceRowStatus): Promise<WorkspaceRow> {
+  private async record<R extends LinkedWorkspace>(row: R, status: WorkspaceRowStatus): Promise<R> {
     if (row.status === status) return row;
-    return (await setWorkspaceStatus(this.db, row.id, status)) ?? { ...row, status };
+    return { ...row, ...(await setWorkspaceStatus(this.db, row.id, status)), status };
   }
 
   /** Runs `work` after every earlier create/start/stop of the same chat on this instance has finished. */

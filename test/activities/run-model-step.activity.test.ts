@@ -8,6 +8,7 @@ import { ActivityCancellationDetails, ApplicationFailure } from '@temporalio/com
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities, type ActivityDeps } from '../../activities';
 import { ModelResolver } from '../../src/chat/models';
+import { StepSettingsCache } from '../../src/chat/step-settings';
 import { messageRow } from '../../src/chat/message-rows';
 import { createLogger } from '../../src/log';
 import { SecretBox } from '../../src/security/secrets';
@@ -75,6 +76,7 @@ describe('runModelStep', () => {
         { openai: { apiKey: undefined, baseUrl: undefined }, anthropic: { apiKey: undefined, baseUrl: undefined } },
         'chatd/test',
       ),
+      settings: new StepSettingsCache(db),
       log: createLogger('silent', 'test'),
       maxSteps: 10,
       toolSpecs: () => [],
@@ -259,7 +261,6 @@ describe('runModelStep', () => {
       })
       .returning('id')
       .executeTakeFirstOrThrow();
-    deps.models.invalidate();
     const chatId = await newChat();
     await db.updateTable('chats').set({ last_model_config_id: stored.id }).where('id', '=', chatId).execute();
     const step = (turn: number) =>
@@ -328,7 +329,6 @@ describe('runModelStep', () => {
       })
       .returning('id')
       .executeTakeFirstOrThrow();
-    deps.models.invalidate();
     const chatId = await newChat();
     await db.updateTable('chats').set({ last_model_config_id: searching.id }).where('id', '=', chatId).execute();
     fake.enqueue(text('Found it.'));

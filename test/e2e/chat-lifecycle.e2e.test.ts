@@ -412,6 +412,7 @@ describe('a message racing the end of a turn', () => {
   }
 
   const persistWrite = /update "chats" set "updated_at" = now\(\) where "id" = \$\d+ and "turn" = \$\d+/;
+  const turnStart = /update "chats" set "status" = case when turn = \$\d+/;
   const lockRow = /for update/;
 
   /**
@@ -428,10 +429,10 @@ describe('a message racing the end of a turn', () => {
     const beforeStart = holdChatLock(chatId);
     await beforeStart.acquired;
     worker = await startTestApp({ fake, database, taskQueue, roles: { api: false, worker: true } });
-    await lockWaiters(lockRow, 1, 'the turn to wait to start');
+    await lockWaiters(turnStart, 1, 'the turn to wait to start');
     // Queue up behind the turn's start, so the lock comes back to the test before the step's write.
     const atPersist = holdChatLock(chatId);
-    await lockWaiters(lockRow, 2, 'the second lock to queue');
+    await lockWaiters(lockRow, 1, 'the second lock to queue');
     await beforeStart.release();
     await atPersist.acquired;
     await lockWaiters(persistWrite, 1, 'the step to wait to persist');

@@ -1,8 +1,9 @@
 /**
  * Chat configuration over HTTP (reference §4.5): the admin's system prompt, each user's custom prompt
  * and per-model compaction thresholds. Limits are enforced at the edge (a rejected write changes
- * nothing), per-user settings never leak between users, and the readers the turn runner uses see
- * exactly what the API stored.
+ * nothing), per-user settings never leak between users, the readers see exactly what the API
+ * stored, and a change reaches the very next turn (the worker caches what it read until the config
+ * generation moves).
  */
 import { randomUUID } from 'node:crypto';
 import {
@@ -11,7 +12,8 @@ import {
   getUserPrompt,
   MAX_PROMPT_CHARS,
 } from '../../src/chat/config.service';
-import { startTestApp, type TestApp } from '../support/app';
+import { startTestApp, turnRequests, waitForChat, type TestApp } from '../support/app';
+import { text } from '../support/fake-llm/script';
 import { FakeLlmServer } from '../support/fake-llm/server';
 import { createTestUser, type TestUser } from '../support/users';
 
@@ -230,6 +232,56 @@ describe('config', () => {
       const res = await app.request('GET', path(config.body.id), undefined, member.token);
       expect(res.status).toBe(404);
       expect(res.body.error.code).toBe('model_config_not_found');
+    });
+  });
+  describe('the next turn', () => {
+    /** Runs one turn of `chatId` (a new chat when undefined) and returns its provider request body. */
+    async function turn(chatId: string | undefined, model: string, modelConfigId: string) {
+      const before = turnRequests(fake, model).length;
+      fake.enqueue(text('Noted.'));
+      const content = [{ type: 'text', text: 'Next question' }];
+      const sent = chatId
+        ? await app.request('POST', `/chats/${chatId}/messages`, { content })
+        : await app.request('POST', '/chats', { content, model_config_id: modelConfigId });
+      expect(sent.status).toBeLessThan(300);
+      const id: string = chatId ?? sent.body.id;
+      await waitForChat(app, id, (c) => c.status === 'waiting');
+      const requests = turnRequests(fake, model);
+      expect(requests).toHaveLength(before + 1);
+      return { id, body: JSON.stringify(requests[before]!.body) };
+    }
+
+    it('applies a changed system prompt, user prompt and model config at once', async () => {
+      const providers = await app.request('GET', '/chat-providers');
+      const config = await app.request('POST', '/model-configs', {
+        provider_id: providers.body[0].id,
+        model: 'config-model-a',
+        context_limit: 128_000,
+      });
+      expect(config.status).toBe(201);
+      await app.request('PUT', '/config/system-prompt', { system_prompt: 'SYSTEM-ONE' });
+      await app.request('PUT', '/config/user-prompt', { custom_prompt: 'USER-ONE' });
+      const first = await turn(undefined, 'config-model-a', config.body.id);
+      expect(first.body).toContain('SYSTEM-ONE');
+      expect(first.body).toContain('<user-instructions>');
+      expect(first.body).toContain('USER-ONE');
+
+      await app.request('PUT', '/config/system-prompt', { system_prompt: 'SYSTEM-TWO' });
+      await app.request('PUT', '/config/user-prompt', { custom_prompt: 'USER-TWO' });
+      const second = await turn(first.id, 'config-model-a', config.body.id);
+      expect(second.body).toContain('SYSTEM-TWO');
+      expect(second.body).toContain('USER-TWO');
+      expect(second.body).not.toContain('SYSTEM-ONE');
+      expect(second.body).not.toContain('USER-ONE');
+
+      await app.request('PUT', '/config/system-prompt', { system_prompt: '' });
+      await app.request('PUT', '/config/user-prompt', { custom_prompt: '' });
+      expect((await app.request('PATCH', `/model-configs/${config.body.id}`, { model: 'config-model-b' })).status).toBe(
+        200,
+      );
+      const third = await turn(first.id, 'config-model-b', config.body.id);
+      expect(third.body).not.toContain('SYSTEM-TWO');
+      expect(third.body).not.toContain('user-instructions');
     });
   });
 });

@@ -3,8 +3,10 @@
  * their own PgStreamBus on one database and one task queue, as `chatd api` and `chatd worker` do.
  * A client streaming from an API process sees what a worker produces (also the in-flight partial
  * when it connects late); an interrupt on one API process reaches streams on another and the
- * worker; a client resumes with Last-Event-ID after its API process is stopped; and a turn whose
- * worker is killed with SIGKILL completes on another worker, its message persisted once.
+ * worker; clients resume with Last-Event-ID after their API process is stopped, a burst of them
+ * each getting the in-flight partial exactly once; a config change made through an API process
+ * reaches the worker's next turn; and a turn whose worker is killed with SIGKILL completes on
+ * another worker, its message persisted once.
  */
 import { randomUUID } from 'node:crypto';
 import {
@@ -168,6 +170,36 @@ describe('separate API and worker processes', () => {
     }
   });
 
+  it('gives each of a burst of clients resuming on a restarted API process the in-flight partial once, then the rest', async () => {
+    const first = await startApiProcess();
+    await startWorkerRole();
+    const port = Number(new URL(first.url).port);
+    fake.enqueue(text('Answer before the restart.'));
+    const chatId: string = (await first.request('POST', '/chats', body('Before'))).body.id;
+    await waitForChat(first, chatId, (c) => c.status === 'waiting');
+    const answer = Array.from({ length: 60 }, (_, i) => `word${i}`).join(' ');
+    fake.enqueue(text(answer, { tokensPerSecond: 20 }));
+    await first.request('POST', `/chats/${chatId}/messages`, body('During'));
+    const url = `${first.url}/api/v1/chats/${chatId}/stream`;
+    const before = Array.from({ length: 20 }, () => SseClient.open(url, first.token));
+    await Promise.all(before.map((client) => client.waitFor((e) => e.event === 'message_part')));
+
+    await first.stop();
+    apps.splice(apps.indexOf(first), 1);
+    for (const client of before) client.close();
+    const second = await startApiProcess(port);
+    // All at once, each from the last event it saw, as EventSource does.
+    const resumed = before.map((client) => SseClient.open(url, second.token, { 'Last-Event-ID': client.lastEventId! }));
+    const messages = await Promise.all(resumed.map((client) => client.waitFor(isAssistant(answer))));
+    for (const client of resumed) {
+      client.close();
+      // The partial, then the live deltas: the whole answer, each delta once, and no message again.
+      expect(partsText(client.events)).toBe(answer);
+      expect(client.events.filter((e) => e.event === 'message')).toHaveLength(1);
+    }
+    expect(new Set(messages.map((m) => m.data.message.id)).size).toBe(1);
+  });
+
   it('completes a turn on another worker after its worker process is killed, persisting the answer once', async () => {
     const api = await startApiProcess();
     child = await startWorkerProcess({ database, taskQueue });
@@ -192,6 +224,30 @@ describe('separate API and worker processes', () => {
     expect(stream.events.filter(isAssistant())).toHaveLength(1);
     expect(turnRequests(fake)).toHaveLength(2);
   }, 240_000);
+
+  /**
+   * The worker caches the config rows it reads; the API process's writes move the config
+   * generation, which the worker reads with each step, so the very next turn applies them.
+   */
+  it('applies config changes made through an API process to the next turn on a worker', async () => {
+    const api = await startApiProcess();
+    await startWorkerRole();
+    fake.enqueue(text('First answer.'));
+    const chatId: string = (await api.request('POST', '/chats', body('One'))).body.id;
+    await waitForChat(api, chatId, (c) => c.status === 'waiting');
+
+    await api.request('PUT', '/config/system-prompt', { system_prompt: 'Prompt set on the API process.' });
+    const patched = await api.request('PATCH', `/model-configs/${api.modelConfigId}`, { model: 'renamed-model' });
+    expect(patched.status).toBe(200);
+    fake.enqueue(text('Second answer.'));
+    await api.request('POST', `/chats/${chatId}/messages`, body('Two'));
+    await waitForChat(api, chatId, (c) => c.status === 'waiting');
+
+    const renamed = turnRequests(fake, 'renamed-model');
+    expect(renamed).toHaveLength(1);
+    expect(JSON.stringify(renamed[0]!.body)).toContain('Prompt set on the API process.');
+    expect(JSON.stringify(turnRequests(fake)[0]!.body)).not.toContain('Prompt set on the API process.');
+  });
 
   /** A graceful worker shutdown is not an interrupt: the step is retried on another worker. */
   it('hands a step to another worker when its worker shuts down mid-stream, persisting the answer once', async () => {

@@ -6,7 +6,8 @@ import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import type { Kysely } from 'kysely';
 import { createDb } from '../../src/db/create-db';
-import type { Database } from '../../src/db/database';
+import type { ChatModelConfigRow, Database } from '../../src/db/database';
+import { insertModelConfig, insertProvider } from '../../src/db/repositories/model-configs.repository';
 import { migrateToLatest } from '../../src/db/migrator';
 
 export interface TestDatabase {
@@ -42,4 +43,26 @@ export async function createTestDatabase(): Promise<TestDatabase> {
       await c.end();
     },
   };
+}
+
+/** A provider that is never called and a default model config on it: enough for turn rows to point at. */
+export async function insertUnusedModelConfig(db: Kysely<Database>): Promise<ChatModelConfigRow> {
+  const provider = await insertProvider(db, {
+    provider: 'openai',
+    displayName: 'fake',
+    baseUrl: 'http://127.0.0.1:9',
+    apiMode: null,
+    apiKey: null,
+    createdBy: null,
+  });
+  return insertModelConfig(db, {
+    providerId: provider.id,
+    model: 'fake-model',
+    displayName: 'fake',
+    isDefault: true,
+    contextLimit: 1000,
+    compressionThreshold: 70,
+    options: {},
+    createdBy: null,
+  });
 }

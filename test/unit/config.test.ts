@@ -7,6 +7,7 @@ describe('parseConfig', () => {
     expect(config.http).toEqual({ host: '127.0.0.1', port: 8080 });
     expect(config.temporal).toEqual({ address: undefined, namespace: 'default', taskQueue: 'chatd' });
     expect(config.maxSteps).toBe(1200);
+    expect(config.workerMaxActivities).toBe(1000);
     expect(config.maxMessageBytes).toBe(1024 * 1024);
     expect(Object.isFrozen(config)).toBe(true);
   });
@@ -26,13 +27,20 @@ describe('parseConfig', () => {
         DATABASE_URL: 'mysql://x',
         CHATD_DEFAULT_MODEL: 'gpt-4o',
         CHATD_MAX_STEPS: '0',
+        CHATD_WORKER_MAX_ACTIVITIES: '-5',
       });
     } catch (err) {
       error = err;
     }
     expect(error).toBeInstanceOf(ConfigError);
     const issues = (error as ConfigError).issues.join('\n');
-    for (const name of ['CHATD_HTTP_PORT', 'DATABASE_URL', 'CHATD_DEFAULT_MODEL', 'CHATD_MAX_STEPS']) {
+    for (const name of [
+      'CHATD_HTTP_PORT',
+      'DATABASE_URL',
+      'CHATD_DEFAULT_MODEL',
+      'CHATD_MAX_STEPS',
+      'CHATD_WORKER_MAX_ACTIVITIES',
+    ]) {
       expect(issues).toContain(name);
     }
   });

@@ -2,19 +2,16 @@
  * Bearer-token authentication. Browsers' EventSource cannot send headers, so the stream endpoints
  * also accept `?access_token=`. Sets ctx.state.actor; `requireAdmin` guards admin-only routes.
  */
-import type { Kysely } from 'kysely';
 import type { Middleware } from 'koa';
 import type { Actor } from '../../chat/chat.service';
-import type { Database } from '../../db/database';
-import { findUserByTokenHash } from '../../db/repositories/users.repository';
 import { ForbiddenError, UnauthorizedError } from '../../errors';
-import { hashToken } from '../../security/tokens';
+import type { TokenAuthenticator } from '../../security/tokens';
 
 export interface AuthState {
   actor: Actor;
 }
 
-export function authenticate(db: Kysely<Database>): Middleware {
+export function authenticate(tokens: TokenAuthenticator): Middleware {
   return async (ctx, next) => {
     const header = ctx.get('Authorization');
     const match = /^Bearer\s+(\S+)$/i.exec(header);
@@ -22,9 +19,9 @@ export function authenticate(db: Kysely<Database>): Middleware {
       ctx.method === 'GET' && typeof ctx.query.access_token === 'string' ? ctx.query.access_token : undefined;
     const token = match?.[1] ?? queryToken;
     if (!token) throw new UnauthorizedError();
-    const user = await findUserByTokenHash(db, hashToken(token));
-    if (!user) throw new UnauthorizedError('The API token is invalid, expired or revoked.');
-    ctx.state.actor = { id: user.id, role: user.role } satisfies Actor;
+    const live = await tokens.authenticate(token);
+    if (!live) throw new UnauthorizedError('The API token is invalid, expired or revoked.');
+    ctx.state.actor = { id: live.userId, role: live.role } satisfies Actor;
     await next();
   };
 }

@@ -1,11 +1,13 @@
 /**
  * The one error handler: AppError → its status and `{error: {code, message, details?}}`; zod
- * errors → 400 with the issues; body-parser failures → 400/413; anything else → 500 with the
- * request id and a generic message (the error itself is logged, never sent).
+ * errors → 400 with the issues; body-parser failures → 400/413; an unreachable database → 503
+ * `dependency_unavailable`; anything else → 500 with the request id and a generic message (the
+ * error itself is logged, never sent).
  */
 import type { Middleware } from 'koa';
 import { ZodError } from 'zod';
-import { AppError } from '../../errors';
+import { isDatabaseUnavailable } from '../../db/create-db';
+import { AppError, DependencyUnavailableError } from '../../errors';
 
 interface HttpLikeError {
   status?: number;
@@ -22,7 +24,10 @@ export function errorHandler(): Middleware {
         ctx.status = 404;
         ctx.body = { error: { code: 'route_not_found', message: `No route for ${ctx.method} ${ctx.path}.` } };
       }
-    } catch (err) {
+    } catch (thrown) {
+      // An unreachable database is an outage, not a bug: the client may retry once it is back.
+      if (isDatabaseUnavailable(thrown)) ctx.app.emit('error', thrown, ctx);
+      const err = isDatabaseUnavailable(thrown) ? new DependencyUnavailableError('The database') : thrown;
       if (err instanceof AppError) {
         ctx.status = err.status;
         ctx.body = {

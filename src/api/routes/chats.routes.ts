@@ -20,7 +20,7 @@ import {
 } from '../../chat/chat.service';
 import { toChatDto } from '../../chat/dto';
 import { ValidationError } from '../../errors';
-import { createStreamStore, streamChat } from '../../stream/chat-stream';
+import { ChatStreamHub, createStreamStore } from '../../stream/chat-stream';
 import { parseEventId } from '../../stream/cursor';
 import { streamWatch } from '../../stream/watch-stream';
 import { SseWriter } from '../sse';
@@ -32,6 +32,8 @@ export function chatsRouter(deps: AppDeps): Router {
   const router = new Router();
   const actor = (ctx: { state: { actor?: Actor } }): Actor => ctx.state.actor!;
   const sseOptions = { heartbeatMs: deps.sseHeartbeatMs, maxBufferedBytes: deps.sseMaxBufferedBytes };
+  // One per app: a chat's clients share one bus subscription, one read per hint and one encoding per event.
+  const chatStreams = new ChatStreamHub({ bus: deps.bus, store: createStreamStore(deps.db), log: deps.log });
 
   mountRoute(router, chatsApi.create, async (ctx, { body }) => {
     ctx.body = await createChat(deps, actor(ctx), body);
@@ -97,7 +99,7 @@ export function chatsRouter(deps: AppDeps): Router {
     }
     const cursor = fromHeader ?? { messageId: query.after_id ?? 0, counter: 0 };
     const sse = new SseWriter(ctx, sseOptions);
-    await streamChat({ bus: deps.bus, store: createStreamStore(deps.db), log: deps.log }, chat.id, cursor, sse);
+    await chatStreams.stream(chat.id, cursor, sse);
   });
 
   return router;

@@ -14,14 +14,15 @@ import {
   removeUserFromGroup,
   revokeToken,
 } from '../../chat/users.service';
+import type { TokenAuthenticator } from '../../security/tokens';
 import type { AppDeps } from '../app';
 import { mountRoute } from '../openapi';
 import { usersApi } from './users.schema';
 
 const actor = (ctx: { state: { actor?: Actor } }): Actor => ctx.state.actor!;
 
-/** The identity router (mounted after authentication). */
-export function usersRouter(deps: AppDeps): Router {
+/** The identity router (mounted after authentication); a revocation reaches `tokens` at once. */
+export function usersRouter(deps: AppDeps, tokens: TokenAuthenticator): Router {
   const router = new Router();
   mountRoute(router, usersApi.me, async (ctx) => {
     ctx.body = await getCurrentUser(deps, actor(ctx));
@@ -39,6 +40,7 @@ export function usersRouter(deps: AppDeps): Router {
   });
   mountRoute(router, usersApi.revokeToken, async (ctx, { params }) => {
     await revokeToken(deps, actor(ctx), params.id);
+    tokens.forget(params.id);
     ctx.status = 204;
   });
   mountRoute(router, usersApi.createGroup, async (ctx, { body }) => {

@@ -2,7 +2,14 @@
  * Chat rows. Every mutation of a chat's status runs in a transaction holding the row lock
  * (`lockChat`), which is what serialises the API, the worker and the queue promoter.
  */
-import { sql, type Kysely, type Transaction } from 'kysely';
+import {
+  sql,
+  type Kysely,
+  type QueryCreator,
+  type Transaction,
+  type UpdateQueryBuilder,
+  type UpdateResult,
+} from 'kysely';
 import type { ChatRow, ChatRowUpdate, ChatStatus, Database, NewChatRow } from '../database';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -25,6 +32,29 @@ export async function lockChat(trx: Transaction<Database>, id: string): Promise<
   return trx.selectFrom('chats').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
 }
 
+/** lockChat, plus how many messages wait in the chat's queue (one statement instead of two). */
+export async function lockChatCountingQueue(
+  trx: Transaction<Database>,
+  id: string,
+): Promise<{ chat: ChatRow; queued: number } | undefined> {
+  const row = await trx
+    .selectFrom('chats')
+    .selectAll('chats')
+    .select((eb) =>
+      eb
+        .selectFrom('chat_queued_messages')
+        .select(eb.fn.countAll<string>().as('n'))
+        .whereRef('chat_queued_messages.chat_id', '=', 'chats.id')
+        .as('queued'),
+    )
+    .where('chats.id', '=', id)
+    .forUpdate()
+    .executeTakeFirst();
+  if (!row) return undefined;
+  const { queued, ...chat } = row;
+  return { chat, queued: Number(queued ?? 0) };
+}
+
 export async function updateChat(db: Db, id: string, patch: ChatRowUpdate): Promise<ChatRow> {
   return db
     .updateTable('chats')
@@ -35,30 +65,85 @@ export async function updateChat(db: Db, id: string, patch: ChatRowUpdate): Prom
 }
 
 /**
- * Moves a chat into `running` for `turn`, unless the turn was superseded (edit) or stopped before it
- * began (interrupt, archive). Waits for a transaction that is still committing the turn's user
- * message, so a turn never starts ahead of its own input: the row is locked by id first, because an
- * UPDATE filtering on `turn` would test the last committed version and skip the row at once.
+ * The UPDATE that moves a chat into `running` for `turn`, unless the turn was superseded (edit) or
+ * stopped before it began (interrupt, archive): a row that cannot start keeps its values (check the
+ * returned row with isRunningTurn). It waits for a transaction that is still committing the turn's
+ * user message, so a turn never starts ahead of its own input: the row is selected by id and by a
+ * turn not yet past `turn`, a condition the last committed version meets whenever the pending one
+ * does (turns only grow), so the UPDATE queues for the row lock and then decides on the newest
+ * version. Filtering on `turn = $turn` would test the last committed version and skip the row at once.
  */
-export async function markTurnRunning(db: Db, id: string, turn: number): Promise<ChatRow | undefined> {
-  const mark = async (trx: Transaction<Database>): Promise<ChatRow | undefined> => {
-    const chat = await lockChat(trx, id);
-    if (!chat || chat.turn !== turn || (chat.status !== 'pending' && chat.status !== 'running')) return undefined;
-    return updateChat(trx, id, { status: 'running' });
-  };
-  return db.isTransaction ? mark(db as Transaction<Database>) : db.transaction().execute(mark);
+export function markTurnRunningQuery(
+  db: QueryCreator<Database>,
+  id: string,
+  turn: number,
+): UpdateQueryBuilder<Database, 'chats', 'chats', UpdateResult> {
+  const starts = sql<boolean>`turn = ${turn} and status in ('pending', 'running')`;
+  return db
+    .updateTable('chats')
+    .set({
+      status: sql<ChatStatus>`case when ${starts} then 'running'::chat_status else status end`,
+      updated_at: sql<Date>`case when ${starts} then now() else updated_at end`,
+    })
+    .where('id', '=', id)
+    .where('turn', '<=', turn);
+}
+
+/** Whether the row markTurnRunningQuery returned runs `turn`. */
+export const isRunningTurn = (chat: Pick<ChatRow, 'turn' | 'status'>, turn: number): boolean =>
+  chat.turn === turn && chat.status === 'running';
+
+/**
+ * Ends the chat's current turn (caller holds the row lock, so the queue read here is current): pops
+ * the oldest queued message and moves the chat to the next turn (`pending`) if there was one, to
+ * `waiting` otherwise, clearing the last error. One statement; returns the chat and the popped
+ * message's content, which the caller inserts as the next turn's user message.
+ */
+export async function endTurnPromotingQueued(
+  trx: Transaction<Database>,
+  id: string,
+): Promise<{ chat: ChatRow; promotedContent: unknown[] | null }> {
+  const { promoted_content, ...chat } = await trx
+    .with('popped', (db) =>
+      db
+        .deleteFrom('chat_queued_messages')
+        .where('id', '=', (eb) =>
+          eb.selectFrom('chat_queued_messages').select('id').where('chat_id', '=', id).orderBy('id').limit(1),
+        )
+        .returning('content'),
+    )
+    .updateTable('chats')
+    .set({
+      status: sql<ChatStatus>`case when exists (select from popped) then 'pending'::chat_status else 'waiting' end`,
+      turn: sql<number>`turn + (select count(*) from popped)::int`,
+      last_error: null,
+      last_error_kind: null,
+      updated_at: sql<Date>`now()`,
+    })
+    .where('id', '=', id)
+    .returningAll()
+    .returning((eb) => eb.selectFrom('popped').select('content').as('promoted_content'))
+    .executeTakeFirstOrThrow();
+  return { chat, promotedContent: promoted_content ?? null };
 }
 
 /** Touches the chat if `turn` is still its current turn (the persist fence); false when fenced. */
 export async function touchIfCurrentTurn(db: Db, id: string, turn: number): Promise<boolean> {
-  const row = await db
+  return (await touchIfCurrentTurnQuery(db, id, turn).executeTakeFirst()) !== undefined;
+}
+
+/** The UPDATE of touchIfCurrentTurn (returning the id when the turn is current), to embed in a larger statement. */
+export function touchIfCurrentTurnQuery(
+  db: Db,
+  id: string,
+  turn: number,
+): UpdateQueryBuilder<Database, 'chats', 'chats', { id: string }> {
+  return db
     .updateTable('chats')
     .set({ updated_at: sql<Date>`now()` })
     .where('id', '=', id)
     .where('turn', '=', turn)
-    .returning('id')
-    .executeTakeFirst();
-  return row !== undefined;
+    .returning('id');
 }
 
 /**

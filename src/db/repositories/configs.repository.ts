@@ -3,7 +3,7 @@
  * rows (user_configs, e.g. the custom prompt and compaction threshold overrides). Values are jsonb;
  * callers own their shapes and parse what they read.
  */
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type Kysely, type SelectQueryBuilder, type Transaction } from 'kysely';
 import type { Database } from '../database';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -74,4 +74,39 @@ export async function deleteUserConfig(db: Db, userId: string, key: string): Pro
     .where('key', '=', key)
     .executeTakeFirst();
   return result.numDeletedRows > 0n;
+}
+
+/**
+ * The config generation as a query to embed (a scalar subquery) in a statement that runs anyway:
+ * every write to the config tables increments it (see the config_generation migration).
+ */
+export function configGenerationQuery(
+  db: Db,
+): SelectQueryBuilder<Database, 'config_generation', { generation: number }> {
+  return db.selectFrom('config_generation').select('generation');
+}
+
+/**
+ * In one statement: the site config value under `siteKey` (scope `site`) and the user's config rows
+ * whose key is one of `userKeys` or starts with `userPrefix` (scope `user`).
+ */
+export async function listSiteAndUserConfigs(
+  db: Db,
+  siteKey: string,
+  userId: string,
+  userKeys: string[],
+  userPrefix: string,
+): Promise<Array<{ scope: 'site' | 'user'; key: string; value: unknown }>> {
+  return db
+    .selectFrom('site_configs')
+    .select([sql<'site' | 'user'>`'site'`.as('scope'), 'key', 'value'])
+    .where('key', '=', siteKey)
+    .unionAll(
+      db
+        .selectFrom('user_configs')
+        .select([sql<'site' | 'user'>`'user'`.as('scope'), 'key', 'value'])
+        .where('user_id', '=', userId)
+        .where((eb) => eb.or([eb('key', 'in', userKeys), sql<boolean>`starts_with(key, ${userPrefix})`])),
+    )
+    .execute();
 }

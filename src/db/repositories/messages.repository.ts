@@ -2,8 +2,9 @@
  * Chat messages and queued messages. Step writes are idempotent through (chat_id, step_key): a
  * retried activity gets back the rows of its first attempt instead of inserting twice.
  */
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type Kysely, type SelectQueryBuilder, type Transaction } from 'kysely';
 import type { ChatMessageRow, ChatQueuedMessageRow, Database, NewChatMessageRow } from '../database';
+import { touchIfCurrentTurn, touchIfCurrentTurnQuery } from './chats.repository';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -16,6 +17,64 @@ export async function insertMessages(db: Db, rows: NewChatMessageRow[]): Promise
     .onConflict((oc) => oc.columns(['chat_id', 'step_key']).where('step_key', 'is not', null).doNothing())
     .returningAll()
     .execute();
+  return withStoredDuplicates(db, rows, inserted);
+}
+
+/**
+ * insertMessages under the turn fence, in one statement: the chat's row is touched (and locked) only
+ * if `turn` is still its turn, and the rows are inserted only if it was. Null when fenced. All rows
+ * must set the same columns (columns they leave out get their defaults).
+ */
+export async function insertMessagesIfCurrentTurn(
+  db: Db,
+  chatId: string,
+  turn: number,
+  rows: NewChatMessageRow[],
+): Promise<ChatMessageRow[] | null> {
+  if (rows.length === 0) return (await touchIfCurrentTurn(db, chatId, turn)) ? [] : null;
+  const columns = sharedColumns(rows);
+  // Everything but the content travels as one jsonb array typed by the table's row type; the
+  // contents, already JSON text, travel beside it and are parsed once, by the server.
+  const fields = rows.map((row) => Object.fromEntries(columns.map((c) => [c, row[c]])));
+  const contents = rows.map((row) => row.content);
+  const { rows: result } = await sql<ChatMessageRow & { current_turn: boolean }>`
+    with fence as (${touchIfCurrentTurnQuery(db, chatId, turn)}), inserted as (
+      insert into chat_messages (${sql.join(columns.map((c) => sql.ref(c)))}, content)
+      select ${sql.join(columns.map((c) => sql.ref(`r.${c}`)))}, c.content::jsonb
+        from jsonb_populate_recordset(null::chat_messages, ${JSON.stringify(fields)}::jsonb) with ordinality as r
+        join unnest(${contents}::text[]) with ordinality as c (content, n) on c.n = r.ordinality
+       where exists (select from fence)
+       order by r.ordinality
+      on conflict (chat_id, step_key) where step_key is not null do nothing
+      returning *
+    )
+    select exists (select from fence) as current_turn, inserted.*
+      from (values (1)) as one left join inserted on true
+     order by inserted.id`.execute(db);
+  if (!result[0]?.current_turn) return null;
+  const inserted = result.filter((r) => r.id !== null).map(({ current_turn: _current, ...row }) => row);
+  return withStoredDuplicates(db, rows, inserted);
+}
+
+/** The columns (content aside) every row sets; rows setting different columns are a programming error. */
+function sharedColumns(rows: NewChatMessageRow[]): Array<Exclude<keyof NewChatMessageRow, 'content'>> {
+  const columnsOf = (row: NewChatMessageRow) =>
+    (Object.keys(row) as Array<keyof NewChatMessageRow>)
+      .filter((c): c is Exclude<keyof NewChatMessageRow, 'content'> => c !== 'content' && row[c] !== undefined)
+      .sort();
+  const columns = columnsOf(rows[0]!);
+  if (rows.some((row) => columnsOf(row).join() !== columns.join())) {
+    throw new Error('the rows of one message batch must set the same columns');
+  }
+  return columns;
+}
+
+/** The inserted rows, or, when some step_keys already existed (a retried step), the rows as stored. */
+async function withStoredDuplicates(
+  db: Db,
+  rows: NewChatMessageRow[],
+  inserted: ChatMessageRow[],
+): Promise<ChatMessageRow[]> {
   if (inserted.length === rows.length) return inserted;
   const keys = rows.map((r) => r.step_key).filter((k): k is string => typeof k === 'string');
   const chatId = rows[0]!.chat_id;
@@ -63,50 +122,37 @@ export async function listVisibleMessagesPage(
   return { rows: rows.slice(0, opts.limit), hasMore: rows.length > opts.limit };
 }
 
+/** What a prompt is built from. */
+export type PromptRow = Pick<ChatMessageRow, 'id' | 'role' | 'content' | 'model_config_id' | 'provider_response_id'>;
+
 /**
- * The model's view (reference §3.12): live messages visible to the model; once compacted, the
- * uncompressed system messages, the newest compressed summary and everything after it.
+ * The model's view (reference §3.12), oldest first, as a query to embed in a step's read: live
+ * messages visible to the model; once compacted, the uncompressed system messages, the newest
+ * compressed summary and everything after it.
  */
-export async function listPromptMessages(db: Db, chatId: string): Promise<ChatMessageRow[]> {
+export function promptRowsQuery(db: Db, chatId: string): SelectQueryBuilder<Database, 'chat_messages', PromptRow> {
   return db
-    .selectFrom('chat_messages as m')
-    .selectAll()
-    .where('m.chat_id', '=', chatId)
-    .where('m.deleted', '=', false)
-    .where('m.visibility', 'in', ['model', 'both'])
+    .selectFrom('chat_messages')
+    .select(['id', 'role', 'content', 'model_config_id', 'provider_response_id'])
+    .where('chat_id', '=', chatId)
+    .where('deleted', '=', false)
+    .where('visibility', 'in', ['model', 'both'])
     .where((eb) =>
       eb.or([
-        eb.and([eb('m.role', '=', 'system'), eb('m.compressed', '=', false)]),
+        eb.and([eb('role', '=', 'system'), eb('compressed', '=', false)]),
         eb(
-          'm.id',
+          'id',
           '>=',
           sql<number>`coalesce((select max(s.id) from chat_messages s where s.chat_id = ${chatId}
             and s.compressed and s.visibility = 'model' and not s.deleted), 0)`,
         ),
       ]),
     )
-    .orderBy('m.id')
-    .execute();
+    .orderBy('id');
 }
 
 export async function listQueuedMessages(db: Db, chatId: string): Promise<ChatQueuedMessageRow[]> {
   return db.selectFrom('chat_queued_messages').selectAll().where('chat_id', '=', chatId).orderBy('id').execute();
-}
-
-/** Removes and returns the oldest queued message (caller holds the chat lock). */
-export async function popQueuedMessage(
-  trx: Transaction<Database>,
-  chatId: string,
-): Promise<ChatQueuedMessageRow | undefined> {
-  const next = await trx
-    .selectFrom('chat_queued_messages')
-    .select('id')
-    .where('chat_id', '=', chatId)
-    .orderBy('id')
-    .limit(1)
-    .executeTakeFirst();
-  if (!next) return undefined;
-  return trx.deleteFrom('chat_queued_messages').where('id', '=', next.id).returningAll().executeTakeFirst();
 }
 
 /** The message a step wrote under `stepKey` (see src/chat/turn-runner.ts), if any. */

@@ -2,6 +2,7 @@
  * Users and API tokens. Token lookups are by SHA-256 digest; expired and revoked tokens never match.
  */
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import type { LiveToken } from '../../security/tokens';
 import type { ApiTokensTable, Database, UserRole, UserRow } from '../database';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -43,16 +44,17 @@ export async function insertApiToken(
     .executeTakeFirstOrThrow();
 }
 
-/** The user owning a live token with this digest, or undefined. */
-export async function findUserByTokenHash(db: Db, tokenHash: Buffer): Promise<UserRow | undefined> {
-  return db
+/** The live token with this digest and its owner's id and role, or undefined. */
+export async function findLiveToken(db: Db, tokenHash: Buffer): Promise<LiveToken | undefined> {
+  const row = await db
     .selectFrom('api_tokens')
     .innerJoin('users', 'users.id', 'api_tokens.user_id')
-    .selectAll('users')
+    .select(['api_tokens.id as token_id', 'api_tokens.expires_at', 'users.id as user_id', 'users.role'])
     .where('api_tokens.token_hash', '=', tokenHash)
     .where('api_tokens.revoked_at', 'is', null)
     .where((eb) => eb.or([eb('api_tokens.expires_at', 'is', null), eb('api_tokens.expires_at', '>', sql<Date>`now()`)]))
     .executeTakeFirst();
+  return row && { tokenId: row.token_id, userId: row.user_id, role: row.role, expiresAt: row.expires_at };
 }
 
 /** The user with this id, or undefined. */

@@ -3,7 +3,7 @@
  * `chats.workspace_id`, and only one owned by the chat's owner, so a stray link never exposes another
  * user's workspace. The provider owns the lifecycle; these rows record it for queries and the API.
  */
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type Kysely, type SelectQueryBuilder, type Transaction } from 'kysely';
 import type { Database, NewWorkspaceRow, WorkspaceRow, WorkspaceRowStatus } from '../database';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -29,6 +29,23 @@ export async function findWorkspaceForChat(db: Db, chatId: string): Promise<Work
     .selectAll('workspaces')
     .where('chats.id', '=', chatId)
     .executeTakeFirst();
+}
+
+/** What reaching a chat's workspace needs of its row (see ChatWorkspaces.forChat). */
+export type LinkedWorkspace = Pick<WorkspaceRow, 'id' | 'provider' | 'provider_ref' | 'status'>;
+
+/** findWorkspaceForChat as a query to embed in a step's read, with the columns reaching it needs. */
+export function linkedWorkspaceQuery(
+  db: Db,
+  chatId: string,
+): SelectQueryBuilder<Database, 'chats' | 'workspaces', LinkedWorkspace> {
+  return db
+    .selectFrom('chats')
+    .innerJoin('workspaces', (join) =>
+      join.onRef('workspaces.id', '=', 'chats.workspace_id').onRef('workspaces.owner_id', '=', 'chats.owner_id'),
+    )
+    .select(['workspaces.id', 'workspaces.provider', 'workspaces.provider_ref', 'workspaces.status'])
+    .where('chats.id', '=', chatId);
 }
 
 /** Records a status the provider reported; undefined when the row does not exist. */

@@ -9,12 +9,14 @@ import { sql } from 'kysely';
 import { createLogger } from '../../../src/log';
 import { createChat, editMessage, sendMessage, type Actor, type ChatServiceDeps } from '../../../src/chat/chat.service';
 import { finishTurn, type TurnDeps } from '../../../src/chat/turn-runner';
-import { lockChat, markTurnRunning, updateChat } from '../../../src/db/repositories/chats.repository';
-import { insertModelConfig, insertProvider } from '../../../src/db/repositories/model-configs.repository';
+import { messageRow } from '../../../src/chat/message-rows';
+import { lockChat, updateChat } from '../../../src/db/repositories/chats.repository';
+import { insertMessages } from '../../../src/db/repositories/messages.repository';
+import { startModelStep } from '../../../src/db/repositories/steps.repository';
 import { insertUser } from '../../../src/db/repositories/users.repository';
 import { MemoryStreamBus } from '../../../src/stream/memory-stream-bus';
 import type { TurnLauncher, TurnRequest } from '../../../src/temporal/turns';
-import { createTestDatabase, type TestDatabase } from '../../support/db';
+import { createTestDatabase, insertUnusedModelConfig, type TestDatabase } from '../../support/db';
 
 class RecordingLauncher implements TurnLauncher {
   readonly requested: TurnRequest[] = [];
@@ -54,24 +56,7 @@ describe('a turn finishing while the API changes the chat', () => {
     turnDeps = { db: database.db, bus, log, maxSteps: 1 } as unknown as TurnDeps;
     const user = await insertUser(database.db, { username: 'racer', role: 'member' });
     actor = { id: user.id, role: 'member' };
-    const provider = await insertProvider(database.db, {
-      provider: 'openai',
-      displayName: 'fake',
-      baseUrl: 'http://127.0.0.1:9',
-      apiMode: null,
-      apiKey: null,
-      createdBy: null,
-    });
-    await insertModelConfig(database.db, {
-      providerId: provider.id,
-      model: 'fake-model',
-      displayName: 'fake',
-      isDefault: true,
-      contextLimit: 1000,
-      compressionThreshold: 70,
-      options: {},
-      createdBy: null,
-    });
+    await insertUnusedModelConfig(database.db);
   });
 
   afterAll(async () => {
@@ -161,7 +146,8 @@ describe('a turn finishing while the API changes the chat', () => {
   /**
    * The API requests a turn inside the transaction that commits it, so the turn's first step can
    * run before that commit. It must wait for it, not judge the chat by the last committed version
-   * (which still has the previous turn) and give up on a turn that is about to exist.
+   * (which still has the previous turn) and give up on a turn that is about to exist; and its prompt
+   * must hold the user message that transaction committed.
    */
   it('the first step of a turn requested inside an uncommitted transaction waits for its commit', async () => {
     const chatId = await runningChat();
@@ -172,18 +158,37 @@ describe('a turn finishing while the API changes the chat', () => {
     const api = database.db.transaction().execute(async (trx) => {
       const chat = (await lockChat(trx, chatId))!;
       await updateChat(trx, chatId, { status: 'pending', turn: chat.turn + 1 });
+      await insertMessages(trx, [
+        messageRow({ chatId, turn: chat.turn + 1, role: 'user', content: text('second'), createdBy: actor.id }),
+      ]);
       committing();
       await new Promise<void>((r) => (commit = r));
     });
     await locked;
     let settled = false;
-    const marking = markTurnRunning(database.db, chatId, 2).finally(() => (settled = true));
+    const starting = startModelStep(database.db, chatId, 2).finally(() => (settled = true));
     // Either the step gives up at once (the bug) or it queues for the row lock (wanted).
-    await Promise.race([marking, waitForLockWaiter()]);
+    await Promise.race([starting, waitForLockWaiter()]);
     expect(settled).toBe(false);
     commit();
     await api;
-    expect(await marking).toMatchObject({ id: chatId, turn: 2, status: 'running' });
+    const started = await starting;
+    expect(started?.chat).toMatchObject({ id: chatId, turn: 2, status: 'running' });
+    expect(started?.prompt.map((m) => (m.content as Array<{ text: string }>)[0]!.text)).toEqual(['first', 'second']);
+  });
+
+  it('the first step of a turn that is already committed reads its prompt in the same statement', async () => {
+    const chatId = await runningChat();
+    await finish(chatId);
+    await sendMessage(service, actor, chatId, { content: text('second'), busy_behavior: 'queue' });
+    const started = await startModelStep(database.db, chatId, 2);
+    expect(started?.chat).toMatchObject({ id: chatId, turn: 2, status: 'running' });
+    expect(started?.prompt.map((m) => (m.content as Array<{ text: string }>)[0]!.text)).toEqual(['first', 'second']);
+    // A step of a turn that was superseded, or stopped before it began, does not start.
+    expect(await startModelStep(database.db, chatId, 1)).toBeUndefined();
+    await finish(chatId, 2);
+    expect(await startModelStep(database.db, chatId, 2)).toBeUndefined();
+    expect(await state(chatId)).toMatchObject({ status: 'waiting', turn: 2 });
   });
 
   it('a turn finishing after an edit superseded it leaves the new turn alone', async () => {

@@ -2,12 +2,14 @@
  * The workspace provisioning tools and `ChatWorkspaces` against a real PostgreSQL database and a real
  * `local` provider on a temp directory: creating attaches the workspace to the chat row and makes the file
  * and execute tools work in it; a second create is refused; a stopped workspace starts again; a deleted one
- * gives an error result pointing at create_workspace; and no chat reaches a workspace it is not linked to.
+ * gives an error result pointing at create_workspace; no chat reaches a workspace it is not linked to; and
+ * the linked row a step reads with its chat reaches the workspace as a lookup does.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { readToolStep } from '../../../src/db/repositories/steps.repository';
 import { createProvisioningTools, createWorkspaceTools } from '../../../src/tools';
 import { buildToolRegistry, type ToolRegistry } from '../../../src/tools/registry';
 import type { ToolOutput } from '../../../src/tools/types';
@@ -451,5 +453,34 @@ describe('workspaces schema', () => {
         })
         .execute(),
     ).rejects.toThrow(/check constraint/);
+  });
+});
+
+describe("a step's read of the linked workspace", () => {
+  const linkedOf = async (chatId: string) => (await readToolStep(tdb.db, chatId, 'no-such-step'))!.workspace;
+
+  it('reaches the running workspace without a lookup, and reflects a stop behind our back', async () => {
+    const chatId = await newChat();
+    const { workspaceId, ref } = await createFor(chatId);
+    const linked = await linkedOf(chatId);
+    expect(linked).toEqual({ id: workspaceId, provider: 'local', provider_ref: ref, status: 'running' });
+    const workspace = await workspaces.forChat(chatId, linked);
+    expect(workspace?.root).toBe((await workspaces.forChat(chatId))?.root);
+
+    await provider.stop(ref);
+    expect(await workspaces.forChat(chatId, linked)).toBeNull();
+    expect((await workspaceRow(workspaceId)).status).toBe('stopped');
+    expect(await linkedOf(chatId)).toMatchObject({ id: workspaceId, status: 'stopped' });
+  });
+
+  it("is null for a chat without a workspace and for a link to another user's workspace", async () => {
+    const plain = await newChat();
+    expect(await linkedOf(plain)).toBeNull();
+    expect(await workspaces.forChat(plain, null)).toBeNull();
+
+    const { workspaceId } = await createFor(await newChat());
+    const intruder = await newChat();
+    await tdb.db.updateTable('chats').set({ workspace_id: workspaceId }).where('id', '=', intruder).execute();
+    expect(await linkedOf(intruder)).toBeNull();
   });
 });

@@ -13,6 +13,7 @@ import { healthRouter } from '../../../src/api/routes/health.routes';
 import { modelConfigsRouter } from '../../../src/api/routes/model-configs.routes';
 import { apiRoutes, openApiDocument, openApiRouter } from '../../../src/api/routes/openapi.routes';
 import { usersRouter } from '../../../src/api/routes/users.routes';
+import { TokenAuthenticator } from '../../../src/security/tokens';
 
 // Routers only read their deps when a request arrives, so building them needs none.
 const deps = {} as AppDeps;
@@ -29,7 +30,7 @@ describe('the OpenAPI catalogue', () => {
       healthRouter(deps),
       openApiRouter(),
       chatsRouter(deps),
-      usersRouter(deps),
+      usersRouter(deps, new TokenAuthenticator(async () => undefined)),
       modelConfigsRouter(deps),
       configRouter(deps),
       filesRouter(deps),

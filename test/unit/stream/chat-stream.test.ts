@@ -1,9 +1,10 @@
 /**
- * The per-client stream logic without HTTP or a database: snapshot order, resume cursors, the
- * in-flight partial, edits, and the rule that the database (not event arrival order) is the truth
- * for messages, status and queue. A fake store stands in for PostgreSQL; the bus is the real one.
+ * The chat stream logic without HTTP or a database: snapshot order, resume cursors, the in-flight
+ * partial, edits, the rule that the database (not event arrival order) is the truth for messages,
+ * status and queue, every delta of a turn reaching a connected client, and a chat's clients sharing
+ * each read. A fake store stands in for PostgreSQL; the bus is the real one.
  */
-import { streamChat, type StreamSink, type StreamStore } from '../../../src/stream/chat-stream';
+import { ChatStreamHub, type StreamSink, type StreamStore } from '../../../src/stream/chat-stream';
 import type { StreamCursor } from '../../../src/stream/cursor';
 import type { ChatMessageDto, ChatQueuedMessageDto, ChatStatusValue, StreamEvent } from '../../../src/stream/events';
 import { MemoryStreamBus } from '../../../src/stream/memory-stream-bus';
@@ -16,13 +17,17 @@ class FakeStore implements StreamStore {
   queued: ChatQueuedMessageDto[] = [];
   /** Resolves reads only when released, to interleave them with live events. */
   gate: Promise<void> = Promise.resolve();
+  /** Reads made, by kind. */
+  reads = { status: 0, messages: 0, queue: 0 };
 
   async chatStatus(): Promise<ChatStatusValue> {
+    this.reads.status += 1;
     await this.gate;
     return this.status;
   }
 
   async messagesAfter(_chatId: string, afterId: number, upToId?: number): Promise<ChatMessageDto[]> {
+    this.reads.messages += 1;
     await this.gate;
     return this.messages
       .filter((m) => !m.deleted && m.id > afterId && (upToId === undefined || m.id <= upToId))
@@ -30,6 +35,7 @@ class FakeStore implements StreamStore {
   }
 
   async queue(): Promise<ChatQueuedMessageDto[]> {
+    this.reads.queue += 1;
     await this.gate;
     return this.queued;
   }
@@ -103,15 +109,18 @@ const start: StreamCursor = { messageId: 0, counter: 0 };
 /** Lets queued promise callbacks (the live event queue) run. */
 const settle = () => new Promise((resolve) => setImmediate(resolve));
 
-describe('streamChat', () => {
+describe('ChatStreamHub', () => {
   let bus: MemoryStreamBus;
   let store: FakeStore;
   let sink: RecordingSink;
+  let hub: ChatStreamHub;
+  const streamChat = (cursor: StreamCursor, to: StreamSink = sink) => hub.stream(CHAT, cursor, to);
 
   beforeEach(() => {
     bus = new MemoryStreamBus();
     store = new FakeStore();
     sink = new RecordingSink();
+    hub = new ChatStreamHub({ bus, store });
   });
 
   it('sends the snapshot as status, messages after the cursor, the in-flight partial, the queue', async () => {
@@ -123,7 +132,7 @@ describe('streamChat', () => {
     bus.publish(CHAT, part('par'));
     bus.publish(CHAT, part('tial'));
 
-    await streamChat({ bus, store }, CHAT, { messageId: 1, counter: 0 }, sink);
+    await streamChat({ messageId: 1, counter: 0 }, sink);
 
     expect(sink.types()).toEqual([
       'status:running',
@@ -142,7 +151,7 @@ describe('streamChat', () => {
   it('leaves out the partial when the chat is not running (an interrupted step is persisted instead)', async () => {
     store.status = 'waiting';
     bus.publish(CHAT, part('stale'));
-    await streamChat({ bus, store }, CHAT, start, sink);
+    await streamChat(start, sink);
     expect(sink.types()).toEqual(['status:waiting', 'queue_update']);
   });
 
@@ -151,7 +160,7 @@ describe('streamChat', () => {
     bus.publish(CHAT, part('hel'));
     let release!: () => void;
     store.gate = new Promise((r) => (release = r));
-    const done = streamChat({ bus, store }, CHAT, start, sink);
+    const done = streamChat(start, sink);
     // The step ends while the snapshot is being read: the database already has its message.
     bus.publish(CHAT, part('lo'));
     const assistant = store.add(2, 'assistant', 'hello');
@@ -165,7 +174,7 @@ describe('streamChat', () => {
 
   it('delivers live events after the snapshot, each message once', async () => {
     const user = store.add(1, 'user', 'hi');
-    await streamChat({ bus, store }, CHAT, start, sink);
+    await streamChat(start, sink);
     bus.publish(CHAT, messageEvent(user));
     bus.publish(CHAT, part('a'));
     const assistant = store.add(2, 'assistant', 'a');
@@ -176,7 +185,7 @@ describe('streamChat', () => {
   });
 
   it('fills a gap when message events arrive out of id order (the database is read up to the event)', async () => {
-    await streamChat({ bus, store }, CHAT, start, sink);
+    await streamChat(start, sink);
     const first = store.add(5, 'user', 'first');
     const second = store.add(6, 'assistant', 'second');
     bus.publish(CHAT, messageEvent(second));
@@ -186,16 +195,64 @@ describe('streamChat', () => {
   });
 
   it('sends the status the database holds, so a late status event cannot roll it back', async () => {
-    await streamChat({ bus, store }, CHAT, start, sink);
+    await streamChat(start, sink);
     store.status = 'waiting';
     bus.publish(CHAT, statusEvent('running'));
-    bus.publish(CHAT, part('late delta of the interrupted step'));
     await settle();
     expect(sink.types()).toEqual(['status:running', 'queue_update', 'status:waiting']);
   });
 
+  it('delivers every delta of an answer so fast that the database already says the turn is over', async () => {
+    store.status = 'waiting';
+    await streamChat(start, sink);
+    // By the time the stream reads the status the turn has finished: its deltas still go out.
+    store.add(1, 'assistant', 'quick answer');
+    bus.publish(CHAT, statusEvent('running'));
+    for (const text of ['quick', ' ', 'answer']) bus.publish(CHAT, part(text));
+    bus.publish(CHAT, messageEvent(store.messages[0]!));
+    bus.publish(CHAT, statusEvent('waiting'));
+    await settle();
+    expect(sink.texts()).toEqual(['part:quick', 'part: ', 'part:answer', 'message:1']);
+    expect(sink.types()).toEqual(['status:waiting', 'queue_update', ...Array(3).fill('message_part'), 'message']);
+  });
+
+  it('gives a client joining mid-step the partial, then the rest of the step, each delta once', async () => {
+    await streamChat(start, sink);
+    bus.publish(CHAT, part('one '));
+    bus.publish(CHAT, part('two '));
+    const late = new RecordingSink();
+    await streamChat(start, late);
+    bus.publish(CHAT, part('three'));
+    await settle();
+    expect(late.texts()).toEqual(['part:one ', 'part:two ', 'part:three']);
+    expect(sink.texts()).toEqual(late.texts());
+  });
+
+  it('reads the database once per hint for all the clients of a chat', async () => {
+    const sinks = [sink, new RecordingSink(), new RecordingSink()];
+    await Promise.all(sinks.map((s) => streamChat(start, s)));
+    store.reads = { status: 0, messages: 0, queue: 0 };
+    const user = store.add(1, 'user', 'hi');
+    bus.publish(CHAT, messageEvent(user));
+    bus.publish(CHAT, statusEvent('running'));
+    store.queued = [{ id: 9, chat_id: CHAT, content: [{ type: 'text', text: 'later' }], created_at: '' }];
+    bus.publish(CHAT, { type: 'queue_update', chat_id: CHAT, queued_messages: [] });
+    await settle();
+    expect(store.reads).toEqual({ status: 1, messages: 1, queue: 1 });
+    for (const s of sinks) expect(s.types()).toEqual(['status:running', 'queue_update', 'message', 'queue_update']);
+  });
+
+  it('writes the snapshots of clients joining together from one read of the status and the queue', async () => {
+    store.add(1, 'user', 'hi');
+    const sinks = [sink, new RecordingSink(), new RecordingSink()];
+    await Promise.all(sinks.map((s, i) => streamChat({ messageId: i === 0 ? 0 : 1, counter: 0 }, s)));
+    // One read to start the chat's feed, one for the joiners; the history once per distinct cursor.
+    expect(store.reads).toEqual({ status: 2, messages: 2, queue: 1 });
+    expect(sinks.map((s) => s.texts())).toEqual([['message:1'], [], []]);
+  });
+
   it('after a truncation, forwards deltas again only once the new turn runs', async () => {
-    await streamChat({ bus, store }, CHAT, start, sink);
+    await streamChat(start, sink);
     bus.publish(CHAT, part('old turn'));
     bus.publish(CHAT, { type: 'history_truncated', chat_id: CHAT, from_message_id: 1 });
     bus.publish(CHAT, part('old turn, late'));
@@ -222,7 +279,7 @@ describe('streamChat', () => {
     Object.assign(store.add(3, 'assistant', 'answer to it'), { deleted: true });
     store.add(4, 'user', 'replacement');
     store.status = 'pending';
-    await streamChat({ bus, store }, CHAT, { messageId: 3, counter: 7 }, sink);
+    await streamChat({ messageId: 3, counter: 7 }, sink);
     expect(sink.sent.map((e) => e.data)).toEqual([
       statusEvent('pending'),
       { type: 'history_truncated', chat_id: CHAT, from_message_id: 2 },
@@ -232,15 +289,16 @@ describe('streamChat', () => {
   });
 
   it('does not repeat a queue that did not change', async () => {
-    await streamChat({ bus, store }, CHAT, start, sink);
+    await streamChat(start, sink);
     bus.publish(CHAT, { type: 'queue_update', chat_id: CHAT, queued_messages: [] });
     await settle();
     expect(sink.types()).toEqual(['status:running', 'queue_update']);
   });
 
-  it('disconnects a client whose backlog exceeds the bound instead of buffering without limit', async () => {
+  it('disconnects the clients of a chat whose backlog exceeds the bound instead of buffering without limit', async () => {
     let release!: () => void;
-    await streamChat({ bus, store }, CHAT, start, sink, { maxPending: 5 });
+    hub = new ChatStreamHub({ bus, store }, { maxPending: 5 });
+    await streamChat(start, sink);
     store.gate = new Promise((r) => (release = r));
     // A status read blocks the queue; parts pile up behind it.
     bus.publish(CHAT, statusEvent('running'));
@@ -252,7 +310,7 @@ describe('streamChat', () => {
 
   it('closes the stream of a chat that does not exist', async () => {
     store.chatStatus = async () => undefined as unknown as ChatStatusValue;
-    await streamChat({ bus, store }, CHAT, start, sink);
+    await streamChat(start, sink);
     expect(sink.closed).toBe(true);
     expect(sink.sent).toEqual([]);
   });

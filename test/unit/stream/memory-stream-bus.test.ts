@@ -1,7 +1,9 @@
 /**
- * The in-process bus: the in-flight buffer a late subscriber starts from, and the no-overlap
- * contract of subscribeWithPartial (a part is either in the partial or delivered live, never both).
+ * The in-process bus: the in-flight partial a late subscriber starts from, the no-overlap contract
+ * of subscribeWithPartial (a part is either in the partial or delivered live, never both), and the
+ * step each part belongs to.
  */
+import type { LiveHandler } from '../../../src/stream/bus';
 import type { StreamEvent } from '../../../src/stream/events';
 import { MemoryStreamBus } from '../../../src/stream/memory-stream-bus';
 
@@ -12,6 +14,7 @@ const part = (text: string): StreamEvent => ({
   part: { type: 'text', text },
 });
 const texts = (events: StreamEvent[]) => events.map((e) => (e.type === 'message_part' ? e.part.text : e.type));
+const ignore: LiveHandler = { event: () => undefined };
 
 describe('MemoryStreamBus', () => {
   it('starts a subscriber from the partial and delivers only later events', async () => {
@@ -19,13 +22,28 @@ describe('MemoryStreamBus', () => {
     bus.publish('c', part('a'));
     bus.publish('c', part('b'));
     const live: StreamEvent[] = [];
-    const sub = bus.subscribeWithPartial('c', (e) => live.push(e));
+    const sub = bus.subscribeWithPartial('c', { event: (e) => live.push(e) });
     bus.publish('c', part('c'));
-    expect(texts(await sub.partial)).toEqual(['a', 'b']);
+    const partial = await sub.partial;
+    expect(texts(partial.parts)).toEqual(['a', 'b']);
     expect(texts(live)).toEqual(['c']);
     sub.unsubscribe();
     bus.publish('c', part('d'));
     expect(texts(live)).toEqual(['c']);
+  });
+
+  it('names the step of each part and tells subscribers when it ends', async () => {
+    const bus = new MemoryStreamBus();
+    const seen: string[] = [];
+    const sub = bus.subscribeWithPartial('c', {
+      event: (e, step) => seen.push(`${e.type}${step ? ` ${step}` : ''}`),
+      stepEnded: (step) => seen.push(`ended ${step}`),
+    });
+    bus.publish('c', part('a'));
+    bus.publish('c', { type: 'message', chat_id: 'c', message: { role: 'assistant' } as never });
+    bus.publish('c', part('b'));
+    expect(seen).toEqual(['message_part local.1', 'ended local.1', 'message', 'message_part local.2']);
+    expect((await sub.partial).step).toBeNull();
   });
 
   it.each<[string, StreamEvent]>([
@@ -41,15 +59,25 @@ describe('MemoryStreamBus', () => {
     const bus = new MemoryStreamBus();
     bus.publish('c', part('a'));
     bus.publish('c', event);
-    expect(await bus.subscribeWithPartial('c', () => undefined).partial).toEqual([]);
+    expect(await bus.subscribeWithPartial('c', ignore).partial).toEqual({ step: null, parts: [] });
   });
 
-  it('keeps the partial across a user message and a running status', async () => {
+  it('keeps the partial across a user message', async () => {
     const bus = new MemoryStreamBus();
     bus.publish('c', part('a'));
     bus.publish('c', { type: 'message', chat_id: 'c', message: { role: 'user' } as never });
+    expect(texts((await bus.subscribeWithPartial('c', ignore).partial).parts)).toEqual(['a']);
+  });
+
+  it('drops late deltas of the step an edit interrupted, until the next turn runs', () => {
+    const bus = new MemoryStreamBus();
+    const seen: StreamEvent[] = [];
+    bus.subscribe('c', (e) => seen.push(e));
+    bus.publish('c', { type: 'history_truncated', chat_id: 'c', from_message_id: 1 });
+    bus.publish('c', part('late'));
     bus.publish('c', { type: 'status', chat_id: 'c', status: 'running' });
-    expect(texts(await bus.subscribeWithPartial('c', () => undefined).partial)).toEqual(['a']);
+    bus.publish('c', part('new turn'));
+    expect(texts(seen)).toEqual(['history_truncated', 'status', 'new turn']);
   });
 
   it('isolates a throwing subscriber from the producer and the other subscribers', () => {

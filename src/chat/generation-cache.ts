@@ -1,0 +1,49 @@
+/**
+ * A per-process cache of values read from the config tables, valid for one config generation (see
+ * the config_generation migration). Readers pass the generation they read in a statement they run
+ * anyway; a newer one empties the cache, so a change committed by any process is seen by the next
+ * reader that started after it, and while nothing changes the config tables are not read at all.
+ */
+export class GenerationCache<V> {
+  private generation = 0;
+  private readonly entries = new Map<string, V>();
+
+  /** `maxEntries` bounds memory; the least recently used entry goes first. */
+  constructor(private readonly maxEntries: number) {}
+
+  /** The value cached under `key` for `generation`, if any. */
+  get(key: string, generation: number): V | undefined {
+    if (!this.holds(generation)) return undefined;
+    const value = this.entries.get(key);
+    if (value === undefined) return undefined;
+    // Map order is insertion order: re-inserting makes this entry the most recently used.
+    this.entries.delete(key);
+    this.entries.set(key, value);
+    return value;
+  }
+
+  /**
+   * Caches `value`, read after `generation` was observed (so it is at least that new). A value read
+   * under a generation that is no longer the newest is not kept.
+   */
+  set(key: string, generation: number, value: V): void {
+    if (!this.holds(generation)) return;
+    this.entries.delete(key);
+    if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+    this.entries.set(key, value);
+  }
+
+  /** Drops every entry (a change this process made itself). */
+  clear(): void {
+    this.entries.clear();
+  }
+
+  /** Moves to a newer generation (dropping every entry); true when `generation` is the current one. */
+  private holds(generation: number): boolean {
+    if (generation > this.generation) {
+      this.entries.clear();
+      this.generation = generation;
+    }
+    return generation === this.generation;
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * The chat configuration a model step applies (src/chat/config.service.ts): the admin's system
+ * prompt, the chat owner's custom prompt and their compaction threshold overrides. Cached per
+ * process for the config generation the step read (src/chat/generation-cache.ts), so steps read
+ * the config tables only after a change, and then in one statement.
+ */
+import type { Kysely } from 'kysely';
+import type { Database } from '../db/database';
+import { listSiteAndUserConfigs } from '../db/repositories/configs.repository';
+import { compactionThresholdKey } from './compaction';
+import { asPercent, asPrompt, SYSTEM_PROMPT_KEY, USER_PROMPT_KEY } from './config.service';
+import { GenerationCache } from './generation-cache';
+
+/** What a step applies for one user. */
+export interface StepSettings {
+  systemPrompt: string | null;
+  userPrompt: string | null;
+  /** The user's compaction threshold override (percent) for a model config, or null. */
+  userThreshold(modelConfigId: string): number | null;
+}
+
+interface UserSettings {
+  prompt: string | null;
+  thresholds: ReadonlyMap<string, number>;
+}
+
+const SITE = 'site';
+const THRESHOLD_PREFIX = compactionThresholdKey('');
+/** Users whose settings a process keeps; a prompt is at most 128K characters. */
+const MAX_CACHED_USERS = 256;
+
+export class StepSettingsCache {
+  private readonly site = new GenerationCache<{ systemPrompt: string | null }>(1);
+  private readonly users = new GenerationCache<UserSettings>(MAX_CACHED_USERS);
+
+  constructor(private readonly db: Kysely<Database>) {}
+
+  /** The settings for `userId` as of `configGeneration` (read by the caller) or newer. */
+  async forUser(userId: string, configGeneration: number): Promise<StepSettings> {
+    const site = this.site.get(SITE, configGeneration);
+    const user = this.users.get(userId, configGeneration);
+    if (site && user) return settings(site.systemPrompt, user);
+    const loaded = await this.load(userId);
+    this.site.set(SITE, configGeneration, { systemPrompt: loaded.systemPrompt });
+    this.users.set(userId, configGeneration, loaded.user);
+    return settings(loaded.systemPrompt, loaded.user);
+  }
+
+  private async load(userId: string): Promise<{ systemPrompt: string | null; user: UserSettings }> {
+    const rows = await listSiteAndUserConfigs(this.db, SYSTEM_PROMPT_KEY, userId, [USER_PROMPT_KEY], THRESHOLD_PREFIX);
+    const thresholds = new Map<string, number>();
+    let systemPrompt: string | null = null;
+    let prompt: string | null = null;
+    for (const row of rows) {
+      if (row.scope === 'site') systemPrompt = asPrompt(row.value);
+      else if (row.key === USER_PROMPT_KEY) prompt = asPrompt(row.value);
+      else {
+        const percent = asPercent(row.value);
+        if (percent !== null) thresholds.set(row.key.slice(THRESHOLD_PREFIX.length), percent);
+      }
+    }
+    return { systemPrompt, user: { prompt, thresholds } };
+  }
+}
+
+function settings(systemPrompt: string | null, user: UserSettings): StepSettings {
+  return {
+    systemPrompt,
+    userPrompt: user.prompt,
+    userThreshold: (modelConfigId) => user.thresholds.get(modelConfigId) ?? null,
+  };
+}

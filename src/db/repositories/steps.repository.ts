@@ -1,0 +1,114 @@
+/**
+ * The reads a turn's activities open a step with, one statement each: the chat row (what the turn
+ * fence is checked against), the config generation (which tells whether the per-process config
+ * caches still hold), what the step works on (the prompt, or the message holding the tool calls) and
+ * the chat's linked workspace row.
+ */
+import type { Kysely, Transaction } from 'kysely';
+import { jsonArrayFrom, jsonObjectFrom } from 'kysely/helpers/postgres';
+import type { ChatRow, Database } from '../database';
+import { isRunningTurn, markTurnRunningQuery } from './chats.repository';
+import { configGenerationQuery } from './configs.repository';
+import { promptRowsQuery, type PromptRow } from './messages.repository';
+import { linkedWorkspaceQuery, type LinkedWorkspace } from './workspaces.repository';
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+export interface ChatWithConfigGeneration {
+  chat: ChatRow;
+  configGeneration: number;
+}
+
+export interface ModelStepRead extends ChatWithConfigGeneration {
+  prompt: PromptRow[];
+  /** The chat's linked workspace row; null when it has none. */
+  workspace: LinkedWorkspace | null;
+}
+
+/** The chat, undefined when it does not exist, with the config generation. */
+export async function findChatWithConfigGeneration(
+  db: Db,
+  chatId: string,
+): Promise<ChatWithConfigGeneration | undefined> {
+  const row = await db
+    .selectFrom('chats')
+    .selectAll('chats')
+    .select(configGenerationQuery(db).as('config_generation'))
+    .where('id', '=', chatId)
+    .executeTakeFirst();
+  if (!row) return undefined;
+  const { config_generation, ...chat } = row;
+  return { chat, configGeneration: Number(config_generation) };
+}
+
+/** A later step of a turn: the chat with the config generation, the prompt and the workspace, at one snapshot. */
+export async function readModelStep(db: Db, chatId: string): Promise<ModelStepRead | undefined> {
+  const row = await db
+    .selectFrom('chats')
+    .selectAll('chats')
+    .select([
+      configGenerationQuery(db).as('config_generation'),
+      jsonArrayFrom(promptRowsQuery(db, chatId)).as('prompt'),
+      jsonObjectFrom(linkedWorkspaceQuery(db, chatId)).as('workspace'),
+    ])
+    .where('id', '=', chatId)
+    .executeTakeFirst();
+  if (!row) return undefined;
+  const { config_generation, prompt, workspace, ...chat } = row;
+  return { chat, configGeneration: Number(config_generation), prompt, workspace };
+}
+
+/**
+ * The first step of a turn: moves the chat to `running` (markTurnRunningQuery) and reads what
+ * readModelStep reads. Undefined when the turn cannot start (superseded, stopped, or the chat is gone).
+ */
+export async function startModelStep(db: Db, chatId: string, turn: number): Promise<ModelStepRead | undefined> {
+  const row = await db
+    .with('marked', (qc) => markTurnRunningQuery(qc, chatId, turn).returningAll())
+    .selectFrom('marked')
+    .selectAll('marked')
+    .select((eb) => [
+      // The version of the row this statement's snapshot holds (the UPDATE's effect is invisible here).
+      eb.selectFrom('chats').select('turn').where('id', '=', chatId).as('snapshot_turn'),
+      configGenerationQuery(db).as('config_generation'),
+      jsonArrayFrom(promptRowsQuery(db, chatId)).as('prompt'),
+      jsonObjectFrom(linkedWorkspaceQuery(db, chatId)).as('workspace'),
+    ])
+    .executeTakeFirst();
+  if (!row || !isRunningTurn(row, turn)) return undefined;
+  const { snapshot_turn, config_generation, prompt, workspace, ...chat } = row;
+  if (snapshot_turn === turn) return { chat, configGeneration: Number(config_generation), prompt, workspace };
+  // The snapshot is taken when the statement starts. It still had an older turn, so the UPDATE waited
+  // for the transaction that committed this turn with its user message, which the reads at that
+  // snapshot miss: read again, now that it is committed.
+  const fresh = await readModelStep(db, chatId);
+  return fresh && { ...fresh, chat };
+}
+
+/**
+ * The tool step's input: the chat, the content of the step's message under `stepKey` (null when
+ * missing) and the chat's linked workspace row (null when none).
+ */
+export async function readToolStep(
+  db: Db,
+  chatId: string,
+  stepKey: string,
+): Promise<{ chat: ChatRow; stepContent: unknown[] | null; workspace: LinkedWorkspace | null } | undefined> {
+  const row = await db
+    .selectFrom('chats')
+    .selectAll('chats')
+    .select((eb) => [
+      eb
+        .selectFrom('chat_messages')
+        .select('content')
+        .where('chat_id', '=', chatId)
+        .where('step_key', '=', stepKey)
+        .as('step_content'),
+      jsonObjectFrom(linkedWorkspaceQuery(db, chatId)).as('workspace'),
+    ])
+    .where('id', '=', chatId)
+    .executeTakeFirst();
+  if (!row) return undefined;
+  const { step_content, workspace, ...chat } = row;
+  return { chat, stepContent: step_content ?? null, workspace };
+}
