@@ -6,13 +6,8 @@
  */
 import { CancellationScope, condition, ParentClosePolicy, startChild } from '@temporalio/workflow';
 import type { SubagentResult, SubagentState } from '../src/chat/subagents';
-import {
-  ChatIdKey,
-  ChatStatusKey,
-  ModelConfigIdKey,
-  OwnerIdKey,
-  RootChatIdKey,
-} from '../src/temporal/search-attributes';
+import { pendingTurnSearchAttributes } from '../src/temporal/search-attributes';
+import { chatWorkflowId } from '../src/temporal/workflow-ids';
 import { store } from './activity-proxies';
 import type { ChatTurnInput } from './messages';
 
@@ -64,17 +59,11 @@ export class SubagentCalls {
         const { child } = spawned;
         try {
           await startChild('chatWorkflow', {
-            workflowId: `chat-${child.chatId}`,
+            workflowId: chatWorkflowId(child.chatId),
             args: [{ chatId: child.chatId, turn: 1 }],
             parentClosePolicy: ParentClosePolicy.ABANDON,
             staticSummary: `Sub-agent of chat ${this.input.chatId}`,
-            typedSearchAttributes: [
-              { key: ChatIdKey, value: child.chatId },
-              { key: OwnerIdKey, value: child.ownerId },
-              { key: RootChatIdKey, value: child.rootChatId },
-              { key: ModelConfigIdKey, value: child.modelConfigId },
-              { key: ChatStatusKey, value: 'pending' },
-            ],
+            typedSearchAttributes: pendingTurnSearchAttributes(child),
           });
         } catch (err) {
           if ((err as Error).name !== 'WorkflowExecutionAlreadyStartedError') throw err;

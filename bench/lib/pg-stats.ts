@@ -162,12 +162,6 @@ export class PgProbe {
     );
   }
 
-  /** The pid of the postmaster (the parent of this connection's backend). */
-  async backendPid(): Promise<number> {
-    const [row] = await this.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
-    return row!.pid;
-  }
-
   private async xmax(): Promise<bigint> {
     const [row] = await this.query<{ x: string }>('SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS x');
     return BigInt(row!.x);

@@ -180,14 +180,3 @@ export function isStatus(frame: Frame, status: string): boolean {
 export function isAssistantMessage(frame: Frame): boolean {
   return frame.event === 'message' && frame.data.includes('"role":"assistant"');
 }
-
-/** The concatenated text of the `message_part` frames in `frames` (text deltas of the assistant). */
-export function streamedText(frames: Frame[]): string {
-  let text = '';
-  for (const f of frames) {
-    if (f.event !== 'message_part') continue;
-    const part = frameJson(f).part as { type?: string; text?: string };
-    if (part.type === 'text' && part.text) text += part.text;
-  }
-  return text;
-}

@@ -7,7 +7,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, createWriteStream, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Client as TemporalClient, Connection } from '@temporalio/client';
@@ -29,8 +29,6 @@ export interface StackOptions {
   postgresUrl?: string;
   /** Use this Temporal frontend instead of starting a dev server. */
   temporalAddress?: string;
-  /** Where logs, the Temporal SQLite file and PostgreSQL's data go (default: a new temp dir). */
-  workDir?: string;
 }
 
 /** A chatd role or the fake LLM running as a child process. */
@@ -41,7 +39,6 @@ export class Child {
   constructor(
     readonly name: string,
     readonly proc: ChildProcess,
-    readonly startedAt: number,
   ) {
     this.exited = new Promise((resolve) =>
       proc.once('exit', (code, signal) => {
@@ -104,8 +101,8 @@ export class BenchStack {
   private children = new Set<Child>();
 
   private constructor(private readonly options: StackOptions) {
-    this.workDir = options.workDir ?? mkdtempSync(path.join(os.tmpdir(), 'chatd-bench-'));
-    mkdirSync(this.workDir, { recursive: true });
+    // Logs, the Temporal SQLite file and PostgreSQL's data.
+    this.workDir = mkdtempSync(path.join(os.tmpdir(), 'chatd-bench-'));
     // As root, PostgreSQL runs as the postgres user, which must reach its data directory.
     chmodSync(this.workDir, 0o755);
   }
@@ -299,7 +296,7 @@ export class BenchStack {
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? os.homedir(), ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    const child = new Child(name, proc, Date.now());
+    const child = new Child(name, proc);
     this.children.add(child);
     let output = '';
     const capture = (d: Buffer): void => {

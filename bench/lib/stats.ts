@@ -1,6 +1,6 @@
 /**
  * Small statistics for benchmark samples: nearest-rank percentiles, a summary of a sample set, the
- * median of several runs' flat records, and rounding for readable JSON.
+ * median of several runs' figures, and rounding for readable JSON.
  */
 
 export interface Summary {
@@ -49,24 +49,6 @@ export function median(values: ReadonlyArray<number | null | undefined>): number
   if (xs.length === 0) return null;
   const mid = Math.floor(xs.length / 2);
   return round(xs.length % 2 ? xs[mid]! : (xs[mid - 1]! + xs[mid]!) / 2);
-}
-
-/** A nested record whose leaves are numbers (or null). */
-export type NumberTree = { [key: string]: number | null | NumberTree };
-
-/** Leaf-wise median of several runs' records of the same shape (keys missing in a run are skipped). */
-export function medianOfRuns(runs: readonly NumberTree[]): NumberTree {
-  const out: NumberTree = {};
-  const keys = new Set(runs.flatMap((r) => Object.keys(r)));
-  for (const key of keys) {
-    const values = runs.map((r) => r[key]).filter((v) => v !== undefined);
-    if (values.some((v) => v !== null && typeof v === 'object')) {
-      out[key] = medianOfRuns(values.filter((v): v is NumberTree => v !== null && typeof v === 'object'));
-    } else {
-      out[key] = median(values as Array<number | null>);
-    }
-  }
-  return out;
 }
 
 /** Rounds to `digits` decimals; null stays null. */

@@ -75,7 +75,7 @@ class ResumingClient {
 }
 
 /** How a client's streamed text differs from the committed one, token by token (tokens carry unique stamps). */
-export interface TextDiff {
+interface TextDiff {
   missing: number;
   duplicated: number;
   extra: number;
@@ -111,7 +111,7 @@ function addDiffs(diffs: TextDiff[]): TextDiff & { clients: number } {
 }
 
 /** Text the client would show for the assistant message: parts since the last (re)connect or retry. */
-export function heldTextAtMessage(frames: Array<Frame & { conn: number }>): {
+function heldTextAtMessage(frames: Array<Frame & { conn: number }>): {
   text: string | null;
   committed: string | null;
 } {
@@ -170,9 +170,8 @@ async function workerKill(ctx: ScenarioContext, chats: number, modelConfigId: st
   await ctx.stack.worker!.kill9();
   // After the exit: a token stamped later than this can only come from the retried step.
   const killedAt = nowMs();
-  const restartStarted = killedAt;
   await ctx.stack.startWorker();
-  const workerStartS = (nowMs() - restartStarted) / 1000;
+  const workerStartS = (nowMs() - killedAt) / 1000;
   const ended = await Promise.all(
     streams.map((s, i) =>
       s.waitFor((f) => isStatus(f, 'waiting') || isStatus(f, 'error'), 90_000, from[i]).catch(() => null),
@@ -238,10 +237,9 @@ async function apiKill(ctx: ScenarioContext, chats: number, perChat: number, mod
   const old = ctx.stack.api;
   await old.kill9();
   const killedAt = nowMs();
-  const restartStarted = killedAt;
   const api = await ctx.stack.startApi(old.port);
   ctx.stack.addApi(api, 0);
-  const apiStartS = (nowMs() - restartStarted) / 1000;
+  const apiStartS = (nowMs() - killedAt) / 1000;
   const done = await Promise.all(
     clients.map((c, i) => c.waitFor((f) => isStatus(f, 'waiting') && f.at > killedAt, 60_000, from[i])),
   );

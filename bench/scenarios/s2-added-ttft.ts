@@ -7,11 +7,12 @@
  * the provider request, the provider, and publish → SSE. Optionally repeated under background load
  * at half of S3's peak concurrency.
  */
+import { knobModel } from '../lib/api';
 import { ChatDriver, waitRunClosed, type TurnTiming } from '../lib/chat-driver';
 import { streamDirect } from '../lib/fake-direct';
 import { fakeRequests, requestsOf } from '../lib/fake-control';
 import { stampsIn } from '../lib/sse';
-import { median, minus, ratio, round, summarize } from '../lib/stats';
+import { median, minus, ratio, round, sleep, summarize } from '../lib/stats';
 import { runHistory } from '../lib/temporal-stats';
 import { atMost, newResult, type Scenario, type ScenarioContext, type ScenarioResult } from '../lib/scenario';
 
@@ -69,7 +70,7 @@ async function measureRun(
 ): Promise<{ chatd: TurnSample[]; direct: number[]; errors: number; missedStatus: number }> {
   const knobs = { ttft, tps: 0, tokens: 20, ts: true };
   const modelConfigId = await ctx.api.modelConfig(knobs);
-  const model = `fake?ttft=${ttft}&tps=0&tokens=20&ts=1`;
+  const model = knobModel(knobs);
   const { driver, created } = await ChatDriver.create(ctx.api, ctx.pg, modelConfigId, 'warm up');
   const chatd: TurnSample[] = [];
   const direct: number[] = [];
@@ -120,9 +121,7 @@ function backgroundLoad(ctx: ScenarioContext, chats: number): { stop: () => Prom
   let turns = 0;
   const loops = Array.from({ length: chats }, async (_, i) => {
     const modelConfigId = await ctx.api.modelConfig({ ttft: 0, tps: 0, tokens: 20 });
-    const { driver, created } = await ChatDriver.create(ctx.api, ctx.pg, modelConfigId, `load ${i}`, {
-      keepFrames: true,
-    });
+    const { driver, created } = await ChatDriver.create(ctx.api, ctx.pg, modelConfigId, `load ${i}`);
     try {
       await driver.finish(created, 0, 30_000);
       while (!stopping) {
@@ -232,7 +231,7 @@ export const s2: Scenario = {
     } else {
       const chats = Math.max(1, Math.floor(peakChats / 2));
       const load = backgroundLoad(ctx, chats);
-      await new Promise((r) => setTimeout(r, 3000));
+      await sleep(3000);
       const run = await measureRun(ctx, 0, turns);
       const loadTurns = await load.stop();
       const chatdTtft = summarize(run.chatd.map((s) => s.ttft));

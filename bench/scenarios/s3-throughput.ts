@@ -50,7 +50,7 @@ export function pgPerTurn(delta: PgDelta, turns: number): Record<string, number 
 }
 
 /** History events and transitions per run (turn) of a few chats. */
-export async function sampleHistories(ctx: ScenarioContext, chatIds: string[], chats = 3) {
+async function sampleHistories(ctx: ScenarioContext, chatIds: string[], chats = 3) {
   const client = ctx.stack.temporal!.client;
   const events: number[] = [];
   const transitions: number[] = [];

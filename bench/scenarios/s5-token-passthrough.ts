@@ -5,9 +5,10 @@
  * emit time, so the latency chatd adds per token is exact. Also counts bus messages and database
  * writes per token over the streaming window.
  */
-import type { Knobs } from '../lib/api';
+import { knobModel, type Knobs } from '../lib/api';
 import { ChatDriver, waitRunClosed } from '../lib/chat-driver';
 import { streamDirect } from '../lib/fake-direct';
+import { stampsIn } from '../lib/sse';
 import type { GroupUsage } from '../lib/proc';
 import { median, minus, nowMs, ratio, round, summarize } from '../lib/stats';
 import { atMost, newResult, type Scenario, type ScenarioContext, type ScenarioResult } from '../lib/scenario';
@@ -77,9 +78,9 @@ async function viaChatd(ctx: ScenarioContext, knobs: Knobs, streams: number, tok
       const arrivals: number[] = [];
       const latencies: number[] = [];
       for (const f of frames) {
-        for (const m of f.data.matchAll(/@(\d{13}\.\d{3}) /g)) {
+        for (const stamp of stampsIn(f.data)) {
           arrivals.push(f.at);
-          latencies.push(f.at - Number(m[1]));
+          latencies.push(f.at - stamp);
         }
       }
       return { latencies, arrivals, frames: frames.length };
@@ -139,7 +140,7 @@ export const s5: Scenario = {
     const processes: Record<string, Record<string, GroupUsage>> = {};
     for (const c of cases) {
       const knobs = { ttft: 0, tps: c.tps, tokens: c.tokens, ts: true };
-      const model = `fake?ttft=0&tps=${c.tps}&tokens=${c.tokens}&ts=1`;
+      const model = knobModel(knobs);
       const chatdRuns: Array<Awaited<ReturnType<typeof viaChatd>>> = [];
       const directRuns: Array<Awaited<ReturnType<typeof viaDirect>>> = [];
       for (let r = 0; r < runs && Date.now() < ctx.deadline; r++) {

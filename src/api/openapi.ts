@@ -8,19 +8,12 @@ import type Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
 import { z } from 'zod';
 import { requireAdmin } from './middleware/auth';
-import { validate, type ValidatedInput } from './middleware/validate';
+import { validate, type RouteSchemas, type ValidatedInput } from './middleware/validate';
 
 export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
 
 /** Who may call a route: anyone, any authenticated user, or admins only. */
 export type Access = 'public' | 'user' | 'admin';
-
-/** The zod schemas a route validates; `params` and `query` must be objects. */
-export interface RouteSchemas {
-  params?: z.ZodType;
-  query?: z.ZodType;
-  body?: z.ZodType;
-}
 
 /** One documented response. `schema` is JSON; `contentType` documents a non-JSON body. */
 export interface ResponseDoc {

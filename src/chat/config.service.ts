@@ -27,7 +27,8 @@ export const SYSTEM_PROMPT_KEY = 'chat_system_prompt';
 /** user_configs key of a user's custom prompt. */
 export const USER_PROMPT_KEY = 'chat_user_prompt';
 
-const THRESHOLD_PREFIX = compactionThresholdKey('');
+/** Prefix of the user_configs keys holding compaction threshold overrides (one per model config). */
+export const THRESHOLD_PREFIX = compactionThresholdKey('');
 
 /** A user's compaction threshold override for one model config. */
 export interface CompactionThresholdDto {
@@ -48,8 +49,16 @@ export interface CompactionThresholdSettingDto {
 export const asPrompt = (value: unknown): string | null => (typeof value === 'string' && value !== '' ? value : null);
 
 /** A stored threshold value as a percent: null unless an integer in 0–100. */
-export const asPercent = (value: unknown): number | null =>
+const asPercent = (value: unknown): number | null =>
   typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 100 ? value : null;
+
+/** A user_configs row under THRESHOLD_PREFIX as the override it holds; null for a value that is not a percent. */
+export function asThresholdOverride(row: { key: string; value: unknown }): CompactionThresholdDto | null {
+  const percent = asPercent(row.value);
+  return percent === null
+    ? null
+    : { model_config_id: row.key.slice(THRESHOLD_PREFIX.length), threshold_percent: percent };
+}
 
 /** A blank prompt means "no prompt": it is removed rather than stored. */
 const isBlank = (prompt: string): boolean => prompt.trim() === '';
@@ -102,12 +111,7 @@ export async function listCompactionThresholds(
   actor: Actor,
 ): Promise<CompactionThresholdDto[]> {
   const rows = await listUserConfigsByPrefix(deps.db, actor.id, THRESHOLD_PREFIX);
-  return rows.flatMap((row) => {
-    const percent = asPercent(row.value);
-    return percent === null
-      ? []
-      : [{ model_config_id: row.key.slice(THRESHOLD_PREFIX.length), threshold_percent: percent }];
-  });
+  return rows.flatMap((row) => asThresholdOverride(row) ?? []);
 }
 
 /** The caller's threshold for one model config. Throws NotFoundError for a config they cannot see. */

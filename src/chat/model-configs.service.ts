@@ -23,6 +23,7 @@ import {
   type ProviderPatch,
 } from '../db/repositories/model-configs.repository';
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
+import type { ModelCallOptions } from '../llm/types';
 import type { SecretBox } from '../security/secrets';
 import type { Actor } from './chat.service';
 
@@ -60,16 +61,11 @@ export interface ModelConfigDeps {
   onModelConfigChange: () => void;
 }
 
-/** Call options a model config may carry (`options.call_options`), as the API accepts them. */
-export interface CallOptionsInput {
-  maxOutputTokens?: number;
-  temperature?: number;
-  topP?: number;
-  reasoningEffort?: 'minimal' | 'low' | 'medium' | 'high';
-  reasoningSummary?: 'auto' | 'concise' | 'detailed';
-  thinkingBudgetTokens?: number;
-  store?: boolean;
-}
+/**
+ * Call options a model config may carry (`options.call_options`): what every model call of the
+ * config gets (models.ts passes them through); the tool choice is per call, never configured.
+ */
+type CallOptionsInput = Omit<ModelCallOptions, 'toolChoice'>;
 
 /** A model config's `options` object, as the API accepts it (a type alias, so it is a JSON record). */
 export type ModelOptionsInput = {

@@ -7,8 +7,7 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/database';
 import { listSiteAndUserConfigs } from '../db/repositories/configs.repository';
-import { compactionThresholdKey } from './compaction';
-import { asPercent, asPrompt, SYSTEM_PROMPT_KEY, USER_PROMPT_KEY } from './config.service';
+import { asPrompt, asThresholdOverride, SYSTEM_PROMPT_KEY, THRESHOLD_PREFIX, USER_PROMPT_KEY } from './config.service';
 import { GenerationCache } from './generation-cache';
 
 /** What a step applies for one user. */
@@ -25,7 +24,6 @@ interface UserSettings {
 }
 
 const SITE = 'site';
-const THRESHOLD_PREFIX = compactionThresholdKey('');
 /** Users whose settings a process keeps; a prompt is at most 128K characters. */
 const MAX_CACHED_USERS = 256;
 
@@ -55,8 +53,8 @@ export class StepSettingsCache {
       if (row.scope === 'site') systemPrompt = asPrompt(row.value);
       else if (row.key === USER_PROMPT_KEY) prompt = asPrompt(row.value);
       else {
-        const percent = asPercent(row.value);
-        if (percent !== null) thresholds.set(row.key.slice(THRESHOLD_PREFIX.length), percent);
+        const override = asThresholdOverride(row);
+        if (override) thresholds.set(override.model_config_id, override.threshold_percent);
       }
     }
     return { systemPrompt, user: { prompt, thresholds } };

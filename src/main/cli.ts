@@ -10,7 +10,6 @@ import { migrateToLatest } from '../db/migrator';
 import { createDeps } from '../deps';
 import { createLogger } from '../log';
 import { PgStreamBus } from '../stream/pg-stream-bus';
-import { runEmbedded } from './dev';
 import { onShutdownSignal, startApi, startWorker } from './processes';
 
 const USAGE = 'usage: chatd <api|worker|migrate|start>';
@@ -32,6 +31,8 @@ function requireProduction(config: Config): { databaseUrl: string; temporalAddre
 
 async function main(command: string | undefined): Promise<void> {
   if (command === 'start') {
+    // Loaded on demand: the api and worker roles never start the embedded PostgreSQL or Temporal.
+    const { runEmbedded } = await import('./dev');
     await runEmbedded();
     return;
   }

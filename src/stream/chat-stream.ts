@@ -16,7 +16,6 @@ import {
   findTruncationPoint,
   listQueuedMessages,
   listVisibleMessagesAfter,
-  listVisibleMessagesBetween,
 } from '../db/repositories/messages.repository';
 import type { PartialSubscription, StreamBus } from './bus';
 import { EventIdSequence, type StreamCursor } from './cursor';
@@ -40,11 +39,7 @@ export function createStreamStore(db: Kysely<Database>): StreamStore {
       return (await findChat(db, chatId))?.status;
     },
     async messagesAfter(chatId, afterId, upToId) {
-      const rows =
-        upToId === undefined
-          ? await listVisibleMessagesAfter(db, chatId, afterId)
-          : await listVisibleMessagesBetween(db, chatId, afterId, upToId);
-      return rows.map(toMessageDto);
+      return (await listVisibleMessagesAfter(db, chatId, afterId, upToId)).map(toMessageDto);
     },
     async queue(chatId) {
       return (await listQueuedMessages(db, chatId)).map(toQueuedDto);
@@ -249,6 +244,11 @@ class ChatFeed {
   private async sendMessages(upToId: number): Promise<void> {
     const after = this.oldestCursor();
     if (after === null || upToId <= after) return;
+    await this.sendMessagesAfter(after, upToId);
+  }
+
+  /** Reads the messages after `after` (up to `upToId`) once and sends each client those it lacks. */
+  private async sendMessagesAfter(after: number, upToId?: number): Promise<void> {
     const frames = this.messageFrames(await this.deps.store.messagesAfter(this.chatId, after, upToId));
     for (const session of this.sessions) for (const frame of frames) session.message(frame);
   }
@@ -264,9 +264,8 @@ class ChatFeed {
   private async sendQueue(): Promise<void> {
     if (this.sessions.size === 0) return;
     const queue = await this.deps.store.queue(this.chatId);
-    const json = JSON.stringify(queue);
     const frame = frameOf({ type: 'queue_update', chat_id: this.chatId, queued_messages: queue });
-    for (const session of this.sessions) session.queue(json, frame);
+    for (const session of this.sessions) session.queue(frame);
   }
 
   /** After a lost bus connection: whatever the missed hints announced, the database now holds. */
@@ -274,8 +273,7 @@ class ChatFeed {
     const after = this.oldestCursor();
     if (after === null) return;
     await this.sendStatus();
-    const frames = this.messageFrames(await this.deps.store.messagesAfter(this.chatId, after));
-    for (const session of this.sessions) for (const frame of frames) session.message(frame);
+    await this.sendMessagesAfter(after);
     await this.sendQueue();
   }
 
@@ -301,25 +299,25 @@ class ChatFeed {
         }),
       ),
     ]);
+    if (!status) {
+      for (const session of sessions) if (!session.closed) session.sink.close();
+      return;
+    }
     const history = new Map(histories);
+    const statusFrame = frameOf({ type: 'status', chat_id: this.chatId, status });
     const queueFrame = frameOf({ type: 'queue_update', chat_id: this.chatId, queued_messages: queue });
-    const queueJson = JSON.stringify(queue);
     for (const session of sessions) {
       if (session.closed) continue;
-      if (!status) {
-        session.sink.close();
-        continue;
-      }
       const { truncatedFrom, messages } = history.get(session.cursor.messageId)!;
       const writeSnapshot = (): void => {
-        session.status(status, frameOf({ type: 'status', chat_id: this.chatId, status }));
+        session.status(status, statusFrame);
         if (truncatedFrom !== null) {
           session.other(frameOf({ type: 'history_truncated', chat_id: this.chatId, from_message_id: truncatedFrom }));
         }
         for (const frame of messages) session.message(frame);
         this.sendPartial(session, status);
         // Always sent, empty too: a reconnecting client may hold a queue that has drained since.
-        session.queue(queueJson, queueFrame, true);
+        session.queue(queueFrame, true);
       };
       if (session.sink.burst) session.sink.burst(writeSnapshot);
       else writeSnapshot();
@@ -403,7 +401,8 @@ class ChatFeed {
 class ChatStreamSession {
   private readonly ids: EventIdSequence;
   private lastStatus: ChatStatusValue | null = null;
-  private queueJson: string | null = null;
+  /** The JSON of the last queue_update sent (the chat id is the same in all of them). */
+  private lastQueue: string | null = null;
   /** Steps whose parts this client must not get (see ChatFeed.sendPartial). */
   skip: ReadonlySet<string> = new Set();
   closed = false;
@@ -439,9 +438,9 @@ class ChatStreamSession {
   }
 
   /** Sends the queue if it changed (or always, in a snapshot). */
-  queue(json: string, frame: Frame, always = false): void {
-    if (json === this.queueJson && !always) return;
-    this.queueJson = json;
+  queue(frame: Frame, always = false): void {
+    if (frame.json === this.lastQueue && !always) return;
+    this.lastQueue = frame.json;
     this.write(frame);
   }
 

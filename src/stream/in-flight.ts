@@ -30,7 +30,7 @@ export interface StepCopy {
 }
 
 /** The producer a step id belongs to (step ids are `<producer>.<n>`). */
-export function producerOf(step: string): string {
+function producerOf(step: string): string {
   return step.slice(0, step.lastIndexOf('.'));
 }
 

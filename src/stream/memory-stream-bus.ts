@@ -6,21 +6,19 @@ import type { LiveHandler, PartialSubscription, StreamBus, Unsubscribe } from '.
 import type { ControlMessage, StreamEvent, WatchEvent } from './events';
 import { InFlightParts } from './in-flight';
 
-/** Calls a subscriber: a broken one must never break the producer or the other subscribers. */
-function isolated(call: () => void): void {
-  try {
-    call();
-  } catch {
-    // The subscriber's own problem; the event still reaches everyone else.
-  }
-}
-
 class Topic<T> {
   private readonly listeners = new Map<string, Set<T>>();
 
   each(key: string, call: (listener: T) => void): void {
     const set = this.listeners.get(key);
-    if (set) for (const listener of [...set]) isolated(() => call(listener));
+    if (!set) return;
+    for (const listener of [...set]) {
+      try {
+        call(listener);
+      } catch {
+        // A broken subscriber must never break the producer or the other subscribers.
+      }
+    }
   }
 
   on(key: string, listener: T): Unsubscribe {

@@ -16,7 +16,14 @@ import { toMessageDto, toQueuedDto } from '../chat/dto';
 import type { ChatMessageRow, ChatQueuedMessageRow } from '../db/database';
 import type { InFlightPartial, LiveHandler, PartialSubscription, StreamBus, Unsubscribe } from './bus';
 import type { ControlMessage, StreamEvent, WatchEvent } from './events';
-import { InFlightMirror, InFlightParts, type InFlightPosition, type MirrorItem, type StepAnswer } from './in-flight';
+import {
+  InFlightMirror,
+  InFlightParts,
+  type InFlightPosition,
+  type MirrorItem,
+  type StepAnswer,
+  type StepCopy,
+} from './in-flight';
 
 /** Bytes of one NOTIFY payload we allow ourselves (PostgreSQL's limit is 8000). */
 const MAX_PAYLOAD = 7800;
@@ -70,6 +77,12 @@ function eventWire(json: string, at: InFlightPosition): string {
   const position = at.step === undefined ? '' : `,"p":${JSON.stringify(at.step)},"s":${at.seq}`;
   const end = at.ends === undefined ? '' : `,"end":${JSON.stringify(at.ends)}`;
   return `{"k":"e","e":${json}${position}${end}}`;
+}
+
+/** One batch of a step copy's wire message (`snap`), built around its parts' JSON (serialised once). */
+function copyWire(producer: string, copy: StepCopy | null, start: number, parts: string[], last: boolean): string {
+  const step = copy ? JSON.stringify(copy.step) : 'null';
+  return `{"k":"snap","o":${JSON.stringify(producer)},"p":${step},"f":${copy?.first ?? 0},"s":${start},"e":[${parts.join(',')}],"last":${last}}`;
 }
 
 /** A delta too long for one NOTIFY as several shorter parts (null if the event is not a delta). */
@@ -308,7 +321,7 @@ class ChatChannel {
   connectionLost(): void {
     this.listening = false;
     this.clearTimer();
-    if (!this.mirror.isWaiting) this.mirror.wait(false);
+    this.mirror.wait(false);
   }
 
   close(): void {
@@ -436,9 +449,8 @@ export class PgStreamBus implements StreamBus {
   private readonly publisher: NotifyPublisher;
   private listener: Client | null = null;
   private connecting: Promise<Client> | null = null;
-  private readonly handlers = new Map<string, Set<(wire: Wire) => void>>();
-  /** Per channel: resolves once its LISTEN is active. */
-  private readonly listening = new Map<string, Promise<void>>();
+  /** Per channel: its handlers, and `live`, which resolves once its LISTEN is active. */
+  private readonly channels = new Map<string, { handlers: Set<(wire: Wire) => void>; live: Promise<void> }>();
   private readonly listenerQueries = new QueryQueue();
   private readonly chats = new Map<string, ChatChannel>();
   private readonly controls = new Map<string, Set<(message: ControlMessage) => void>>();
@@ -569,37 +581,34 @@ export class PgStreamBus implements StreamBus {
   private answerCopy(chatId: string): void {
     const channel = eventChannel(chatId);
     const copy = this.inFlight.copy(chatId);
-    const send = (step: string | null, first: number, start: number, parts: StreamEvent[], last: boolean): void =>
-      this.publisher.notify(
-        channel,
-        JSON.stringify({ k: 'snap', o: this.producer, p: step, f: first, s: start, e: parts, last } satisfies Wire),
-      );
+    const send = (start: number, parts: string[], last: boolean): void =>
+      this.publisher.notify(channel, copyWire(this.producer, copy, start, parts, last));
     if (!copy) {
-      send(null, 0, 0, [], true);
+      send(0, [], true);
       return;
     }
     let start = copy.first;
-    let batch: StreamEvent[] = [];
+    let batch: string[] = [];
     let size = 0;
     for (const part of copy.parts) {
-      const bytes = Buffer.byteLength(JSON.stringify(part)) + 1;
+      const json = JSON.stringify(part);
+      const bytes = Buffer.byteLength(json) + 1;
       if (batch.length > 0 && size + bytes > MAX_EVENT_BYTES) {
-        send(copy.step, copy.first, start, batch, false);
+        send(start, batch, false);
         start += batch.length;
         batch = [];
         size = 0;
       }
-      batch.push(part);
+      batch.push(json);
       size += bytes;
     }
-    send(copy.step, copy.first, start, batch, true);
+    send(start, batch, true);
   }
 
   /** Adds a handler for a channel; `live` resolves once the channel's LISTEN is active. */
   private listen(channel: string, handler: (wire: Wire) => void): { off: Unsubscribe; live: Promise<void> } {
-    let set = this.handlers.get(channel);
-    if (!set) {
-      this.handlers.set(channel, (set = new Set()));
+    let listened = this.channels.get(channel);
+    if (!listened) {
       const live = this.connectListener().then(async (client) => {
         await this.listenerQueries.run(() => client.query(`LISTEN ${channel}`));
       });
@@ -607,17 +616,16 @@ export class PgStreamBus implements StreamBus {
         this.log.warn({ err, channel }, 'LISTEN failed; retrying');
         this.scheduleReconnect();
       });
-      this.listening.set(channel, live);
+      this.channels.set(channel, (listened = { handlers: new Set(), live }));
     }
-    set.add(handler);
-    const channelSet = set;
+    listened.handlers.add(handler);
+    const entry = listened;
     return {
-      live: this.listening.get(channel) ?? Promise.resolve(),
+      live: entry.live,
       off: () => {
-        channelSet.delete(handler);
-        if (channelSet.size > 0 || this.handlers.get(channel) !== channelSet) return;
-        this.handlers.delete(channel);
-        this.listening.delete(channel);
+        entry.handlers.delete(handler);
+        if (entry.handlers.size > 0 || this.channels.get(channel) !== entry) return;
+        this.channels.delete(channel);
         const client = this.listener;
         if (client) void this.listenerQueries.run(() => client.query(`UNLISTEN ${channel}`)).catch(() => undefined);
       },
@@ -625,15 +633,15 @@ export class PgStreamBus implements StreamBus {
   }
 
   private dispatch(channel: string, payload: string | undefined): void {
-    const set = payload === undefined ? undefined : this.handlers.get(channel);
-    if (!set) return;
+    const handlers = payload === undefined ? undefined : this.channels.get(channel)?.handlers;
+    if (!handlers) return;
     let wire: Wire;
     try {
       wire = JSON.parse(payload!) as Wire;
     } catch {
       return;
     }
-    for (const handler of [...set]) {
+    for (const handler of [...handlers]) {
       try {
         handler(wire);
       } catch (err) {
@@ -659,7 +667,7 @@ export class PgStreamBus implements StreamBus {
     client.on('end', () => this.listenerLost(client));
     try {
       await client.connect();
-      const channels = [...this.handlers.keys()];
+      const channels = [...this.channels.keys()];
       if (channels.length > 0) await client.query(channels.map((channel) => `LISTEN ${channel}`).join('; '));
     } catch (err) {
       void client.end().catch(() => undefined);
@@ -691,7 +699,7 @@ export class PgStreamBus implements StreamBus {
     if (this.closed || this.reconnectTimer) return;
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
-      if (this.listener || this.handlers.size === 0) return;
+      if (this.listener || this.channels.size === 0) return;
       this.connectListener().then(
         () => undefined,
         (err: unknown) => {

@@ -6,7 +6,7 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { chatWorkflow } from '../../workflows';
 import { interruptSignal, subagentFinishedSignal, turnRequestedSignal } from '../../workflows/messages';
-import { ChatIdKey, ChatStatusKey, ModelConfigIdKey, OwnerIdKey, RootChatIdKey } from './search-attributes';
+import { pendingTurnSearchAttributes } from './search-attributes';
 import { chatWorkflowId } from './workflow-ids';
 
 export interface TurnRequest {
@@ -46,13 +46,7 @@ export class TemporalTurnLauncher implements TurnLauncher {
         args: [{ chatId: request.chatId, turn: request.turn }],
         signal: turnRequestedSignal,
         signalArgs: [{ turn: request.turn }],
-        typedSearchAttributes: [
-          { key: ChatIdKey, value: request.chatId },
-          { key: OwnerIdKey, value: request.ownerId },
-          { key: RootChatIdKey, value: request.rootChatId },
-          { key: ModelConfigIdKey, value: request.modelConfigId },
-          { key: ChatStatusKey, value: 'pending' },
-        ],
+        typedSearchAttributes: pendingTurnSearchAttributes(request),
         staticSummary: `Chat ${request.chatId}, turn ${request.turn}`,
       }),
     );
@@ -60,13 +54,13 @@ export class TemporalTurnLauncher implements TurnLauncher {
 
   /** Signals the running turn; a chat with no open workflow has nothing to interrupt. */
   async interrupt(chatId: string, turn: number): Promise<void> {
-    await this.signalIfOpen(chatId, () =>
+    await this.signalIfOpen(() =>
       this.client.workflow.getHandle(chatWorkflowId(chatId)).signal(interruptSignal, { turn }),
     );
   }
 
   async notifySubagentFinished(parentChatId: string, childChatId: string): Promise<void> {
-    await this.signalIfOpen(parentChatId, () =>
+    await this.signalIfOpen(() =>
       this.client.workflow
         .getHandle(chatWorkflowId(parentChatId))
         .signal(subagentFinishedSignal, { chatId: childChatId }),
@@ -77,7 +71,7 @@ export class TemporalTurnLauncher implements TurnLauncher {
     return this.client.withDeadline(Date.now() + REQUEST_DEADLINE_MS, request);
   }
 
-  private async signalIfOpen(_chatId: string, send: () => Promise<void>): Promise<void> {
+  private async signalIfOpen(send: () => Promise<void>): Promise<void> {
     try {
       await this.withDeadline(send);
     } catch (err) {

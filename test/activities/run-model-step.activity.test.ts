@@ -24,6 +24,7 @@ describe('runModelStep', () => {
   let fake: FakeLlmServer;
   let deps: ActivityDeps;
   let bus: MemoryStreamBus;
+  let providerId: string;
   let modelConfigId: string;
   let ownerId: string;
   const secrets = new SecretBox(SecretBox.generateKeyEntry('t'));
@@ -41,32 +42,23 @@ describe('runModelStep', () => {
         .executeTakeFirstOrThrow()
     ).id;
     const sealed = secrets.seal('sk-test');
-    const provider = await db
-      .insertInto('chat_providers')
-      .values({
-        provider: 'openai',
-        base_url: fake.openaiBaseUrl,
-        api_mode: 'chat',
-        api_key_ciphertext: sealed.ciphertext,
-        api_key_key_id: sealed.keyId,
-        created_by: null,
-      })
-      .returning('id')
-      .executeTakeFirstOrThrow();
-    modelConfigId = (
+    providerId = (
       await db
-        .insertInto('chat_model_configs')
+        .insertInto('chat_providers')
         .values({
-          provider_id: provider.id,
-          model: 'fake-model',
-          context_limit: 1000,
-          options: JSON.stringify({ cost: { input_price_per_million_tokens: 3, output_price_per_million_tokens: 15 } }),
+          provider: 'openai',
+          base_url: fake.openaiBaseUrl,
+          api_mode: 'chat',
+          api_key_ciphertext: sealed.ciphertext,
+          api_key_key_id: sealed.keyId,
           created_by: null,
-          updated_by: null,
         })
         .returning('id')
         .executeTakeFirstOrThrow()
     ).id;
+    modelConfigId = await newModelConfig({
+      cost: { input_price_per_million_tokens: 3, output_price_per_million_tokens: 15 },
+    });
     deps = {
       db,
       bus,
@@ -94,6 +86,23 @@ describe('runModelStep', () => {
     await fake?.close();
     await database?.drop();
   });
+
+  /** A model config of the test provider ('fake-model', 1000 tokens of context) with `options`. */
+  async function newModelConfig(options: Record<string, unknown>): Promise<string> {
+    const config = await database.db
+      .insertInto('chat_model_configs')
+      .values({
+        provider_id: providerId,
+        model: 'fake-model',
+        context_limit: 1000,
+        options: JSON.stringify(options),
+        created_by: null,
+        updated_by: null,
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    return config.id;
+  }
 
   async function newChat(): Promise<string> {
     const chat = await database.db
@@ -239,30 +248,10 @@ describe('runModelStep', () => {
 
   it('chains to the stored response with only the new user message, and falls back to the full history', async () => {
     const { db } = database;
-    const provider = await db
-      .selectFrom('chat_model_configs')
-      .select('provider_id')
-      .where('id', '=', modelConfigId)
-      .executeTakeFirstOrThrow();
-    await db
-      .updateTable('chat_providers')
-      .set({ api_mode: 'responses' })
-      .where('id', '=', provider.provider_id)
-      .execute();
-    const stored = await db
-      .insertInto('chat_model_configs')
-      .values({
-        provider_id: provider.provider_id,
-        model: 'fake-model',
-        context_limit: 1000,
-        options: JSON.stringify({ call_options: { store: true } }),
-        created_by: null,
-        updated_by: null,
-      })
-      .returning('id')
-      .executeTakeFirstOrThrow();
+    await db.updateTable('chat_providers').set({ api_mode: 'responses' }).where('id', '=', providerId).execute();
+    const storedConfigId = await newModelConfig({ call_options: { store: true } });
     const chatId = await newChat();
-    await db.updateTable('chats').set({ last_model_config_id: stored.id }).where('id', '=', chatId).execute();
+    await db.updateTable('chats').set({ last_model_config_id: storedConfigId }).where('id', '=', chatId).execute();
     const step = (turn: number) =>
       new MockActivityEnvironment().run(createActivities(deps).runModelStep, { chatId, turn, step: 0 });
 
@@ -285,7 +274,7 @@ describe('runModelStep', () => {
           turn: 2,
           role: 'user',
           content: [{ type: 'text', text: 'second question' }],
-          modelConfigId: stored.id,
+          modelConfigId: storedConfigId,
           createdBy: ownerId,
         }),
       )
@@ -311,26 +300,15 @@ describe('runModelStep', () => {
   });
 
   it('offers provider-executed web search when the model config enables it', async () => {
-    const { db } = database;
-    const provider = await db
-      .selectFrom('chat_model_configs')
-      .select('provider_id')
-      .where('id', '=', modelConfigId)
-      .executeTakeFirstOrThrow();
-    const searching = await db
-      .insertInto('chat_model_configs')
-      .values({
-        provider_id: provider.provider_id,
-        model: 'fake-model',
-        context_limit: 1000,
-        options: JSON.stringify({ web_search: { enabled: true, allowed_domains: ['example.com'] } }),
-        created_by: null,
-        updated_by: null,
-      })
-      .returning('id')
-      .executeTakeFirstOrThrow();
+    const searchingConfigId = await newModelConfig({
+      web_search: { enabled: true, allowed_domains: ['example.com'] },
+    });
     const chatId = await newChat();
-    await db.updateTable('chats').set({ last_model_config_id: searching.id }).where('id', '=', chatId).execute();
+    await database.db
+      .updateTable('chats')
+      .set({ last_model_config_id: searchingConfigId })
+      .where('id', '=', chatId)
+      .execute();
     fake.enqueue(text('Found it.'));
     const before = fake.requests.length;
     await new MockActivityEnvironment().run(createActivities(deps).runModelStep, { chatId, turn: 1, step: 0 });

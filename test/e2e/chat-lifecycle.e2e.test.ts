@@ -8,18 +8,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
+import { messageRow } from '../../src/chat/message-rows';
 import { insertMessages } from '../../src/db/repositories/messages.repository';
-import { startTestApp, turnRequests, until, waitForChat, type TestApp } from '../support/app';
-import { createTestDatabase, type TestDatabase } from '../support/db';
+import { startTestApp, startWorkerFor, textBody, turnRequests, waitForChat, type TestApp } from '../support/app';
+import { until } from '../support/wait';
 import { hang, text } from '../support/fake-llm/script';
 import { FakeLlmServer } from '../support/fake-llm/server';
-import { SseClient, type SseEvent } from '../support/sse';
-
-const body = (t: string) => ({ content: [{ type: 'text', text: t }] });
-const textOf = (m: any): string => m.content.map((p: any) => p.text ?? '').join('');
-const isMessage = (role: string, t?: string) => (e: SseEvent) =>
-  e.event === 'message' && e.data.message.role === role && (t === undefined || textOf(e.data.message) === t);
-const isStatus = (status: string) => (e: SseEvent) => e.event === 'status' && e.data.status === status;
+import { isAssistant, isStatus, SseClient, textOf } from '../support/sse';
 
 describe('chat turns', () => {
   let fake: FakeLlmServer;
@@ -36,7 +31,7 @@ describe('chat turns', () => {
   });
 
   async function createChat(t: string): Promise<string> {
-    const res = await app.request('POST', '/chats', body(t));
+    const res = await app.request('POST', '/chats', textBody(t));
     expect(res.status).toBe(201);
     return res.body.id;
   }
@@ -56,16 +51,12 @@ describe('chat turns', () => {
       fake.enqueue(text('Sure, switching.'));
 
       const res = await app.request('POST', `/chats/${chatId}/messages`, {
-        ...body('Actually, do this instead'),
+        ...textBody('Actually, do this instead'),
         busy_behavior: 'interrupt',
       });
       expect(res.body).toMatchObject({ queued: true });
-      await events.waitFor(isMessage('assistant', 'Sure, switching.'));
-      await events.waitFor(
-        isStatus('waiting'),
-        30_000,
-        events.events.findIndex(isMessage('assistant', 'Sure, switching.')),
-      );
+      await events.waitFor(isAssistant('Sure, switching.'));
+      await events.waitFor(isStatus('waiting'), 30_000, events.events.findIndex(isAssistant('Sure, switching.')));
       events.close();
 
       expect(await history(chatId)).toEqual([
@@ -97,7 +88,7 @@ describe('chat turns', () => {
       const chatId = await createChat('Old question');
       const events = stream(chatId);
       await events.waitFor((e) => e.event === 'message_part');
-      await app.request('POST', `/chats/${chatId}/messages`, body('queued follow-up'));
+      await app.request('POST', `/chats/${chatId}/messages`, textBody('queued follow-up'));
       await events.waitFor((e) => e.event === 'queue_update' && e.data.queued_messages.length === 1);
       const original = (await app.request('GET', `/chats/${chatId}/messages`)).body.messages[0];
       const turnBefore = (
@@ -105,7 +96,7 @@ describe('chat turns', () => {
       ).turn;
       fake.enqueue(text('An answer to the new question'));
 
-      const res = await app.request('PATCH', `/chats/${chatId}/messages/${original.id}`, body('New question'));
+      const res = await app.request('PATCH', `/chats/${chatId}/messages/${original.id}`, textBody('New question'));
       expect(res.status).toBe(200);
       expect(res.body).toMatchObject({ role: 'user', chat_id: chatId });
       expect(res.body.id).toBeGreaterThan(original.id);
@@ -117,7 +108,7 @@ describe('chat turns', () => {
       const after = events.events.indexOf(truncated);
       await events.waitFor((e) => e.event === 'message' && e.data.message.id === res.body.id, 30_000, after);
       await events.waitFor((e) => e.event === 'queue_update' && e.data.queued_messages.length === 0, 30_000, after);
-      await events.waitFor(isMessage('assistant', 'An answer to the new question'), 30_000, after);
+      await events.waitFor(isAssistant('An answer to the new question'), 30_000, after);
       await events.waitFor(isStatus('waiting'), 30_000, after);
       events.close();
       // Nothing of the superseded turn reached the client after the truncation.
@@ -150,13 +141,17 @@ describe('chat turns', () => {
       const chatId = await createChat('First question');
       await waitForChat(app, chatId, (c) => c.status === 'waiting');
       fake.enqueue(text('Second answer'));
-      await app.request('POST', `/chats/${chatId}/messages`, body('Second question'));
+      await app.request('POST', `/chats/${chatId}/messages`, textBody('Second question'));
       await until(async () => ((await history(chatId)).length === 4 ? true : undefined), 'the second answer');
       await waitForChat(app, chatId, (c) => c.status === 'waiting');
       const before = (await app.request('GET', `/chats/${chatId}/messages`)).body.messages;
 
       fake.enqueue(text('Third answer'));
-      const edited = await app.request('PATCH', `/chats/${chatId}/messages/${before[0].id}`, body('Better question'));
+      const edited = await app.request(
+        'PATCH',
+        `/chats/${chatId}/messages/${before[0].id}`,
+        textBody('Better question'),
+      );
       expect(edited.status).toBe(200);
       await until(async () => ((await history(chatId)).length === 2 ? true : undefined), 'the new answer');
       expect(await history(chatId)).toEqual(['user:Better question', 'assistant:Third answer']);
@@ -204,13 +199,13 @@ describe('chat turns', () => {
       await waitForChat(app, otherId, (c) => c.status === 'waiting');
       const [user, assistant] = (await app.request('GET', `/chats/${chatId}/messages`)).body.messages;
 
-      const onAssistant = await app.request('PATCH', `/chats/${chatId}/messages/${assistant.id}`, body('x'));
+      const onAssistant = await app.request('PATCH', `/chats/${chatId}/messages/${assistant.id}`, textBody('x'));
       expect(onAssistant.status).toBe(400);
       expect(onAssistant.body.error.code).toBe('message_not_editable');
-      const unknown = await app.request('PATCH', `/chats/${chatId}/messages/999999999`, body('x'));
+      const unknown = await app.request('PATCH', `/chats/${chatId}/messages/999999999`, textBody('x'));
       expect(unknown.status).toBe(404);
       expect(unknown.body.error).toEqual({ code: 'chat_message_not_found', message: 'Chat message not found.' });
-      const elsewhere = await app.request('PATCH', `/chats/${otherId}/messages/${user.id}`, body('x'));
+      const elsewhere = await app.request('PATCH', `/chats/${otherId}/messages/${user.id}`, textBody('x'));
       expect(elsewhere.status).toBe(404);
       expect(await history(chatId)).toEqual(['user:Question', 'assistant:An answer']);
     });
@@ -222,12 +217,12 @@ describe('chat turns', () => {
       const chatId = await createChat('Slow task');
       const events = stream(chatId);
       await events.waitFor((e) => e.event === 'message_part');
-      const queued = (await app.request('POST', `/chats/${chatId}/messages`, body('Urgent'))).body.queued_message;
+      const queued = (await app.request('POST', `/chats/${chatId}/messages`, textBody('Urgent'))).body.queued_message;
       fake.enqueue(text('On it'));
       const res = await app.request('POST', `/chats/${chatId}/queue/${queued.id}/promote`);
       expect(res.status).toBe(200);
-      await events.waitFor(isMessage('assistant', 'On it'));
-      await events.waitFor(isStatus('waiting'), 30_000, events.events.findIndex(isMessage('assistant', 'On it')));
+      await events.waitFor(isAssistant('On it'));
+      await events.waitFor(isStatus('waiting'), 30_000, events.events.findIndex(isAssistant('On it')));
       events.close();
       expect(await history(chatId)).toEqual(['user:Slow task', 'user:Urgent', 'assistant:On it']);
     });
@@ -239,7 +234,7 @@ describe('chat turns', () => {
       const chatId = await createChat('q1');
       for (const q of ['q2', 'q3']) {
         await waitForChat(app, chatId, (c) => c.status === 'waiting');
-        await app.request('POST', `/chats/${chatId}/messages`, body(q));
+        await app.request('POST', `/chats/${chatId}/messages`, textBody(q));
       }
       await until(async () => ((await history(chatId)).length === 6 ? true : undefined), 'three answers');
       const chatRow = await app.deps.db
@@ -249,26 +244,13 @@ describe('chat turns', () => {
         .executeTakeFirstOrThrow();
       // A model-only message (a system prompt, a compaction summary input) is never listed.
       await insertMessages(app.deps.db, [
-        {
-          chat_id: chatId,
+        messageRow({
+          chatId,
           turn: chatRow.turn,
-          step_key: null,
-          model_config_id: null,
-          created_by: null,
           role: 'system',
           visibility: 'model',
-          content: JSON.stringify([{ type: 'text', text: 'You are a hidden system prompt.' }]),
-          input_tokens: null,
-          output_tokens: null,
-          total_tokens: null,
-          reasoning_tokens: null,
-          cache_creation_tokens: null,
-          cache_read_tokens: null,
-          context_limit: null,
-          total_cost_micros: null,
-          runtime_ms: null,
-          provider_response_id: null,
-        },
+          content: [{ type: 'text', text: 'You are a hidden system prompt.' }],
+        }),
       ]);
 
       const first = await app.request('GET', `/chats/${chatId}/messages?limit=4`);
@@ -317,7 +299,7 @@ describe('archiving a chat with a running turn', () => {
 
   async function runningChat(): Promise<{ chatId: string; events: SseClient }> {
     fake.enqueue(hang({ afterText: 'Busy with it' }));
-    const chatId: string = (await app.request('POST', '/chats', body('Long task'))).body.id;
+    const chatId: string = (await app.request('POST', '/chats', textBody('Long task'))).body.id;
     const events = SseClient.open(`${app.url}/api/v1/chats/${chatId}/stream`, app.token);
     await events.waitFor((e) => e.event === 'message_part');
     return { chatId, events };
@@ -327,7 +309,7 @@ describe('archiving a chat with a running turn', () => {
     const { chatId, events } = await runningChat();
     const res = await app.request('PATCH', `/chats/${chatId}`, { archived: true });
     expect(res.body).toMatchObject({ archived: true, status: 'waiting' });
-    await events.waitFor(isMessage('assistant', 'Busy with it'));
+    await events.waitFor(isAssistant('Busy with it'));
     events.close();
     const result = await app.deps.temporal.client.workflow.getHandle(`chat-${chatId}`).result();
     expect(result.outcome).toBe('interrupted');
@@ -338,7 +320,7 @@ describe('archiving a chat with a running turn', () => {
   /** The reference keeps the queue of an archived chat (TestArchiveChatInterruptsActiveProcessing). */
   it('keeps the queued messages and starts no other turn', async () => {
     const { chatId, events } = await runningChat();
-    await app.request('POST', `/chats/${chatId}/messages`, body('Queued before the archive'));
+    await app.request('POST', `/chats/${chatId}/messages`, textBody('Queued before the archive'));
     fake.enqueue(text('This turn must not run'));
     await app.request('PATCH', `/chats/${chatId}`, { archived: true });
     await app.deps.temporal.client.workflow.getHandle(`chat-${chatId}`).result();
@@ -351,23 +333,18 @@ describe('archiving a chat with a running turn', () => {
 
 describe('a message racing the end of a turn', () => {
   let fake: FakeLlmServer;
-  let database: TestDatabase;
-  let taskQueue: string;
   let api: TestApp;
   let worker: TestApp | undefined;
 
   beforeEach(async () => {
     fake = await FakeLlmServer.start();
-    database = await createTestDatabase();
-    taskQueue = `chatd-test-${randomUUID()}`;
-    api = await startTestApp({ fake, database, taskQueue, roles: { api: true, worker: false } });
+    api = await startTestApp({ fake, roles: { api: true, worker: false } });
   });
 
   afterEach(async () => {
     await worker?.stop();
     worker = undefined;
     await api?.stop();
-    await database?.drop();
     await fake?.close();
   });
 
@@ -380,7 +357,7 @@ describe('a message racing the end of a turn', () => {
     let acquire!: () => void;
     const released = new Promise<void>((r) => (release = r));
     const acquired = new Promise<void>((r) => (acquire = r));
-    const done = database.db.transaction().execute(async (trx) => {
+    const done = api.database.db.transaction().execute(async (trx) => {
       await trx.selectFrom('chats').select('id').where('id', '=', chatId).forUpdate().execute();
       acquire();
       await released;
@@ -401,7 +378,7 @@ describe('a message racing the end of a turn', () => {
       async () => {
         const { rows } = await sql<{ pid: number; query: string }>`
           select pid, query from pg_stat_activity
-          where datname = current_database() and wait_event_type = 'Lock'`.execute(database.db);
+          where datname = current_database() and wait_event_type = 'Lock'`.execute(api.database.db);
         last = JSON.stringify(rows.map((r) => r.query));
         return rows.filter((r) => pattern.test(r.query)).length >= count ? true : undefined;
       },
@@ -420,7 +397,7 @@ describe('a message racing the end of a turn', () => {
    * answered, the turn cannot persist or finish until `release` is called.
    */
   async function turnBlockedAtPersist(): Promise<{ chatId: string; release: () => Promise<void> }> {
-    const created = await api.request('POST', '/chats', body('first'));
+    const created = await api.request('POST', '/chats', textBody('first'));
     const chatId: string = created.body.id;
     // A renamed chat gets no generated title: no side write competes for the row.
     await api.request('PATCH', `/chats/${chatId}`, { title: 'Race' });
@@ -428,7 +405,7 @@ describe('a message racing the end of a turn', () => {
 
     const beforeStart = holdChatLock(chatId);
     await beforeStart.acquired;
-    worker = await startTestApp({ fake, database, taskQueue, roles: { api: false, worker: true } });
+    worker = await startWorkerFor(api, fake);
     await lockWaiters(turnStart, 1, 'the turn to wait to start');
     // Queue up behind the turn's start, so the lock comes back to the test before the step's write.
     const atPersist = holdChatLock(chatId);
@@ -477,7 +454,7 @@ describe('a message racing the end of a turn', () => {
     await release();
     await atFinish.acquired;
     await lockWaiters(lockRow, 1, 'the turn to wait to finish');
-    const sent = api.request('POST', `/chats/${chatId}/messages`, body('second'));
+    const sent = api.request('POST', `/chats/${chatId}/messages`, textBody('second'));
     await lockWaiters(lockRow, 2, 'the message to wait behind the finish');
     await atFinish.release();
 
@@ -494,7 +471,7 @@ describe('a message racing the end of a turn', () => {
 
   it('a message arriving just before the turn finished is queued and promoted by the finish', async () => {
     const { chatId, release } = await turnBlockedAtPersist();
-    const sent = api.request('POST', `/chats/${chatId}/messages`, body('second'));
+    const sent = api.request('POST', `/chats/${chatId}/messages`, textBody('second'));
     await lockWaiters(lockRow, 1, 'the message to wait behind the step');
     await release();
 

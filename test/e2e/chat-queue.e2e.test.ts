@@ -5,15 +5,11 @@
  * the turns to run. Then the queue drains after a turn that ends in `waiting`, and stays after
  * one that ends in `error`.
  */
-import { randomUUID } from 'node:crypto';
-import { startTestApp, turnRequests, until, waitForChat, type TestApp } from '../support/app';
-import { createTestDatabase, type TestDatabase } from '../support/db';
+import { startTestApp, startWorkerFor, textBody, turnRequests, waitForChat, type TestApp } from '../support/app';
+import { until } from '../support/wait';
 import { error, text } from '../support/fake-llm/script';
 import { FakeLlmServer } from '../support/fake-llm/server';
-import { SseClient } from '../support/sse';
-
-const body = (t: string) => ({ content: [{ type: 'text', text: t }] });
-const textOf = (m: any): string => m.content.map((p: any) => p.text ?? '').join('');
+import { SseClient, textOf } from '../support/sse';
 
 /** The last user text the model was sent in the turn's request `i` (title generation aside). */
 function lastUserText(fake: FakeLlmServer, i: number): string {
@@ -26,33 +22,28 @@ function lastUserText(fake: FakeLlmServer, i: number): string {
 
 describe('the message queue', () => {
   let fake: FakeLlmServer;
-  let database: TestDatabase;
-  let taskQueue: string;
   let api: TestApp;
   let worker: TestApp | undefined;
 
   beforeEach(async () => {
     fake = await FakeLlmServer.start();
-    database = await createTestDatabase();
-    taskQueue = `chatd-test-${randomUUID()}`;
-    api = await startTestApp({ fake, database, taskQueue, roles: { api: true, worker: false } });
+    api = await startTestApp({ fake, roles: { api: true, worker: false } });
   });
 
   afterEach(async () => {
     await worker?.stop();
     worker = undefined;
     await api?.stop();
-    await database?.drop();
     await fake?.close();
   });
 
   /** Starts the worker role, as a separate process would: now the requested turns run. */
   async function startWorker(): Promise<void> {
-    worker = await startTestApp({ fake, database, taskQueue, roles: { api: false, worker: true } });
+    worker = await startWorkerFor(api, fake);
   }
 
   async function createChat(t: string): Promise<string> {
-    const res = await api.request('POST', '/chats', body(t));
+    const res = await api.request('POST', '/chats', textBody(t));
     expect(res.status).toBe(201);
     return res.body.id;
   }
@@ -65,7 +56,7 @@ describe('the message queue', () => {
     const chatId = await createChat('first');
     const stream = SseClient.open(`${api.url}/api/v1/chats/${chatId}/stream`, api.token);
     await stream.waitFor((e) => e.event === 'queue_update');
-    const res = await api.request('POST', `/chats/${chatId}/messages`, body('second'));
+    const res = await api.request('POST', `/chats/${chatId}/messages`, textBody('second'));
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ queued: true, queued_message: { chat_id: chatId } });
     expect(res.body.message).toBeUndefined();
@@ -83,10 +74,10 @@ describe('the message queue', () => {
   it('refuses the 21st queued message with 429 queue_full and writes nothing', async () => {
     const chatId = await createChat('busy');
     for (let i = 0; i < 20; i++) {
-      const res = await api.request('POST', `/chats/${chatId}/messages`, body(`q${i}`));
+      const res = await api.request('POST', `/chats/${chatId}/messages`, textBody(`q${i}`));
       expect(res.body.queued).toBe(true);
     }
-    const res = await api.request('POST', `/chats/${chatId}/messages`, body('one too many'));
+    const res = await api.request('POST', `/chats/${chatId}/messages`, textBody('one too many'));
     expect(res.status).toBe(429);
     expect(res.body.error.code).toBe('queue_full');
     const page = await messages(chatId);
@@ -95,10 +86,10 @@ describe('the message queue', () => {
 
   it('queues on an idle chat that still has a backlog, so messages stay in order', async () => {
     const chatId = await createChat('first');
-    await api.request('POST', `/chats/${chatId}/messages`, body('A'));
+    await api.request('POST', `/chats/${chatId}/messages`, textBody('A'));
     const interrupted = await api.request('POST', `/chats/${chatId}/interrupt`);
     expect(interrupted.body.status).toBe('waiting');
-    const res = await api.request('POST', `/chats/${chatId}/messages`, body('B'));
+    const res = await api.request('POST', `/chats/${chatId}/messages`, textBody('B'));
     expect(res.body.queued).toBe(true);
     const page = await messages(chatId);
     expect(page.messages.map(textOf)).toEqual(['first']);
@@ -107,8 +98,8 @@ describe('the message queue', () => {
 
   it('deletes one queued message and publishes the new queue', async () => {
     const chatId = await createChat('first');
-    const a = (await api.request('POST', `/chats/${chatId}/messages`, body('A'))).body.queued_message;
-    await api.request('POST', `/chats/${chatId}/messages`, body('B'));
+    const a = (await api.request('POST', `/chats/${chatId}/messages`, textBody('A'))).body.queued_message;
+    await api.request('POST', `/chats/${chatId}/messages`, textBody('B'));
     const stream = SseClient.open(`${api.url}/api/v1/chats/${chatId}/stream`, api.token);
     await stream.waitFor((e) => e.event === 'queue_update' && e.data.queued_messages.length === 2);
 
@@ -127,7 +118,7 @@ describe('the message queue', () => {
   it('does not touch a queued message through another chat', async () => {
     const one = await createChat('one');
     const two = await createChat('two');
-    const queued = (await api.request('POST', `/chats/${one}/messages`, body('mine'))).body.queued_message;
+    const queued = (await api.request('POST', `/chats/${one}/messages`, textBody('mine'))).body.queued_message;
     expect((await api.request('DELETE', `/chats/${two}/queue/${queued.id}`)).status).toBe(404);
     expect((await api.request('POST', `/chats/${two}/queue/${queued.id}/promote`)).status).toBe(404);
     expect((await messages(one)).queued_messages.map(textOf)).toEqual(['mine']);
@@ -140,8 +131,8 @@ describe('the message queue', () => {
       .select('turn')
       .where('id', '=', chatId)
       .executeTakeFirstOrThrow();
-    await api.request('POST', `/chats/${chatId}/messages`, body('A'));
-    const b = (await api.request('POST', `/chats/${chatId}/messages`, body('B'))).body.queued_message;
+    await api.request('POST', `/chats/${chatId}/messages`, textBody('A'));
+    const b = (await api.request('POST', `/chats/${chatId}/messages`, textBody('B'))).body.queued_message;
 
     const res = await api.request('POST', `/chats/${chatId}/queue/${b.id}/promote`);
     expect(res.status).toBe(200);
@@ -157,8 +148,8 @@ describe('the message queue', () => {
 
   it('drains the queue in order after each turn that ends in waiting', async () => {
     const chatId = await createChat('first');
-    await api.request('POST', `/chats/${chatId}/messages`, body('second'));
-    await api.request('POST', `/chats/${chatId}/messages`, body('third'));
+    await api.request('POST', `/chats/${chatId}/messages`, textBody('second'));
+    await api.request('POST', `/chats/${chatId}/messages`, textBody('third'));
     fake.enqueue(text('answer one'), text('answer two'), text('answer three'));
 
     await startWorker();
@@ -187,7 +178,7 @@ describe('the message queue', () => {
 
   it('keeps the queue when a turn ends in error, until the user promotes from it', async () => {
     const chatId = await createChat('first');
-    await api.request('POST', `/chats/${chatId}/messages`, body('queued before the failure'));
+    await api.request('POST', `/chats/${chatId}/messages`, textBody('queued before the failure'));
     fake.enqueue(error(401));
 
     await startWorker();
@@ -199,7 +190,7 @@ describe('the message queue', () => {
     expect(page.messages.map(textOf)).toEqual(['first']);
 
     // A new message queues behind the backlog instead of jumping it.
-    const later = await api.request('POST', `/chats/${chatId}/messages`, body('sent after the failure'));
+    const later = await api.request('POST', `/chats/${chatId}/messages`, textBody('sent after the failure'));
     expect(later.body.queued).toBe(true);
 
     fake.enqueue(text('recovered'), text('and the rest'));

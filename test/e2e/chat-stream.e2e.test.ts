@@ -5,17 +5,13 @@
  * GET /chats/watch, and a standard EventSource client (the `eventsource` package) working unmodified.
  */
 import * as http from 'node:http';
-import { startTestApp, until, waitForChat, type TestApp } from '../support/app';
+import { startTestApp, textBody, waitForChat, type TestApp } from '../support/app';
+import { until } from '../support/wait';
 import { hang, text } from '../support/fake-llm/script';
 import { FakeLlmServer } from '../support/fake-llm/server';
-import { EventSourceProcess, partsText, SseClient, type SseEvent } from '../support/sse';
+import { EventSourceProcess, isAssistant, isStatus, partsText, SseClient, textOf, type SseEvent } from '../support/sse';
 import { createTestUser } from '../support/users';
 
-const body = (t: string) => ({ content: [{ type: 'text', text: t }] });
-const textOf = (m: any): string => m.content.map((p: any) => p.text ?? '').join('');
-const isAssistant = (t?: string) => (e: SseEvent) =>
-  e.event === 'message' && e.data.message.role === 'assistant' && (t === undefined || textOf(e.data.message) === t);
-const isStatus = (status: string) => (e: SseEvent) => e.event === 'status' && e.data.status === status;
 const messageIds = (events: SseEvent[]) => events.filter((e) => e.event === 'message').map((e) => e.data.message.id);
 const EVENT_TYPES = [
   'status',
@@ -45,7 +41,7 @@ describe('GET /chats/{id}/stream', () => {
   const streamUrl = (chatId: string, query = '') => `${app.url}/api/v1/chats/${chatId}/stream${query}`;
 
   async function createChat(t: string): Promise<string> {
-    const res = await app.request('POST', '/chats', body(t));
+    const res = await app.request('POST', '/chats', textBody(t));
     expect(res.status).toBe(201);
     return res.body.id;
   }
@@ -72,7 +68,7 @@ describe('GET /chats/{id}/stream', () => {
     const chatId = await createChat('Explain everything');
     const first = SseClient.open(streamUrl(chatId), app.token);
     await first.waitForParts('Partial answer so far');
-    await app.request('POST', `/chats/${chatId}/messages`, body('And then this'));
+    await app.request('POST', `/chats/${chatId}/messages`, textBody('And then this'));
     await first.waitFor((e) => e.event === 'queue_update' && e.data.queued_messages.length === 1);
 
     const late = SseClient.open(streamUrl(chatId), app.token);
@@ -127,7 +123,7 @@ describe('GET /chats/{id}/stream', () => {
     // While the client is away, another full turn happens.
     await waitForChat(app, chatId, (c) => c.status === 'waiting');
     fake.enqueue(text('Second answer.'));
-    await app.request('POST', `/chats/${chatId}/messages`, body('Second'));
+    await app.request('POST', `/chats/${chatId}/messages`, textBody('Second'));
     await until(async () => ((await dbMessageIds(chatId)).length === 4 ? true : undefined), 'the second answer');
     await waitForChat(app, chatId, (c) => c.status === 'waiting');
 
@@ -157,7 +153,7 @@ describe('GET /chats/{id}/stream', () => {
     const [originalId] = await dbMessageIds(chatId);
 
     fake.enqueue(text('Answer to the edit.'));
-    const edited = await app.request('PATCH', `/chats/${chatId}/messages/${originalId}`, body('Edited'));
+    const edited = await app.request('PATCH', `/chats/${chatId}/messages/${originalId}`, textBody('Edited'));
     expect(edited.status).toBe(200);
     const after = SseClient.open(streamUrl(chatId), app.token, { 'Last-Event-ID': before.lastEventId! });
     await after.waitFor(isAssistant('Answer to the edit.'));
@@ -225,7 +221,7 @@ describe('a reader that stops reading', () => {
 
   /** A chat in `running`, as a worker's first step leaves it (no worker runs here). */
   async function runningChat(): Promise<string> {
-    const chatId: string = (await app.request('POST', '/chats', body('Flood'))).body.id;
+    const chatId: string = (await app.request('POST', '/chats', textBody('Flood'))).body.id;
     await app.deps.db.updateTable('chats').set({ status: 'running' }).where('id', '=', chatId).execute();
     app.deps.bus.publish(chatId, { type: 'status', chat_id: chatId, status: 'running' });
     return chatId;
@@ -314,7 +310,7 @@ describe('GET /chats/watch', () => {
     await othersWatch.waitForComments(1);
 
     fake.enqueue(text('Watched answer.'));
-    const created = await app.request('POST', '/chats', body('Watch me'));
+    const created = await app.request('POST', '/chats', textBody('Watch me'));
     const chatId: string = created.body.id;
     const createdEvent = await watch.waitFor((e) => e.event === 'created');
     expect(createdEvent.data).toMatchObject({
@@ -336,7 +332,7 @@ describe('GET /chats/watch', () => {
 
     // Another user's feed never mentions the chat.
     fake.enqueue(text('theirs answered'));
-    const mine = await app.request('POST', '/chats', body('theirs'), other.token);
+    const mine = await app.request('POST', '/chats', textBody('theirs'), other.token);
     await othersWatch.waitFor((e) => e.event === 'created' && e.data.chat.id === mine.body.id);
     othersWatch.close();
     expect(othersWatch.events.some((e) => e.data.chat.id === chatId)).toBe(false);

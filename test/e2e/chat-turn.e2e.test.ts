@@ -3,34 +3,25 @@
  * (`chat-<id>`) on real Temporal, the assistant's answer streams from the fake OpenAI server and is
  * persisted in real PostgreSQL, and the stream delivers status, message_part and message events.
  */
-import { writeFileSync } from 'node:fs';
-import * as path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { startTestApp, TEST_TITLE, turnRequests, type TestApp } from '../support/app';
 import { waitUntil } from '../support/wait';
 import { FakeLlmServer } from '../support/fake-llm/server';
 import { hang, text } from '../support/fake-llm/script';
 import { SseClient } from '../support/sse';
-import { temporalAddress } from '../support/temporal';
+import { captureHistory } from '../support/temporal';
 
 describe('a chat turn over HTTP and SSE', () => {
   let fake: FakeLlmServer;
   let app: TestApp;
-  let temporal: Client;
-  let connection: Connection;
 
   beforeAll(async () => {
     fake = await FakeLlmServer.start();
     app = await startTestApp({ fake });
-    connection = await Connection.connect({ address: temporalAddress() });
-    temporal = new Client({ connection });
   });
 
   afterAll(async () => {
     await app?.stop();
     await fake?.close();
-    await connection?.close();
   });
 
   it('streams the answer, persists both messages and runs the turn as workflow chat-<id>', async () => {
@@ -78,19 +69,13 @@ describe('a chat turn over HTTP and SSE', () => {
     // The first turn also named the chat with the provider's cheap model.
     await waitUntil(async () => (await app.request('GET', `/chats/${chatId}`)).body.title === TEST_TITLE);
 
-    const handle = temporal.workflow.getHandle(`chat-${chatId}`);
+    const handle = app.deps.temporal.client.workflow.getHandle(`chat-${chatId}`);
     const result = await handle.result();
     expect(result).toEqual({ outcome: 'completed', steps: 1 });
     const description = await handle.describe();
     expect(description.type).toBe('chatWorkflow');
 
-    if (process.env.CAPTURE_HISTORIES === '1') {
-      const history = historyToJSON(await handle.fetchHistory());
-      writeFileSync(
-        path.join(__dirname, '../replay/histories/chat-workflow.plain.json'),
-        JSON.stringify(JSON.parse(history), null, 2) + '\n',
-      );
-    }
+    await captureHistory(handle, 'chat-workflow.plain');
   });
 
   it('keeps the partial answer when interrupted mid-stream', async () => {
@@ -107,18 +92,12 @@ describe('a chat turn over HTTP and SSE', () => {
     stream.close();
     expect(partial.data.message.content).toEqual([{ type: 'text', text: 'Working on it' }]);
 
-    const handle = temporal.workflow.getHandle(`chat-${chatId}`);
+    const handle = app.deps.temporal.client.workflow.getHandle(`chat-${chatId}`);
     expect((await handle.result()).outcome).toBe('interrupted');
     // The provider request was aborted, not left running.
     expect(turnRequests(fake).at(-1)!.aborted).toBe(true);
     expect((await app.request('GET', `/chats/${chatId}`)).body.status).toBe('waiting');
-    if (process.env.CAPTURE_HISTORIES === '1') {
-      const history = historyToJSON(await handle.fetchHistory());
-      writeFileSync(
-        path.join(__dirname, '../replay/histories/chat-workflow.interrupted.json'),
-        JSON.stringify(JSON.parse(history), null, 2) + '\n',
-      );
-    }
+    await captureHistory(handle, 'chat-workflow.interrupted');
   });
 
   it('rejects a chat without content and writes nothing', async () => {

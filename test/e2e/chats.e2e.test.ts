@@ -6,12 +6,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { insertChat } from '../../src/db/repositories/chats.repository';
-import { startTestApp, type TestApp } from '../support/app';
+import { startTestApp, textBody, type TestApp } from '../support/app';
 import { FakeLlmServer } from '../support/fake-llm/server';
 import { SseClient } from '../support/sse';
 import { createTestUser, type TestUser } from '../support/users';
-
-const text = (t: string) => ({ content: [{ type: 'text', text: t }] });
 
 describe('chats over HTTP', () => {
   let fake: FakeLlmServer;
@@ -35,7 +33,7 @@ describe('chats over HTTP', () => {
   }
 
   async function createChat(token: string, title: string, labels?: Record<string, string>): Promise<any> {
-    const res = await app.request('POST', '/chats', { ...text(title), ...(labels ? { labels } : {}) }, token);
+    const res = await app.request('POST', '/chats', { ...textBody(title), ...(labels ? { labels } : {}) }, token);
     expect(res.status).toBe(201);
     return res.body;
   }
@@ -59,7 +57,7 @@ describe('chats over HTTP', () => {
 
   describe('POST /chats', () => {
     it('creates a pending chat that is its own root, owned by the caller', async () => {
-      const res = await app.request('POST', '/chats', text('Plan the migration'), member.token);
+      const res = await app.request('POST', '/chats', textBody('Plan the migration'), member.token);
       expect(res.status).toBe(201);
       expect(res.body).toMatchObject({
         status: 'pending',
@@ -73,9 +71,9 @@ describe('chats over HTTP', () => {
 
     it.each([
       ['no parts', { content: [] }],
-      ['blank text', text('   ')],
+      ['blank text', textBody('   ')],
       ['an unsupported part type', { content: [{ type: 'image', url: 'x' }] }],
-      ['an unknown field', { ...text('hi'), colour: 'blue' }],
+      ['an unknown field', { ...textBody('hi'), colour: 'blue' }],
       ['a file reference without a name', { content: [{ type: 'file-reference', file_name: '' }] }],
     ])('rejects %s with 400 and writes nothing', async (_what, body) => {
       const before = await counts();
@@ -91,7 +89,7 @@ describe('chats over HTTP', () => {
         .spyOn(app.deps.turns, 'requestTurn')
         .mockRejectedValueOnce(new Error('Temporal is down'));
       try {
-        const res = await app.request('POST', '/chats', text('Hello?'), member.token);
+        const res = await app.request('POST', '/chats', textBody('Hello?'), member.token);
         expect(res.status).toBe(503);
         expect(res.body.error.code).toBe('dependency_unavailable');
       } finally {
@@ -103,7 +101,7 @@ describe('chats over HTTP', () => {
     it('answers 400 when no default model config is configured', async () => {
       const bare = await startTestApp({ fake, roles: { api: true, worker: false }, seedModel: false });
       try {
-        const res = await bare.request('POST', '/chats', text('Hello'));
+        const res = await bare.request('POST', '/chats', textBody('Hello'));
         expect(res.status).toBe(400);
         expect(res.body.error).toEqual({
           code: 'no_default_model_config',
@@ -118,7 +116,7 @@ describe('chats over HTTP', () => {
     it('rejects a message without content with 400 and writes nothing', async () => {
       const chat = await createChat(member.token, 'target');
       const before = await counts();
-      const res = await app.request('POST', `/chats/${chat.id}/messages`, text(' \n '), member.token);
+      const res = await app.request('POST', `/chats/${chat.id}/messages`, textBody(' \n '), member.token);
       expect(res.status).toBe(400);
       expect(res.body.error.code).toBe('content_required');
       expect(await counts()).toEqual(before);
@@ -323,7 +321,7 @@ describe('chats over HTTP', () => {
         .spyOn(app.deps.turns, 'requestTurn')
         .mockRejectedValueOnce(new Error('Temporal is down'));
       try {
-        const res = await app.request('POST', `/chats/${chat.id}/messages`, text('lost?'), member.token);
+        const res = await app.request('POST', `/chats/${chat.id}/messages`, textBody('lost?'), member.token);
         expect(res.status).toBe(503);
       } finally {
         requestTurn.mockRestore();
@@ -348,7 +346,7 @@ describe('chats over HTTP', () => {
     it('answers 413 for a body over the limit and writes nothing', async () => {
       const before = await counts();
       const huge = 'x'.repeat(app.deps.config.maxMessageBytes + 128 * 1024);
-      const res = await app.request('POST', '/chats', text(huge), member.token);
+      const res = await app.request('POST', '/chats', textBody(huge), member.token);
       expect(res.status).toBe(413);
       expect(res.body.error.code).toBe('payload_too_large');
       expect(await counts()).toEqual(before);
@@ -368,7 +366,7 @@ describe('chats over HTTP', () => {
     ])('answers 400 for %s %s', async (method, path) => {
       const chat = await createChat(member.token, 'target');
       const before = await counts();
-      const body = method === 'PATCH' ? text('edited') : undefined;
+      const body = method === 'PATCH' ? textBody('edited') : undefined;
       const res = await app.request(method, path.replace('{id}', chat.id), body, member.token);
       expect(res.status).toBe(400);
       expect(res.body.error).toMatchObject({ code: expect.any(String), message: expect.any(String) });
@@ -377,7 +375,7 @@ describe('chats over HTTP', () => {
 
     it('names the invalid message and queued message ids', async () => {
       const chat = await createChat(member.token, 'target');
-      const edit = await app.request('PATCH', `/chats/${chat.id}/messages/abc`, text('x'), member.token);
+      const edit = await app.request('PATCH', `/chats/${chat.id}/messages/abc`, textBody('x'), member.token);
       expect(edit.body.error.details).toEqual([{ path: 'messageId', message: 'Invalid chat message ID.' }]);
       const del = await app.request('DELETE', `/chats/${chat.id}/queue/abc`, undefined, member.token);
       expect(del.body.error.details).toEqual([{ path: 'queuedId', message: 'Invalid queued message ID.' }]);
@@ -404,7 +402,7 @@ describe('chats over HTTP', () => {
       const chat = await createChat(owner.token, 'private');
       const messages = await app.request('GET', `/chats/${chat.id}/messages`, undefined, owner.token);
       const messageId = messages.body.messages[0].id;
-      const queued = await app.request('POST', `/chats/${chat.id}/messages`, text('queued'), owner.token);
+      const queued = await app.request('POST', `/chats/${chat.id}/messages`, textBody('queued'), owner.token);
       expect(queued.body.queued).toBe(true);
       const queuedId = queued.body.queued_message.id;
       const intruder = who === 'admin' ? app.token : member.token;
@@ -420,8 +418,8 @@ describe('chats over HTTP', () => {
         ['PATCH', `/chats/${chat.id}`, { title: 'mine now' }],
         ['PATCH', `/chats/${chat.id}`, { archived: true }],
         ['GET', `/chats/${chat.id}/messages`],
-        ['POST', `/chats/${chat.id}/messages`, text('hello?')],
-        ['PATCH', `/chats/${chat.id}/messages/${messageId}`, text('rewritten')],
+        ['POST', `/chats/${chat.id}/messages`, textBody('hello?')],
+        ['PATCH', `/chats/${chat.id}/messages/${messageId}`, textBody('rewritten')],
         ['POST', `/chats/${chat.id}/interrupt`],
         ['DELETE', `/chats/${chat.id}/queue/${queuedId}`],
         ['POST', `/chats/${chat.id}/queue/${queuedId}/promote`],

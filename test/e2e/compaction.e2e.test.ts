@@ -4,28 +4,20 @@
  * "chat_summarized" tool call and result, and the next step starts from the summary instead of the
  * full history. Compaction on the final step lets the model continue.
  */
-import { writeFileSync } from 'node:fs';
-import * as path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { SUMMARY_PREFIX, SUMMARY_PROMPT } from '../../src/chat/compaction';
 import { startTestApp, turnRequests, type TestApp } from '../support/app';
 import { text } from '../support/fake-llm/script';
 import { FakeLlmServer } from '../support/fake-llm/server';
 import { SseClient } from '../support/sse';
-import { temporalAddress } from '../support/temporal';
+import { captureHistory } from '../support/temporal';
 
 describe('automatic compaction', () => {
   let fake: FakeLlmServer;
   let app: TestApp;
-  let connection: Connection;
-  let temporal: Client;
 
   beforeAll(async () => {
     fake = await FakeLlmServer.start();
     app = await startTestApp({ fake });
-    connection = await Connection.connect({ address: temporalAddress() });
-    temporal = new Client({ connection });
     const patched = await app.request('PATCH', `/model-configs/${app.modelConfigId}`, {
       context_limit: 1000,
       compression_threshold: 50,
@@ -35,7 +27,6 @@ describe('automatic compaction', () => {
   afterAll(async () => {
     await app?.stop();
     await fake?.close();
-    await connection?.close();
   });
 
   it('summarises an over-threshold context and continues from the summary', async () => {
@@ -77,14 +68,8 @@ describe('automatic compaction', () => {
       .execute();
     expect(rows.map((r) => r.visibility).sort()).toEqual(['both', 'model', 'user']);
 
-    const handle = temporal.workflow.getHandle(`chat-${chatId}`);
+    const handle = app.deps.temporal.client.workflow.getHandle(`chat-${chatId}`);
     expect(await handle.result()).toEqual({ outcome: 'completed', steps: 2 });
-    if (process.env.CAPTURE_HISTORIES === '1') {
-      const history = historyToJSON(await handle.fetchHistory());
-      writeFileSync(
-        path.join(__dirname, '../replay/histories/chat-workflow.compaction.json'),
-        JSON.stringify(JSON.parse(history), null, 2) + '\n',
-      );
-    }
+    await captureHistory(handle, 'chat-workflow.compaction');
   });
 });

@@ -13,11 +13,9 @@ import { text } from '../support/fake-llm/script';
 import { FakeLlmServer } from '../support/fake-llm/server';
 import { FaultStack } from '../support/fault-stack';
 import { clientView, ResumingSseClient, type ResumedEvent } from '../support/resuming-sse';
-import { partsText } from '../support/sse';
+import { textBody } from '../support/app';
+import { partsText, textOf } from '../support/sse';
 import { waitUntil } from '../support/wait';
-
-const body = (t: string) => ({ content: [{ type: 'text', text: t }] });
-const textOf = (m: { content: Array<{ text?: string }> }): string => m.content.map((p) => p.text ?? '').join('');
 
 const TOKENS_PER_SECOND = 10;
 /**
@@ -57,7 +55,7 @@ describe('fault injection', () => {
   }
 
   async function createChat(question: string): Promise<string> {
-    const res = await stack!.request('POST', '/chats', body(question));
+    const res = await stack!.request('POST', '/chats', textBody(question));
     if (res.status !== 201) throw new Error(`POST /chats: ${res.status} ${JSON.stringify(res.body)}`);
     return res.body.id;
   }
@@ -181,8 +179,8 @@ describe('fault injection', () => {
 
     await stack.stopTemporal();
     const [sent, created] = await Promise.all([
-      stack.request('POST', `/chats/${idleChat}/messages`, body('Foxtrot')),
-      stack.request('POST', '/chats', body('Golf')),
+      stack.request('POST', `/chats/${idleChat}/messages`, textBody('Foxtrot')),
+      stack.request('POST', '/chats', textBody('Golf')),
     ]);
     for (const refused of [sent, created]) {
       expect(refused.status).toBe(503);
@@ -195,7 +193,7 @@ describe('fault injection', () => {
     expect((await stack.request('GET', `/chats/${idleChat}/messages`)).body).toEqual(idleBefore);
 
     await stack.startTemporal();
-    const retried = await stack.request('POST', `/chats/${idleChat}/messages`, body('Foxtrot'));
+    const retried = await stack.request('POST', `/chats/${idleChat}/messages`, textBody('Foxtrot'));
     expect(retried.status).toBe(200);
 
     await Promise.all([...followers.map((client) => turnsFinished(client, 1)), turnsFinished(idleFollower, 2)]);

@@ -13,6 +13,7 @@ import {
   pgBus,
   startTestApp,
   startWorkerProcess,
+  textBody,
   turnRequests,
   waitForChat,
   type TestApp,
@@ -21,13 +22,8 @@ import {
 import { createTestDatabase, type TestDatabase } from '../support/db';
 import { hang, text } from '../support/fake-llm/script';
 import { FakeLlmServer } from '../support/fake-llm/server';
-import { EventSourceProcess, partsText, SseClient, type SseEvent } from '../support/sse';
+import { EventSourceProcess, isAssistant, isStatus, partsText, SseClient, textOf } from '../support/sse';
 
-const body = (t: string) => ({ content: [{ type: 'text', text: t }] });
-const textOf = (m: any): string => m.content.map((p: any) => p.text ?? '').join('');
-const isAssistant = (t?: string) => (e: SseEvent) =>
-  e.event === 'message' && e.data.message.role === 'assistant' && (t === undefined || textOf(e.data.message) === t);
-const isStatus = (status: string) => (e: SseEvent) => e.event === 'status' && e.data.status === status;
 const EVENT_TYPES = ['status', 'message_part', 'message', 'queue_update', 'retry', 'error', 'history_truncated'];
 
 describe('separate API and worker processes', () => {
@@ -85,7 +81,7 @@ describe('separate API and worker processes', () => {
   it('streams the worker’s tokens to a client of the API, with the in-flight partial for a late client', async () => {
     const api = await startApiProcess();
     fake.enqueue(text('A complete answer from the worker process.', { tokensPerSecond: 100 }));
-    const created = await api.request('POST', '/chats', body('First'));
+    const created = await api.request('POST', '/chats', textBody('First'));
     const chatId: string = created.body.id;
     const early = SseClient.open(`${api.url}/api/v1/chats/${chatId}/stream`, api.token);
     await early.waitFor((e) => e.event === 'queue_update');
@@ -98,7 +94,7 @@ describe('separate API and worker processes', () => {
 
     // A step that stays in flight: a client connecting now gets its partial from the worker.
     fake.enqueue(hang({ afterText: 'Still streaming on the worker' }));
-    await api.request('POST', `/chats/${chatId}/messages`, body('Second'));
+    await api.request('POST', `/chats/${chatId}/messages`, textBody('Second'));
     await early.waitForParts('Still streaming on the worker', early.events.indexOf(answer) + 1);
     const late = SseClient.open(`${api.url}/api/v1/chats/${chatId}/stream`, api.token);
     await late.waitFor((e) => e.event === 'queue_update');
@@ -118,7 +114,7 @@ describe('separate API and worker processes', () => {
     const apiB = await startApiProcess();
     await startWorkerRole();
     fake.enqueue(hang({ afterText: 'Working' }));
-    const chatId: string = (await apiA.request('POST', '/chats', body('Long job'))).body.id;
+    const chatId: string = (await apiA.request('POST', '/chats', textBody('Long job'))).body.id;
     const onB = SseClient.open(`${apiB.url}/api/v1/chats/${chatId}/stream`, apiB.token);
     await onB.waitFor((e) => e.event === 'message_part');
 
@@ -136,10 +132,10 @@ describe('separate API and worker processes', () => {
     await startWorkerRole();
     const port = Number(new URL(first.url).port);
     fake.enqueue(text('Answer before the restart.'));
-    const chatId: string = (await first.request('POST', '/chats', body('Before'))).body.id;
+    const chatId: string = (await first.request('POST', '/chats', textBody('Before'))).body.id;
     await waitForChat(first, chatId, (c) => c.status === 'waiting');
     fake.enqueue(hang({ afterText: 'In flight across the restart' }));
-    await first.request('POST', `/chats/${chatId}/messages`, body('During'));
+    await first.request('POST', `/chats/${chatId}/messages`, textBody('During'));
 
     // Authorization through EventSource's fetch option; Last-Event-ID is EventSource's own doing.
     const source = EventSourceProcess.open(`${first.url}/api/v1/chats/${chatId}/stream`, EVENT_TYPES, first.token);
@@ -175,11 +171,11 @@ describe('separate API and worker processes', () => {
     await startWorkerRole();
     const port = Number(new URL(first.url).port);
     fake.enqueue(text('Answer before the restart.'));
-    const chatId: string = (await first.request('POST', '/chats', body('Before'))).body.id;
+    const chatId: string = (await first.request('POST', '/chats', textBody('Before'))).body.id;
     await waitForChat(first, chatId, (c) => c.status === 'waiting');
     const answer = Array.from({ length: 60 }, (_, i) => `word${i}`).join(' ');
     fake.enqueue(text(answer, { tokensPerSecond: 20 }));
-    await first.request('POST', `/chats/${chatId}/messages`, body('During'));
+    await first.request('POST', `/chats/${chatId}/messages`, textBody('During'));
     const url = `${first.url}/api/v1/chats/${chatId}/stream`;
     const before = Array.from({ length: 20 }, () => SseClient.open(url, first.token));
     await Promise.all(before.map((client) => client.waitFor((e) => e.event === 'message_part')));
@@ -204,7 +200,7 @@ describe('separate API and worker processes', () => {
     const api = await startApiProcess();
     child = await startWorkerProcess({ database, taskQueue });
     fake.enqueue(hang({ afterText: 'Half an' }), text('The whole answer.'));
-    const chatId: string = (await api.request('POST', '/chats', body('Survive a crash'))).body.id;
+    const chatId: string = (await api.request('POST', '/chats', textBody('Survive a crash'))).body.id;
     const stream = SseClient.open(`${api.url}/api/v1/chats/${chatId}/stream`, api.token);
     await stream.waitForParts('Half an');
 
@@ -233,14 +229,14 @@ describe('separate API and worker processes', () => {
     const api = await startApiProcess();
     await startWorkerRole();
     fake.enqueue(text('First answer.'));
-    const chatId: string = (await api.request('POST', '/chats', body('One'))).body.id;
+    const chatId: string = (await api.request('POST', '/chats', textBody('One'))).body.id;
     await waitForChat(api, chatId, (c) => c.status === 'waiting');
 
     await api.request('PUT', '/config/system-prompt', { system_prompt: 'Prompt set on the API process.' });
     const patched = await api.request('PATCH', `/model-configs/${api.modelConfigId}`, { model: 'renamed-model' });
     expect(patched.status).toBe(200);
     fake.enqueue(text('Second answer.'));
-    await api.request('POST', `/chats/${chatId}/messages`, body('Two'));
+    await api.request('POST', `/chats/${chatId}/messages`, textBody('Two'));
     await waitForChat(api, chatId, (c) => c.status === 'waiting');
 
     const renamed = turnRequests(fake, 'renamed-model');
@@ -254,7 +250,7 @@ describe('separate API and worker processes', () => {
     const api = await startApiProcess();
     const first = await startWorkerRole();
     fake.enqueue(hang({ afterText: 'Half an' }), text('The whole answer.'));
-    const chatId: string = (await api.request('POST', '/chats', body('Survive a deploy'))).body.id;
+    const chatId: string = (await api.request('POST', '/chats', textBody('Survive a deploy'))).body.id;
     const stream = SseClient.open(`${api.url}/api/v1/chats/${chatId}/stream`, api.token);
     await stream.waitForParts('Half an');
 

@@ -4,16 +4,12 @@
  * "finished" signal, not by polling. The fake provider answers by conversation content, since
  * parent and child requests interleave.
  */
-import { writeFileSync } from 'node:fs';
-import * as path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { startTestApp, type TestApp } from '../support/app';
 import type { FakeStep } from '../support/fake-llm/script';
 import { text, toolCalls } from '../support/fake-llm/script';
 import { FakeLlmServer, type RecordedRequest } from '../support/fake-llm/server';
 import { SseClient } from '../support/sse';
-import { temporalAddress } from '../support/temporal';
+import { captureHistory } from '../support/temporal';
 
 const SUBTASK = 'SUBTASK: count to three';
 
@@ -32,19 +28,14 @@ function respond(req: RecordedRequest): FakeStep {
 describe('sub-agents', () => {
   let fake: FakeLlmServer;
   let app: TestApp;
-  let connection: Connection;
-  let temporal: Client;
 
   beforeAll(async () => {
     fake = await FakeLlmServer.start({ fallback: respond });
     app = await startTestApp({ fake });
-    connection = await Connection.connect({ address: temporalAddress() });
-    temporal = new Client({ connection });
   });
   afterAll(async () => {
     await app?.stop();
     await fake?.close();
-    await connection?.close();
   });
 
   it('spawns a child chat as a child workflow, waits for it and uses its answer', async () => {
@@ -75,7 +66,7 @@ describe('sub-agents', () => {
     expect(toolResults[1].result).toMatchObject({ chat_id: child.id, status: 'waiting', answer: 'one two three' });
 
     // The child's turn is a child workflow of the parent's turn, findable by its own id.
-    const childRun = await temporal.workflow.getHandle(`chat-${child.id}`).describe();
+    const childRun = await app.deps.temporal.client.workflow.getHandle(`chat-${child.id}`).describe();
     expect(childRun.parentExecution?.workflowId).toBe(`chat-${parentId}`);
 
     // Sub-agents are offered neither sub-agent nor provisioning tools (depth 1).
@@ -85,15 +76,9 @@ describe('sub-agents', () => {
     expect(childRequest).toBeDefined();
     expect(JSON.stringify(childRequest!.body)).not.toContain('create_workspace');
 
-    const parentRun = temporal.workflow.getHandle(`chat-${parentId}`);
+    const parentRun = app.deps.temporal.client.workflow.getHandle(`chat-${parentId}`);
     expect((await parentRun.result()).outcome).toBe('completed');
-    if (process.env.CAPTURE_HISTORIES === '1') {
-      const history = historyToJSON(await parentRun.fetchHistory());
-      writeFileSync(
-        path.join(__dirname, '../replay/histories/chat-workflow.subagent.json'),
-        JSON.stringify(JSON.parse(history), null, 2) + '\n',
-      );
-    }
+    await captureHistory(parentRun, 'chat-workflow.subagent');
   });
 
   it('refuses to wait for a chat that is not its own sub-agent', async () => {

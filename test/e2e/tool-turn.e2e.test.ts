@@ -3,32 +3,24 @@
  * workspace, runs a command in it, and answers. Tool arguments and outputs travel through
  * PostgreSQL and the stream, never through workflow history; results are persisted in call order.
  */
-import { writeFileSync } from 'node:fs';
-import * as path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { startTestApp, turnRequests, type TestApp } from '../support/app';
 import { FakeLlmServer } from '../support/fake-llm/server';
 import { text, toolCalls } from '../support/fake-llm/script';
 import { SseClient } from '../support/sse';
-import { temporalAddress } from '../support/temporal';
+import { captureHistory } from '../support/temporal';
 
 describe('a turn with tool calls', () => {
   let fake: FakeLlmServer;
   let app: TestApp;
-  let connection: Connection;
-  let temporal: Client;
 
   beforeAll(async () => {
     fake = await FakeLlmServer.start();
     app = await startTestApp({ fake });
-    connection = await Connection.connect({ address: temporalAddress() });
-    temporal = new Client({ connection });
   });
   afterAll(async () => {
     await app?.stop();
     await fake?.close();
-    await connection?.close();
   });
 
   it('creates a workspace, runs commands concurrently and answers', async () => {
@@ -74,17 +66,10 @@ describe('a turn with tool calls', () => {
     // Tool results were streamed as message_part events while the step ran.
     expect(stream.events.some((e) => e.event === 'message_part' && e.data.role === 'tool')).toBe(true);
 
-    const handle = temporal.workflow.getHandle(`chat-${chatId}`);
+    const handle = app.deps.temporal.client.workflow.getHandle(`chat-${chatId}`);
     expect(await handle.result()).toEqual({ outcome: 'completed', steps: 3 });
-    const history = await handle.fetchHistory();
-    const serialized = historyToJSON(history);
     // Only ids and summaries in history: the command output never appears there.
-    expect(serialized).not.toContain('first\\n');
-    if (process.env.CAPTURE_HISTORIES === '1') {
-      writeFileSync(
-        path.join(__dirname, '../replay/histories/chat-workflow.tools.json'),
-        JSON.stringify(JSON.parse(serialized), null, 2) + '\n',
-      );
-    }
+    expect(historyToJSON(await handle.fetchHistory())).not.toContain('first\\n');
+    await captureHistory(handle, 'chat-workflow.tools');
   });
 });

@@ -26,12 +26,16 @@ import type { FakeLlmServer } from './fake-llm/server';
 import { testConfig } from './config';
 import { createTestDatabase, type TestDatabase } from './db';
 import { getWorkflowBundle, temporalAddress } from './temporal';
+import { until } from './wait';
+
+/** Re-exported: e2e tests and their helpers poll with it alongside the app. */
 
 export interface TestApp {
   url: string;
   token: string;
   deps: Deps;
   database: TestDatabase;
+  taskQueue: string;
   modelConfigId: string;
   /** JSON request with the admin token (or `token`); returns status and parsed body. */
   request<T = any>(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; body: T }>;
@@ -63,6 +67,9 @@ export function pgBus(database: TestDatabase): PgStreamBus {
 
 /** What the fake answers to the cheap title model of each hosted provider (see titleModelFor). */
 export const TEST_TITLE = 'Generated test title';
+
+/** A message body with one text part (POST /chats, POST /chats/{id}/messages, a message edit). */
+export const textBody = (text: string) => ({ content: [{ type: 'text', text }] });
 
 /** The requests of the turn itself, without side calls such as title generation. */
 export function turnRequests(fake: FakeLlmServer, model = 'fake-model'): FakeLlmServer['requests'] {
@@ -135,6 +142,7 @@ export async function startTestApp(options: TestAppOptions): Promise<TestApp> {
     token,
     deps,
     database,
+    taskQueue,
     modelConfigId,
     request,
     async stop() {
@@ -144,6 +152,14 @@ export async function startTestApp(options: TestAppOptions): Promise<TestApp> {
       if (!options.database) await database.drop();
     },
   };
+}
+
+/**
+ * Starts the worker role on the database and task queue of an API-only `app`, as a separate
+ * `chatd worker` would. Stop it before `app`, which may own the database.
+ */
+export function startWorkerFor(app: TestApp, fake: FakeLlmServer): Promise<TestApp> {
+  return startTestApp({ fake, database: app.database, taskQueue: app.taskQueue, roles: { api: false, worker: true } });
 }
 
 const keysByDatabase = new WeakMap<TestDatabase, string>();
@@ -213,27 +229,6 @@ async function adminToken(deps: Deps): Promise<string> {
   const token = generateToken();
   await insertApiToken(deps.db, { userId: admin.id, name: 'test', tokenHash: hashToken(token), expiresAt: null });
   return token;
-}
-
-/**
- * Polls `check` until it returns a value other than undefined (a condition, never a fixed sleep);
- * throws with `what` and the last value seen after `timeoutMs`.
- */
-export async function until<T>(
-  check: () => Promise<T | undefined>,
-  what: string,
-  timeoutMs = 60_000,
-  describeLast?: () => Promise<string>,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${what}${describeLast ? `; last: ${await describeLast()}` : ''}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 /** Waits until GET /chats/{id} satisfies `predicate` and returns the chat. */

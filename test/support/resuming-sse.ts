@@ -5,7 +5,7 @@
  * clientView() replays them the way a chat UI shows them, so a test can check what a user saw
  * across the breaks.
  */
-import { until } from './app';
+import { until } from './wait';
 import { SseClient, summarize, type SseEvent } from './sse';
 
 /** How long the client waits before connecting again (shorter than the server's `retry: 1000`: quick tests). */

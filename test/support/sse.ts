@@ -52,6 +52,18 @@ class EventLog {
   }
 }
 
+/** The text parts of a chat message (from the API or a `message` event), concatenated. */
+export function textOf(message: { content: Array<{ text?: string }> }): string {
+  return message.content.map((p) => p.text ?? '').join('');
+}
+
+/** Matches the `message` event of an assistant message (with exactly text `t`, when given). */
+export const isAssistant = (t?: string) => (e: SseEvent) =>
+  e.event === 'message' && e.data.message.role === 'assistant' && (t === undefined || textOf(e.data.message) === t);
+
+/** Matches the `status` event announcing `status`. */
+export const isStatus = (status: string) => (e: SseEvent) => e.event === 'status' && e.data.status === status;
+
 /** The text of the `message_part` events from `fromIndex` on, concatenated. */
 export function partsText(events: SseEvent[], fromIndex = 0): string {
   return events
@@ -72,12 +84,7 @@ export function summarize(events: SseEvent[]): string {
             : e.event === 'error'
               ? `(${e.data.kind}: ${e.data.message})`
               : e.event === 'message'
-                ? `(${e.data.message.role} #${e.data.message.id} ${JSON.stringify(
-                    (e.data.message.content as Array<{ text?: string }>)
-                      .map((p) => p.text ?? '')
-                      .join('')
-                      .slice(0, 40),
-                  )})`
+                ? `(${e.data.message.role} #${e.data.message.id} ${JSON.stringify(textOf(e.data.message).slice(0, 40))})`
                 : ''
         }`,
     )

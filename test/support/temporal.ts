@@ -3,6 +3,10 @@
  * time-skipping test server for workflow tests, and one workflow bundle per test file.
  * Never triggers a download (INFRA.md).
  */
+import { writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import type { WorkflowHandle } from '@temporalio/client';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { TestWorkflowEnvironment, workflowInterceptorModules } from '@temporalio/testing';
 import {
   bundleWorkflowCode,
@@ -65,4 +69,17 @@ export async function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> 
 export async function connectDevServer(): Promise<TestWorkflowEnvironment> {
   installRuntime();
   return TestWorkflowEnvironment.createFromExistingServer({ address: temporalAddress() });
+}
+
+/**
+ * With CAPTURE_HISTORIES=1, writes the history of a finished e2e workflow as the replay fixture
+ * test/replay/histories/<name>.json (see test/replay/replay.test.ts); otherwise does nothing.
+ */
+export async function captureHistory(handle: WorkflowHandle, name: string): Promise<void> {
+  if (process.env.CAPTURE_HISTORIES !== '1') return;
+  const history = historyToJSON(await handle.fetchHistory());
+  writeFileSync(
+    path.join(__dirname, '../replay/histories', `${name}.json`),
+    JSON.stringify(JSON.parse(history), null, 2) + '\n',
+  );
 }

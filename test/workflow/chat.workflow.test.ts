@@ -7,36 +7,11 @@ import { randomUUID } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
-import type { Activities } from '../../activities';
 import type { FinishInput, StepInput, StepSummary } from '../../src/chat/turn-runner';
 import { chatWorkflow } from '../../workflows';
 import { interruptSignal, subagentFinishedSignal, turnRequestedSignal } from '../../workflows/messages';
-import { createTimeSkippingEnv, getWorkflowBundle } from '../support/temporal';
-
-type MockActivities = Activities;
-
-/** Typed mocks: every activity a test does not expect fails loudly when called (titles excepted). */
-function mockActivities(overrides: Partial<Activities>): Activities {
-  const unexpected = (name: string) => async (): Promise<never> => {
-    throw new Error(`unexpected activity call: ${name}`);
-  };
-  const all: Activities = {
-    runModelStep: unexpected('runModelStep'),
-    runTools: unexpected('runTools'),
-    persistToolResults: unexpected('persistToolResults'),
-    spawnSubagent: unexpected('spawnSubagent'),
-    prepareWaitAgent: unexpected('prepareWaitAgent'),
-    getSubagentState: unexpected('getSubagentState'),
-    messageSubagent: unexpected('messageSubagent'),
-    closeSubagent: unexpected('closeSubagent'),
-    finishTurn: unexpected('finishTurn'),
-    compactChat: unexpected('compactChat'),
-    // Title generation is best effort and runs on every first turn; most tests do not care.
-    generateChatTitle: async () => ({ title: null }),
-  };
-  return { ...all, ...overrides };
-}
+import { mockActivities, okStep, turnOptions, withWorker } from '../support/chat-workflow';
+import { createTimeSkippingEnv } from '../support/temporal';
 
 describe('chatWorkflow', () => {
   let env: TestWorkflowEnvironment;
@@ -47,18 +22,6 @@ describe('chatWorkflow', () => {
   afterAll(async () => {
     await env?.teardown();
   });
-
-  /** Runs `body` against a worker whose activities are `activities`, on a fresh task queue. */
-  async function withWorker<T>(activities: MockActivities, body: (taskQueue: string) => Promise<T>): Promise<T> {
-    const taskQueue = `chat-wf-${randomUUID()}`;
-    const worker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue,
-      workflowBundle: await getWorkflowBundle(),
-      activities,
-    });
-    return worker.runUntil(body(taskQueue));
-  }
 
   function recorder(
     steps: (input: StepInput) => Promise<StepSummary>,
@@ -78,23 +41,11 @@ describe('chatWorkflow', () => {
     return { calls, activities };
   }
 
-  const ok = (more: boolean): StepSummary => ({
-    status: 'ok',
-    finishReason: more ? 'tool-calls' : 'stop',
-    toolCalls: [],
-    continue: more,
-    compaction: null,
-  });
-
   it('runs steps until the model stops, then finishes the turn as completed', async () => {
-    const { calls, activities } = recorder(async (input) => ok(input.step < 2));
+    const { calls, activities } = recorder(async (input) => okStep(input.step < 2));
     const chatId = randomUUID();
-    const result = await withWorker(activities, (taskQueue) =>
-      env.client.workflow.execute(chatWorkflow, {
-        args: [{ chatId, turn: 1 }],
-        taskQueue,
-        workflowId: `chat-${chatId}`,
-      }),
+    const result = await withWorker(env, activities, (taskQueue) =>
+      env.client.workflow.execute(chatWorkflow, turnOptions(chatId, 1, taskQueue)),
     );
     expect(result).toEqual({ outcome: 'completed', steps: 3 });
     expect(calls.steps.map((s) => s.step)).toEqual([0, 1, 2]);
@@ -118,12 +69,8 @@ describe('chatWorkflow', () => {
       });
     });
     const chatId = randomUUID();
-    const result = await withWorker(activities, (taskQueue) =>
-      env.client.workflow.execute(chatWorkflow, {
-        args: [{ chatId, turn: 4 }],
-        taskQueue,
-        workflowId: `chat-${chatId}`,
-      }),
+    const result = await withWorker(env, activities, (taskQueue) =>
+      env.client.workflow.execute(chatWorkflow, turnOptions(chatId, 4, taskQueue)),
     );
     expect(result.outcome).toBe('failed');
     expect(calls.finishes).toEqual([{ chatId, turn: 4, outcome: 'failed', error: payload }]);
@@ -142,12 +89,8 @@ describe('chatWorkflow', () => {
       }
     });
     const chatId = randomUUID();
-    const result = await withWorker(activities, async (taskQueue) => {
-      const handle = await env.client.workflow.start(chatWorkflow, {
-        args: [{ chatId, turn: 2 }],
-        taskQueue,
-        workflowId: `chat-${chatId}`,
-      });
+    const result = await withWorker(env, activities, async (taskQueue) => {
+      const handle = await env.client.workflow.start(chatWorkflow, turnOptions(chatId, 2, taskQueue));
       await stepStarted;
       await handle.signal(interruptSignal, { turn: 2 });
       return handle.result();
@@ -161,15 +104,11 @@ describe('chatWorkflow', () => {
     const gate = new Promise<void>((resolve) => (release = resolve));
     const { calls, activities } = recorder(async () => {
       await gate;
-      return ok(false);
+      return okStep(false);
     });
     const chatId = randomUUID();
-    const result = await withWorker(activities, async (taskQueue) => {
-      const handle = await env.client.workflow.start(chatWorkflow, {
-        args: [{ chatId, turn: 3 }],
-        taskQueue,
-        workflowId: `chat-${chatId}`,
-      });
+    const result = await withWorker(env, activities, async (taskQueue) => {
+      const handle = await env.client.workflow.start(chatWorkflow, turnOptions(chatId, 3, taskQueue));
       await handle.signal(interruptSignal, { turn: 2 });
       release();
       return handle.result();
@@ -180,16 +119,12 @@ describe('chatWorkflow', () => {
 
   it('continues as the next turn when finishTurn promotes a queued message', async () => {
     const { calls, activities } = recorder(
-      async () => ok(false),
+      async () => okStep(false),
       (input) => (input.turn === 1 ? 2 : null),
     );
     const chatId = randomUUID();
-    const result = await withWorker(activities, (taskQueue) =>
-      env.client.workflow.execute(chatWorkflow, {
-        args: [{ chatId, turn: 1 }],
-        taskQueue,
-        workflowId: `chat-${chatId}`,
-      }),
+    const result = await withWorker(env, activities, (taskQueue) =>
+      env.client.workflow.execute(chatWorkflow, turnOptions(chatId, 1, taskQueue)),
     );
     expect(result.outcome).toBe('completed');
     expect(calls.steps.map((s) => [s.turn, s.step])).toEqual([
@@ -211,15 +146,11 @@ describe('chatWorkflow', () => {
           await ctx.sleep(100);
         }
       }
-      return ok(false);
+      return okStep(false);
     });
     const chatId = randomUUID();
-    const result = await withWorker(activities, async (taskQueue) => {
-      const handle = await env.client.workflow.start(chatWorkflow, {
-        args: [{ chatId, turn: 5 }],
-        taskQueue,
-        workflowId: `chat-${chatId}`,
-      });
+    const result = await withWorker(env, activities, async (taskQueue) => {
+      const handle = await env.client.workflow.start(chatWorkflow, turnOptions(chatId, 5, taskQueue));
       await stepStarted;
       await handle.signal(turnRequestedSignal, { turn: 6 });
       return handle.result();
@@ -242,7 +173,7 @@ describe('chatWorkflow', () => {
             continue: true,
             compaction: null,
           }
-        : ok(false);
+        : okStep(false);
 
     it('wait_agent gives up at its durable 300 s default without waiting in real time', async () => {
       const stored: unknown[] = [];
@@ -263,12 +194,8 @@ describe('chatWorkflow', () => {
       const chatId = randomUUID();
       const before = await env.currentTimeMs();
       const startedAt = Date.now();
-      await withWorker(activities, (taskQueue) =>
-        env.client.workflow.execute(chatWorkflow, {
-          args: [{ chatId, turn: 1 }],
-          taskQueue,
-          workflowId: `chat-${chatId}`,
-        }),
+      await withWorker(env, activities, (taskQueue) =>
+        env.client.workflow.execute(chatWorkflow, turnOptions(chatId, 1, taskQueue)),
       );
       expect((await env.currentTimeMs()) - before).toBeGreaterThanOrEqual(300_000);
       // Proof of skipped time, not a speed target: five real minutes cannot pass inside this bound.
@@ -314,12 +241,8 @@ describe('chatWorkflow', () => {
         finishTurn: async () => ({ nextTurn: null, status: 'waiting' }),
       });
       const chatId = randomUUID();
-      await withWorker(activities, async (taskQueue) => {
-        const handle = await env.client.workflow.start(chatWorkflow, {
-          args: [{ chatId, turn: 1 }],
-          taskQueue,
-          workflowId: `chat-${chatId}`,
-        });
+      await withWorker(env, activities, async (taskQueue) => {
+        const handle = await env.client.workflow.start(chatWorkflow, turnOptions(chatId, 1, taskQueue));
         await waiting;
         childDone = true;
         await handle.signal(subagentFinishedSignal, { chatId: childId });
@@ -345,7 +268,7 @@ describe('chatWorkflow', () => {
     const activities = mockActivities({
       runModelStep: async (input) => {
         steps.push(input.step);
-        return { ...ok(false), compaction: input.step === 0 ? trigger : null };
+        return { ...okStep(false), compaction: input.step === 0 ? trigger : null };
       },
       compactChat: async (input) => {
         compactions.push(input.step);
@@ -355,12 +278,8 @@ describe('chatWorkflow', () => {
       finishTurn: async () => ({ nextTurn: null, status: 'waiting' }),
     });
     const chatId = randomUUID();
-    const result = await withWorker(activities, (taskQueue) =>
-      env.client.workflow.execute(chatWorkflow, {
-        args: [{ chatId, turn: 1 }],
-        taskQueue,
-        workflowId: `chat-${chatId}`,
-      }),
+    const result = await withWorker(env, activities, (taskQueue) =>
+      env.client.workflow.execute(chatWorkflow, turnOptions(chatId, 1, taskQueue)),
     );
     // Compaction on what would have been the final step re-enters the loop for one more step.
     expect(compactions).toEqual([0]);

@@ -5,11 +5,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
-import type { Activities } from '../../activities';
 import type { StepInput } from '../../src/chat/turn-runner';
 import { chatWorkflow } from '../../workflows';
-import { connectDevServer, getWorkflowBundle } from '../support/temporal';
+import { mockActivities, okStep, turnOptions, withWorker } from '../support/chat-workflow';
+import { connectDevServer } from '../support/temporal';
 
 describe('chatWorkflow on a long turn', () => {
   let env: TestWorkflowEnvironment;
@@ -24,46 +23,16 @@ describe('chatWorkflow on a long turn', () => {
   it('continues as new mid-turn and resumes at the next step', async () => {
     const STEPS = 120;
     const seen: StepInput[] = [];
-    const fail = async (): Promise<never> => {
-      throw new Error('unexpected activity');
-    };
-    const activities: Activities = {
+    const activities = mockActivities({
       runModelStep: async (input) => {
         seen.push(input);
-        const more = input.step < STEPS - 1;
-        return {
-          status: 'ok',
-          finishReason: more ? 'tool-calls' : 'stop',
-          toolCalls: [],
-          continue: more,
-          compaction: null,
-        };
+        return okStep(input.step < STEPS - 1);
       },
       finishTurn: async () => ({ nextTurn: null, status: 'waiting' }),
-      generateChatTitle: async () => ({ title: null }),
-      runTools: fail,
-      persistToolResults: fail,
-      spawnSubagent: fail,
-      prepareWaitAgent: fail,
-      getSubagentState: fail,
-      messageSubagent: fail,
-      closeSubagent: fail,
-      compactChat: fail,
-    };
-    const taskQueue = `can-${randomUUID()}`;
-    const chatId = randomUUID();
-    const worker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue,
-      workflowBundle: await getWorkflowBundle(),
-      activities,
     });
-    const result = await worker.runUntil(
-      env.client.workflow.execute(chatWorkflow, {
-        args: [{ chatId, turn: 1 }],
-        taskQueue,
-        workflowId: `chat-${chatId}`,
-      }),
+    const chatId = randomUUID();
+    const result = await withWorker(env, activities, (taskQueue) =>
+      env.client.workflow.execute(chatWorkflow, turnOptions(chatId, 1, taskQueue)),
     );
     expect(result.outcome).toBe('completed');
     // Every step exactly once, in order, across the runs.

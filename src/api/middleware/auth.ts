@@ -7,8 +7,9 @@ import type { Actor } from '../../chat/chat.service';
 import { ForbiddenError, UnauthorizedError } from '../../errors';
 import type { TokenAuthenticator } from '../../security/tokens';
 
-export interface AuthState {
-  actor: Actor;
+/** The caller `authenticate` resolved; only for routes mounted after it. */
+export function actor(ctx: { state: { actor?: Actor } }): Actor {
+  return ctx.state.actor!;
 }
 
 export function authenticate(tokens: TokenAuthenticator): Middleware {

@@ -26,8 +26,9 @@ export function errorHandler(): Middleware {
       }
     } catch (thrown) {
       // An unreachable database is an outage, not a bug: the client may retry once it is back.
-      if (isDatabaseUnavailable(thrown)) ctx.app.emit('error', thrown, ctx);
-      const err = isDatabaseUnavailable(thrown) ? new DependencyUnavailableError('The database') : thrown;
+      const databaseDown = isDatabaseUnavailable(thrown);
+      if (databaseDown) ctx.app.emit('error', thrown, ctx);
+      const err = databaseDown ? new DependencyUnavailableError('The database') : thrown;
       if (err instanceof AppError) {
         ctx.status = err.status;
         ctx.body = {

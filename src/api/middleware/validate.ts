@@ -2,24 +2,25 @@
  * Route input validation with zod: `validate({ params, query, body })` parses each part and puts
  * the typed result on ctx.state.input; a failure is a 400 before the handler runs.
  */
-import type { Middleware, ParameterizedContext } from 'koa';
+import type { Middleware } from 'koa';
 import type { z } from 'zod';
 
-interface Schemas {
+/** The zod schemas a route validates; `params` and `query` must be objects. */
+export interface RouteSchemas {
   params?: z.ZodType;
   query?: z.ZodType;
   body?: z.ZodType;
 }
 
-type Infer<S, K extends keyof Schemas> = S extends Record<K, infer T extends z.ZodType> ? z.infer<T> : undefined;
+type Infer<S, K extends keyof RouteSchemas> = S extends Record<K, infer T extends z.ZodType> ? z.infer<T> : undefined;
 
-export interface ValidatedInput<S extends Schemas> {
+export interface ValidatedInput<S extends RouteSchemas> {
   params: Infer<S, 'params'>;
   query: Infer<S, 'query'>;
   body: Infer<S, 'body'>;
 }
 
-export function validate<S extends Schemas>(schemas: S): Middleware {
+export function validate<S extends RouteSchemas>(schemas: S): Middleware {
   return async (ctx, next) => {
     const request = ctx.request as typeof ctx.request & { body?: unknown };
     ctx.state.input = {
@@ -29,9 +30,4 @@ export function validate<S extends Schemas>(schemas: S): Middleware {
     };
     await next();
   };
-}
-
-/** The validated input of the current request, typed by the route's schemas. */
-export function input<S extends Schemas>(ctx: ParameterizedContext, _schemas: S): ValidatedInput<S> {
-  return ctx.state.input as ValidatedInput<S>;
 }

@@ -16,13 +16,13 @@ import {
   promoteQueuedMessage,
   sendMessage,
   updateChatSettings,
-  type Actor,
 } from '../../chat/chat.service';
 import { toChatDto } from '../../chat/dto';
 import { ValidationError } from '../../errors';
 import { ChatStreamHub, createStreamStore } from '../../stream/chat-stream';
 import { parseEventId } from '../../stream/cursor';
 import { streamWatch } from '../../stream/watch-stream';
+import { actor } from '../middleware/auth';
 import { SseWriter } from '../sse';
 import { mountRoute } from '../openapi';
 import { chatsApi } from './chats.schema';
@@ -30,7 +30,6 @@ import { chatsApi } from './chats.schema';
 /** The chat router (mounted after authentication); declarations live in chats.schema.ts. */
 export function chatsRouter(deps: AppDeps): Router {
   const router = new Router();
-  const actor = (ctx: { state: { actor?: Actor } }): Actor => ctx.state.actor!;
   const sseOptions = { heartbeatMs: deps.sseHeartbeatMs, maxBufferedBytes: deps.sseMaxBufferedBytes };
   // One per app: a chat's clients share one bus subscription, one read per hint and one encoding per event.
   const chatStreams = new ChatStreamHub({ bus: deps.bus, store: createStreamStore(deps.db), log: deps.log });

@@ -5,8 +5,9 @@
 import { z } from 'zod';
 import { chatInputPartSchema } from '../../chat/message-parts';
 import { defineRoute } from '../openapi';
+import { uuidParam } from './common.schema';
 
-export const chatIdParams = z.object({ id: z.uuid({ message: 'Invalid chat id.' }) });
+export const chatIdParams = z.object({ id: uuidParam('chat') });
 
 /**
  * A bigint id in a path or query: digits only (no signs, exponents or hex that Number() would

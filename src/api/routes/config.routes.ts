@@ -3,7 +3,6 @@
  * overrides. Handlers pass the validated input to the config service and shape the response.
  */
 import Router from '@koa/router';
-import type { Actor } from '../../chat/chat.service';
 import {
   deleteCompactionThreshold,
   getCompactionThreshold,
@@ -15,10 +14,9 @@ import {
   setUserPrompt,
 } from '../../chat/config.service';
 import type { AppDeps } from '../app';
+import { actor } from '../middleware/auth';
 import { mountRoute } from '../openapi';
 import { configApi as api } from './config.schema';
-
-const actor = (ctx: { state: { actor?: Actor } }): Actor => ctx.state.actor!;
 
 /** The config router (mounted after authentication). */
 export function configRouter(deps: AppDeps): Router {

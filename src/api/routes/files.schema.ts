@@ -5,9 +5,9 @@
 import { z } from 'zod';
 import { IMAGE_MEDIA_TYPES } from '../../chat/file-types';
 import { defineRoute } from '../openapi';
-import { timestamp, uuidParam } from './common.schema';
+import { idParams, timestamp } from './common.schema';
 
-export const fileIdParams = z.object({ id: uuidParam('file').describe('The file id.') });
+export const fileIdParams = idParams('file');
 
 export const fileSchema = z.object({
   id: z.uuid(),

@@ -3,7 +3,6 @@
  * only pass the validated input to the model-configs service, which also invalidates the model cache.
  */
 import Router from '@koa/router';
-import type { Actor } from '../../chat/chat.service';
 import {
   createModelConfig,
   createProvider,
@@ -15,10 +14,9 @@ import {
   updateProviderConfig,
 } from '../../chat/model-configs.service';
 import type { AppDeps } from '../app';
+import { actor } from '../middleware/auth';
 import { mountRoute } from '../openapi';
 import { modelConfigsApi as api } from './model-configs.schema';
-
-const actor = (ctx: { state: { actor?: Actor } }): Actor => ctx.state.actor!;
 
 /** The providers and model-configs router (mounted after authentication). */
 export function modelConfigsRouter(deps: AppDeps): Router {

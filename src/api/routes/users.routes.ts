@@ -3,7 +3,6 @@
  * the users service and set the status; declarations (schemas, access) live in users.schema.ts.
  */
 import Router from '@koa/router';
-import type { Actor } from '../../chat/chat.service';
 import {
   addUserToGroup,
   createGroup,
@@ -16,10 +15,9 @@ import {
 } from '../../chat/users.service';
 import type { TokenAuthenticator } from '../../security/tokens';
 import type { AppDeps } from '../app';
+import { actor } from '../middleware/auth';
 import { mountRoute } from '../openapi';
 import { usersApi } from './users.schema';
-
-const actor = (ctx: { state: { actor?: Actor } }): Actor => ctx.state.actor!;
 
 /** The identity router (mounted after authentication); a revocation reaches `tokens` at once. */
 export function usersRouter(deps: AppDeps, tokens: TokenAuthenticator): Router {

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { defineRoute } from '../openapi';
-import { plainText, timestamp, uuidParam } from './common.schema';
+import { idParams, plainText, timestamp, uuidParam } from './common.schema';
 
 const USERNAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
 
@@ -36,8 +36,8 @@ export const createGroupBody = z.strictObject({
   display_name: plainText(200, 'The display name').optional(),
 });
 
-export const userIdParams = z.object({ id: uuidParam('user').describe('The user id.') });
-export const tokenIdParams = z.object({ id: uuidParam('token').describe('The token id.') });
+export const userIdParams = idParams('user');
+export const tokenIdParams = idParams('token');
 export const groupMemberParams = z.object({
   id: uuidParam('group').describe('The group id.'),
   userId: uuidParam('user').describe('The user id.'),

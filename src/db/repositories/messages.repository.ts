@@ -89,17 +89,25 @@ async function withStoredDuplicates(
     .execute();
 }
 
-/** User-visible, live messages after `afterId` (the stream catch-up), oldest first. */
-export async function listVisibleMessagesAfter(db: Db, chatId: string, afterId: number): Promise<ChatMessageRow[]> {
-  return db
+/**
+ * User-visible, live messages after `afterId` (the stream catch-up), oldest first; with `upToId`,
+ * only those up to and including it (a bounded catch-up).
+ */
+export async function listVisibleMessagesAfter(
+  db: Db,
+  chatId: string,
+  afterId: number,
+  upToId?: number,
+): Promise<ChatMessageRow[]> {
+  let query = db
     .selectFrom('chat_messages')
     .selectAll()
     .where('chat_id', '=', chatId)
     .where('id', '>', afterId)
     .where('deleted', '=', false)
-    .where('visibility', 'in', ['user', 'both'])
-    .orderBy('id')
-    .execute();
+    .where('visibility', 'in', ['user', 'both']);
+  if (upToId !== undefined) query = query.where('id', '<=', upToId);
+  return query.orderBy('id').execute();
 }
 
 /** A page of user-visible messages before `beforeId`, newest first; one extra row tells has_more. */
@@ -163,25 +171,6 @@ export async function findMessageByStepKey(db: Db, chatId: string, key: string):
     .where('chat_id', '=', chatId)
     .where('step_key', '=', key)
     .executeTakeFirst();
-}
-
-/** Live, user-visible messages with `afterId < id <= upToId`, oldest first (a bounded stream catch-up). */
-export async function listVisibleMessagesBetween(
-  db: Db,
-  chatId: string,
-  afterId: number,
-  upToId: number,
-): Promise<ChatMessageRow[]> {
-  return db
-    .selectFrom('chat_messages')
-    .selectAll()
-    .where('chat_id', '=', chatId)
-    .where('id', '>', afterId)
-    .where('id', '<=', upToId)
-    .where('deleted', '=', false)
-    .where('visibility', 'in', ['user', 'both'])
-    .orderBy('id')
-    .execute();
 }
 
 /** A live, user-visible message of the chat (what a client can see and therefore edit). */

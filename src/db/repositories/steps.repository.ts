@@ -41,21 +41,38 @@ export async function findChatWithConfigGeneration(
   return { chat, configGeneration: Number(config_generation) };
 }
 
+/** What a model step reads beside its chat row, as the columns of the statement that reads the row. */
+function modelStepColumns(db: Db, chatId: string) {
+  return [
+    configGenerationQuery(db).as('config_generation'),
+    jsonArrayFrom(promptRowsQuery(db, chatId)).as('prompt'),
+    jsonObjectFrom(linkedWorkspaceQuery(db, chatId)).as('workspace'),
+  ];
+}
+
+/** A row read with modelStepColumns, split into the chat and the rest. */
+function toModelStepRead({
+  config_generation,
+  prompt,
+  workspace,
+  ...chat
+}: ChatRow & {
+  config_generation: number | null;
+  prompt: PromptRow[];
+  workspace: LinkedWorkspace | null;
+}): ModelStepRead {
+  return { chat, configGeneration: Number(config_generation), prompt, workspace };
+}
+
 /** A later step of a turn: the chat with the config generation, the prompt and the workspace, at one snapshot. */
 export async function readModelStep(db: Db, chatId: string): Promise<ModelStepRead | undefined> {
   const row = await db
     .selectFrom('chats')
     .selectAll('chats')
-    .select([
-      configGenerationQuery(db).as('config_generation'),
-      jsonArrayFrom(promptRowsQuery(db, chatId)).as('prompt'),
-      jsonObjectFrom(linkedWorkspaceQuery(db, chatId)).as('workspace'),
-    ])
+    .select(modelStepColumns(db, chatId))
     .where('id', '=', chatId)
     .executeTakeFirst();
-  if (!row) return undefined;
-  const { config_generation, prompt, workspace, ...chat } = row;
-  return { chat, configGeneration: Number(config_generation), prompt, workspace };
+  return row && toModelStepRead(row);
 }
 
 /**
@@ -70,19 +87,18 @@ export async function startModelStep(db: Db, chatId: string, turn: number): Prom
     .select((eb) => [
       // The version of the row this statement's snapshot holds (the UPDATE's effect is invisible here).
       eb.selectFrom('chats').select('turn').where('id', '=', chatId).as('snapshot_turn'),
-      configGenerationQuery(db).as('config_generation'),
-      jsonArrayFrom(promptRowsQuery(db, chatId)).as('prompt'),
-      jsonObjectFrom(linkedWorkspaceQuery(db, chatId)).as('workspace'),
+      ...modelStepColumns(db, chatId),
     ])
     .executeTakeFirst();
   if (!row || !isRunningTurn(row, turn)) return undefined;
-  const { snapshot_turn, config_generation, prompt, workspace, ...chat } = row;
-  if (snapshot_turn === turn) return { chat, configGeneration: Number(config_generation), prompt, workspace };
+  const { snapshot_turn, ...marked } = row;
+  const step = toModelStepRead(marked);
+  if (snapshot_turn === turn) return step;
   // The snapshot is taken when the statement starts. It still had an older turn, so the UPDATE waited
   // for the transaction that committed this turn with its user message, which the reads at that
   // snapshot miss: read again, now that it is committed.
   const fresh = await readModelStep(db, chatId);
-  return fresh && { ...fresh, chat };
+  return fresh && { ...fresh, chat: step.chat };
 }
 
 /**

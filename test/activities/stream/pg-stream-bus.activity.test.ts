@@ -91,6 +91,30 @@ describe('PgStreamBus', () => {
     return rows.length;
   }
 
+  /**
+   * Keeps `producer` streaming tokens from `t<from>` on until `subscriber` shows the whole step so
+   * far (the consumer asks again for what it missed while parts keep coming); returns the next token.
+   */
+  async function streamUntilWhole(
+    producer: PgStreamBus,
+    chatId: string,
+    subscriber: Subscriber,
+    from: number,
+    what: string,
+  ): Promise<number> {
+    let next = from;
+    await waitUntil(
+      () => {
+        if (subscriber.text() === tokens(0, next).join('')) return true;
+        producer.publish(chatId, part(chatId, `t${next++} `));
+        return false;
+      },
+      15_000,
+      what,
+    );
+    return next;
+  }
+
   /** A producer streaming a step of `chatId`: it holds the control listener, as a running activity does. */
   function producing(chatId: string): PgStreamBus {
     const producer = newBus();
@@ -136,16 +160,7 @@ describe('PgStreamBus', () => {
 
     producer.onControl(chatId, () => undefined);
     // The step goes on; the consumer asks again for what it missed until the producer answers.
-    let next = 10;
-    await waitUntil(
-      () => {
-        if (subscriber.text() === tokens(0, next).join('')) return true;
-        producer.publish(chatId, part(chatId, `t${next++} `));
-        return false;
-      },
-      15_000,
-      'the whole step',
-    );
+    const next = await streamUntilWhole(producer, chatId, subscriber, 10, 'the whole step');
     producer.publish(chatId, persisted(chatId));
     await waitUntil(() => subscriber.has('message'), 15_000, 'the step to end');
     expect(subscriber.text()).toBe(tokens(0, next).join(''));
@@ -187,16 +202,7 @@ describe('PgStreamBus', () => {
     for (const t of tokens(10, 20)) producer.publish(chatId, part(chatId, t));
     await waitUntil(() => subscriber.resyncs === 1, 15_000, 'the consumer to listen again');
     // The producer keeps streaming; the consumer asks again until it has the missing parts.
-    let next = 20;
-    await waitUntil(
-      () => {
-        if (subscriber.text() === tokens(0, next).join('')) return true;
-        producer.publish(chatId, part(chatId, `t${next++} `));
-        return false;
-      },
-      15_000,
-      'the missing parts',
-    );
+    const next = await streamUntilWhole(producer, chatId, subscriber, 20, 'the missing parts');
     producer.publish(chatId, persisted(chatId));
     await waitUntil(() => subscriber.has('message'), 15_000, 'the step to end');
     expect(subscriber.text()).toBe(tokens(0, next).join(''));
