@@ -5,12 +5,12 @@
 import type { ChatServiceDeps } from '../src/chat/chat.service';
 import type { ToolStepDeps } from '../src/chat/tool-step';
 import type { TurnDeps } from '../src/chat/turn-runner';
-import { createLlmActivities } from './llm.activities';
+import { createLlmActivities, type WorkspaceRoutingDeps } from './llm.activities';
 import { createStoreActivities } from './store.activities';
 import { createSubagentActivities } from './subagent.activities';
 import { createToolActivities } from './tools.activities';
 
-export type ActivityDeps = TurnDeps & ToolStepDeps & ChatServiceDeps;
+export type ActivityDeps = TurnDeps & ToolStepDeps & ChatServiceDeps & WorkspaceRoutingDeps;
 
 export function createActivities(deps: ActivityDeps) {
   return {

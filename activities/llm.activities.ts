@@ -2,10 +2,12 @@
  * runModelStep: one LLM call of a turn (see src/chat/turn-runner.ts). Adapts Temporal to the
  * domain: cancellation and the bus interrupt abort the call, a worker shutdown does not count as
  * an interrupt (the step is retried elsewhere), and failures are classified with a `retry` event
- * published before each retry so clients drop the partial answer.
+ * published before each retry so clients drop the partial answer. The summary carries the route
+ * of the step's tool calls: the task queue of the host holding the chat's workspace.
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { runModelStep, type StepInput, type StepSummary, type TurnDeps } from '../src/chat/turn-runner';
+import { workspaceHostTaskQueue, type WorkspaceHostRoute } from '../src/temporal/task-queues';
 import { compactChat, type CompactionTrigger } from '../src/chat/compact-step';
 import { generateChatTitle } from '../src/chat/title-step';
 import { classifyProviderError, retryDelayMs } from '../src/llm/errors';
@@ -13,7 +15,39 @@ import { toActivityFailure } from './failures';
 import { startHeartbeat } from './heartbeat';
 import { interruptSignal } from './interrupts';
 
-export function createLlmActivities(deps: TurnDeps) {
+/** How long a tool step waits for a workspace host to pick it up, unless configured (README "Workspace hosts"). */
+export const DEFAULT_WORKSPACE_HOST_TIMEOUT_SECONDS = 60;
+
+export interface WorkspaceRoutingDeps {
+  /** CHATD_WORKSPACE_HOST_TIMEOUT: carried in each step's route, so the workflow needs no configuration. */
+  workspaceHostTimeoutSeconds?: number;
+}
+
+/**
+ * A model step's summary as the workflow sees it: with `workspaceHost`, where the step's tool calls run
+ * (null: on the shared task queue). Absent in histories from before workspace hosts.
+ */
+export type ModelStepSummary =
+  | (Omit<Extract<StepSummary, { status: 'ok' }>, 'workspaceHostId'> & { workspaceHost?: WorkspaceHostRoute | null })
+  | Exclude<StepSummary, { status: 'ok' }>;
+
+/** Turns the step's workspace host into the route the workflow schedules runTools with. */
+export function withWorkspaceRoute(summary: StepSummary, timeoutSeconds: number): ModelStepSummary {
+  if (summary.status !== 'ok') return summary;
+  const { workspaceHostId, ...rest } = summary;
+  return {
+    ...rest,
+    workspaceHost: workspaceHostId
+      ? {
+          hostId: workspaceHostId,
+          taskQueue: workspaceHostTaskQueue(workspaceHostId),
+          pickupTimeoutSeconds: timeoutSeconds,
+        }
+      : null,
+  };
+}
+
+export function createLlmActivities(deps: TurnDeps & WorkspaceRoutingDeps) {
   return {
     /** Summarises the conversation when the context passed the threshold (src/chat/compact-step.ts). */
     async compactChat(input: StepInput & { trigger: CompactionTrigger }): Promise<{ status: 'compacted' | 'fenced' }> {
@@ -32,7 +66,7 @@ export function createLlmActivities(deps: TurnDeps) {
       return generateChatTitle(deps, input, Context.current().cancellationSignal);
     },
 
-    async runModelStep(input: StepInput): Promise<StepSummary> {
+    async runModelStep(input: StepInput): Promise<ModelStepSummary> {
       const ctx = Context.current();
       const interrupt = interruptSignal(deps.bus, input);
       const stopHeartbeat = startHeartbeat();
@@ -55,12 +89,13 @@ export function createLlmActivities(deps: TurnDeps) {
       }
       let provider: Parameters<typeof toActivityFailure>[1] = null;
       try {
-        return await runModelStep(deps, input, {
+        const summary = await runModelStep(deps, input, {
           signal: interrupt.signal,
           onProvider: (kind) => {
             provider = kind;
           },
         });
+        return withWorkspaceRoute(summary, deps.workspaceHostTimeoutSeconds ?? DEFAULT_WORKSPACE_HOST_TIMEOUT_SECONDS);
       } catch (err) {
         if (ctx.cancellationSignal.aborted && !ctx.cancellationDetails?.cancelRequested) {
           // Worker shutdown (or a timeout), not an interrupt: let Temporal run the step again elsewhere.

@@ -6,6 +6,7 @@ import { sql, type Kysely } from 'kysely';
 import type { Database, ProviderName } from './db/database';
 import { findDefaultModelConfig, insertModelConfig, insertProvider } from './db/repositories/model-configs.repository';
 import { countUsers, insertApiToken, insertUser } from './db/repositories/users.repository';
+import { sealProviderKey } from './security/provider-keys';
 import type { SecretBox } from './security/secrets';
 import { generateToken, hashToken } from './security/tokens';
 
@@ -53,7 +54,7 @@ export async function ensureDefaultModel(
       displayName: provider,
       baseUrl: preset?.baseUrl ?? null,
       apiMode: null,
-      apiKey: preset?.apiKey ? secrets.seal(preset.apiKey) : null,
+      apiKey: preset?.apiKey ? sealProviderKey(secrets, preset.apiKey, preset.baseUrl ?? null) : null,
       createdBy: null,
     });
     const config = await insertModelConfig(trx, {

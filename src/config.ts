@@ -2,7 +2,10 @@
  * chatd's configuration: one zod schema over the environment, validated once at boot. Only
  * src/main/* calls parseConfig(process.env); everything else receives the frozen Config.
  */
+import { hostname } from 'node:os';
 import { z } from 'zod';
+import { parseEgressPolicy, type EgressPolicy } from './workspaces/egress/policy';
+import { DEFAULT_LIMITS, DEFAULT_UIDS, type SandboxLimits } from './workspaces/sandbox';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const optionalString = z
@@ -44,6 +47,35 @@ export const configSchema = z.object({
   TEMPORAL_CLI_PATH: optionalString,
   CHATD_TEMPORAL_PORT: port.default(7233),
   CHATD_TEMPORAL_UI_PORT: port.default(8233),
+  CHATD_WORKSPACE_HOST_ID: optionalString.pipe(
+    z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, 'letters, digits, ".", "_" and "-", at most 100')
+      .optional(),
+  ),
+  CHATD_WORKSPACE_HOST_TIMEOUT: z.coerce.number().int().min(1).max(86_400).default(60),
+  CHATD_WORKER_SERVE_WORKSPACES: z
+    .enum(['true', 'false', '1', '0'])
+    .default('true')
+    .transform((v) => v === 'true' || v === '1'),
+  CHATD_WORKSPACE_SANDBOX: z.enum(['bwrap', 'off']).default('bwrap'),
+  CHATD_WORKSPACE_NETWORK: z
+    .string()
+    .default('none')
+    .transform((v, ctx) => {
+      try {
+        return parseEgressPolicy(v);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    }),
+  CHATD_WORKSPACE_MAX_PROCESSES: z.coerce.number().int().min(16).max(100_000).default(DEFAULT_LIMITS.processes),
+  CHATD_WORKSPACE_MAX_MEMORY_MB: z.coerce.number().int().min(64).max(1_048_576).default(DEFAULT_LIMITS.memoryMb),
+  CHATD_WORKSPACE_MAX_FILE_MB: z.coerce.number().int().min(1).max(1_048_576).default(DEFAULT_LIMITS.fileSizeMb),
+  CHATD_WORKSPACE_CPU_SECONDS: z.coerce.number().int().min(1).max(31_536_000).default(DEFAULT_LIMITS.cpuSeconds),
+  CHATD_WORKSPACE_IDLE_MINUTES: z.coerce.number().int().min(1).max(10_080).default(30),
+  CHATD_WORKSPACE_UID_BASE: z.coerce.number().int().min(1000).max(4_000_000_000).default(DEFAULT_UIDS.base),
 });
 
 type RawConfig = z.infer<typeof configSchema>;
@@ -68,6 +100,37 @@ export interface Config {
     anthropic: { apiKey: string | undefined; baseUrl: string | undefined };
   };
   dev: { temporalCliPath: string | undefined; temporalPort: number; temporalUiPort: number };
+  /** Workspace hosts (README "Workspace hosts"). */
+  workspaceHost: {
+    /** This host's id: its task queue is `chatd-ws-<id>`; stable across restarts of the same machine. */
+    id: string;
+    /** How long a tool step waits for the workspace's host to pick it up before the model is told. */
+    pickupTimeoutSeconds: number;
+    /** Whether `chatd worker` also polls this host's task queue (false: a `chatd workspace-host` does). */
+    servedByWorker: boolean;
+  };
+  /** The sandbox of workspace commands (docs/workspaces.md). */
+  sandbox: {
+    /** `off` runs commands unsandboxed: an operator opt-out, reported at start and by /readyz. */
+    mode: 'bwrap' | 'off';
+    /** What commands may reach when their template does not say. */
+    network: EgressPolicy;
+    limits: Pick<SandboxLimits, 'processes' | 'memoryMb' | 'fileSizeMb' | 'cpuSeconds'>;
+    /** Background processes of a workspace no tool used for this long are stopped. */
+    idleMinutes: number;
+    /** First host uid handed to workspaces when the worker runs as root. */
+    uidBase: number;
+  };
+}
+
+/** The host id when CHATD_WORKSPACE_HOST_ID is unset: the machine's hostname, made queue-safe. */
+export function defaultWorkspaceHostId(name: string = hostname()): string {
+  const safe = name
+    .toLowerCase()
+    .replace(/[^a-z0-9._-]+/g, '-')
+    .replace(/^[^a-z0-9]+/, '')
+    .slice(0, 100);
+  return safe || 'localhost';
 }
 
 /** Thrown when the environment is invalid; `message` lists every bad variable at once. */
@@ -107,6 +170,23 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       temporalCliPath: e.TEMPORAL_CLI_PATH,
       temporalPort: e.CHATD_TEMPORAL_PORT,
       temporalUiPort: e.CHATD_TEMPORAL_UI_PORT,
+    },
+    workspaceHost: {
+      id: e.CHATD_WORKSPACE_HOST_ID ?? defaultWorkspaceHostId(),
+      pickupTimeoutSeconds: e.CHATD_WORKSPACE_HOST_TIMEOUT,
+      servedByWorker: e.CHATD_WORKER_SERVE_WORKSPACES,
+    },
+    sandbox: {
+      mode: e.CHATD_WORKSPACE_SANDBOX,
+      network: e.CHATD_WORKSPACE_NETWORK,
+      limits: {
+        processes: e.CHATD_WORKSPACE_MAX_PROCESSES,
+        memoryMb: e.CHATD_WORKSPACE_MAX_MEMORY_MB,
+        fileSizeMb: e.CHATD_WORKSPACE_MAX_FILE_MB,
+        cpuSeconds: e.CHATD_WORKSPACE_CPU_SECONDS,
+      },
+      idleMinutes: e.CHATD_WORKSPACE_IDLE_MINUTES,
+      uidBase: e.CHATD_WORKSPACE_UID_BASE,
     },
   });
 }

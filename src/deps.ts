@@ -23,7 +23,8 @@ import { createProvisioningTools, createWorkspaceTools } from './tools';
 import { subagentToolSpecs } from './tools/subagent.tools';
 import { VERSION } from './version';
 import { ChatWorkspaces } from './workspaces/chat-workspaces';
-import { LocalWorkspaceProvider } from './workspaces/local.provider';
+import { LocalWorkspaceProvider, type SandboxStatus } from './workspaces/local.provider';
+import { DEFAULT_UIDS } from './workspaces/sandbox';
 
 export interface Deps extends ActivityDeps {
   config: Config;
@@ -33,6 +34,8 @@ export interface Deps extends ActivityDeps {
   log: Logger;
   temporal: { connection: Connection; client: Client };
   turns: TurnLauncher;
+  /** Whether this process's workspace commands are sandboxed (docs/workspaces.md). */
+  workspaceSandbox(): Promise<SandboxStatus>;
   close(): Promise<void>;
 }
 
@@ -60,8 +63,15 @@ export async function createDeps(config: Config, log: Logger, resolved: DepsOver
   const workspaceProvider = new LocalWorkspaceProvider({
     baseDir: path.resolve(config.dataDir, 'workspaces'),
     env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8' },
+    sandbox: config.sandbox.mode,
+    network: config.sandbox.network,
+    limits: config.sandbox.limits,
+    idleReapMs: config.sandbox.idleMinutes * 60_000,
+    uids: { base: config.sandbox.uidBase, count: DEFAULT_UIDS.count },
+    log,
   });
-  const workspaces = new ChatWorkspaces({ db, provider: workspaceProvider });
+  // Workspaces this process creates record its host, where their tool calls are routed from then on.
+  const workspaces = new ChatWorkspaces({ db, provider: workspaceProvider, hostId: config.workspaceHost.id });
   const workspaceTools = createWorkspaceTools();
   const provisioningTools = createProvisioningTools({ workspaces });
   const registry = buildToolRegistry([...workspaceTools, ...provisioningTools]);
@@ -80,9 +90,11 @@ export async function createDeps(config: Config, log: Logger, resolved: DepsOver
     maxSteps: config.maxSteps,
     temporal: { connection, client },
     turns,
+    workspaceSandbox: () => workspaceProvider.sandboxStatus(),
     tools: registry,
     toolSpecs: (chat) => (chat.parent_chat_id ? childSpecs : rootSpecs),
     workspaceFor: (chatId, linked) => workspaces.forChat(chatId, linked),
+    workspaceHostTimeoutSeconds: config.workspaceHost.pickupTimeoutSeconds,
     notifySubagentFinished: (parent, child) => turns.notifySubagentFinished(parent, child),
     async close() {
       await workspaceProvider.dispose();

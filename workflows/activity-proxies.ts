@@ -4,6 +4,7 @@
  */
 import { ActivityCancellationType, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import type { WorkspaceHostRoute } from '../src/temporal/task-queues';
 
 /** Failure types that must not be retried: retrying cannot fix them. */
 export const NON_RETRYABLE_LLM_ERRORS = [
@@ -45,6 +46,19 @@ export const modelStep = (step: number) =>
 
 /** The local tool calls of a step. */
 export const tools = (summary: string) => proxyActivities<Activities>({ ...toolOptions, summary });
+
+/**
+ * The local tool calls of a step on the task queue of the host holding the chat's workspace. A host that
+ * does not pick them up within the route's timeout fails the call at once: schedule-to-start timeouts
+ * are never retried, so nothing waits on a dead host's queue (README "Workspace hosts").
+ */
+export const hostTools = (summary: string, route: WorkspaceHostRoute) =>
+  proxyActivities<Activities>({
+    ...toolOptions,
+    taskQueue: route.taskQueue,
+    scheduleToStartTimeout: route.pickupTimeoutSeconds * 1000,
+    summary,
+  });
 
 /** Small database transitions: finishing the turn, sub-agent bookkeeping, stored tool results. */
 export const store = (summary: string) => proxyActivities<Activities>({ ...storeOptions, summary });

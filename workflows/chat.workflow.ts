@@ -1,8 +1,9 @@
 /**
  * chatWorkflow: one chat turn. Runs model steps and their tool calls until the model stops, then
  * hands the chat back through finishTurn, which may promote the next queued message; the next turn
- * is this workflow id's next run (continue-as-new). Local tools run in the runTools activity;
- * sub-agent tools run here (workflows/subagents.ts). Only ids and summaries pass through history.
+ * is this workflow id's next run (continue-as-new). Local tools run in the runTools activity, on
+ * the workspace's host (workflows/workspace-hosts.ts); sub-agent tools run here
+ * (workflows/subagents.ts). Only ids and summaries pass through history.
  */
 import {
   CancellationScope,
@@ -17,10 +18,12 @@ import {
 import { ChatStatusKey } from '../src/temporal/search-attributes';
 import { SUBAGENT_TOOL_NAMES } from '../src/tools/subagent-names';
 import type { CompactionTrigger } from '../src/chat/compact-step';
-import { background, compaction, finishing, modelStep, tools } from './activity-proxies';
+import type { WorkspaceHostRoute } from '../src/temporal/task-queues';
+import { background, compaction, finishing, modelStep } from './activity-proxies';
 import { MAX_COMPACTION_REENTRIES, nextTurnToRun, turnErrorFrom, type TurnError, type TurnOutcome } from './chat-turn';
 import { interruptSignal, subagentFinishedSignal, turnRequestedSignal, type ChatTurnInput } from './messages';
 import { SubagentCalls } from './subagents';
+import { runLocalTools } from './workspace-hosts';
 
 export interface ChatTurnResult {
   outcome: TurnOutcome;
@@ -60,17 +63,20 @@ export async function chatWorkflow(input: ChatTurnInput): Promise<ChatTurnResult
   let error: TurnError | null = null;
   let step = input.fromStep ?? 0;
   let reentries = 0;
+  // Where local tool calls run: the latest route a model step reported (README "Workspace hosts").
+  let workspaceHost: WorkspaceHostRoute | null = null;
   try {
     outcome = await steps.run(async () => {
       for (; ; step++) {
         const result = await modelStep(step).runModelStep({ chatId: input.chatId, turn: input.turn, step });
         if (result.status !== 'ok') return result.status;
         if (step === (input.fromStep ?? 0)) setChatStatus('running');
+        if (result.workspaceHost !== undefined) workspaceHost = result.workspaceHost;
 
         const local = result.toolCalls.filter((c) => !SUBAGENT_TOOLS.has(c.name));
         const delegated = result.toolCalls.filter((c) => SUBAGENT_TOOLS.has(c.name));
         const [toolStep] = await Promise.all([
-          local.length ? tools(`Tools: ${local.map((c) => c.name).join(', ')}`).runTools({ ...input, step }) : null,
+          local.length ? runLocalTools(input, step, local, workspaceHost) : null,
           delegated.length ? subagents.run(step, delegated) : null,
         ]);
         if (toolStep && toolStep.status !== 'ok') return toolStep.status;

@@ -147,9 +147,10 @@ export class BenchStack {
     let serverUrl = this.options.postgresUrl;
     if (!serverUrl) {
       const dataDir = path.join(this.workDir, 'postgres');
-      const pg = await startEmbeddedPostgres({ dataDir, database: 'postgres' });
+      const pg = await startEmbeddedPostgres({ dataDir, database: 'chatd' });
       this.cleanups.push(() => pg.stop());
-      serverUrl = pg.url;
+      // The superuser: the bench creates a database per run and reads pg_stat_statements.
+      serverUrl = pg.adminUrl;
       this.postgresPid = findPids(['-D', dataDir])[0] ?? null;
     }
     const admin = new PgClient({ connectionString: serverUrl });

@@ -24,6 +24,8 @@ import { healthRouter } from './routes/health.routes';
 import { modelConfigsRouter } from './routes/model-configs.routes';
 import { openApiRouter } from './routes/openapi.routes';
 import { usersRouter } from './routes/users.routes';
+import { workspacesRouter } from './routes/workspaces.routes';
+import type { SandboxStatus } from '../workspaces/local.provider';
 
 export interface AppDeps {
   db: Kysely<Database>;
@@ -37,6 +39,8 @@ export interface AppDeps {
   sseMaxBufferedBytes?: number;
   checkTemporal: () => Promise<void>;
   onModelConfigChange: () => void;
+  /** Whether workspace commands of this process are sandboxed (readiness reports it, never fails on it). */
+  workspaceSandbox?: () => Promise<SandboxStatus>;
 }
 
 export function createApp(deps: AppDeps): Koa {
@@ -66,6 +70,7 @@ export function createApp(deps: AppDeps): Koa {
     modelConfigsRouter(deps),
     configRouter(deps),
     filesRouter(deps),
+    workspacesRouter(deps),
   ]) {
     api.use(router.routes(), router.allowedMethods({ throw: true }));
   }

@@ -33,6 +33,7 @@ import {
   softDeleteMessagesFrom,
 } from '../db/repositories/messages.repository';
 import { findDefaultModelConfig, findModelConfig } from '../db/repositories/model-configs.repository';
+import { findOwnedWorkspaceForShare } from '../db/repositories/workspaces.repository';
 import { DependencyUnavailableError, NotFoundError, RateLimitedError, ValidationError } from '../errors';
 import type { StreamBus } from '../stream/bus';
 import type { ChatMessageDto, ChatQueuedMessageDto, WatchEvent } from '../stream/events';
@@ -41,6 +42,7 @@ import { messageRow } from './message-rows';
 import { toChatDto, toMessageDto, toQueuedDto, type ChatDto } from './dto';
 import { encodeParts, type ChatInputPart, type ChatMessagePart } from './message-parts';
 import { fallbackTitle } from './title';
+import { workspaceAwarenessRow } from './workspace-awareness';
 
 /** At most this many queued messages per chat; one more is refused with 429 `queue_full`. */
 export const MAX_QUEUE_SIZE = 20;
@@ -137,6 +139,19 @@ export interface CreateChatInput {
   content: ChatInputPart[];
   model_config_id?: string;
   labels?: Record<string, string>;
+  /** One of the actor's workspaces that is not deleted; the chat's tools act in it. */
+  workspace_id?: string;
+}
+
+/** The workspace a new chat attaches to: the actor's own and not deleted, else a 400 (nothing is written). */
+async function attachableWorkspace(trx: Transaction<Database>, actor: Actor, workspaceId: string | undefined) {
+  if (workspaceId === undefined) return null;
+  const workspace = await findOwnedWorkspaceForShare(trx, workspaceId, actor.id);
+  if (!workspace) throw new ValidationError('Workspace not found.', undefined, 'workspace_not_found');
+  if (workspace.status === 'deleted') {
+    throw new ValidationError('The workspace was deleted; it cannot be attached.', undefined, 'workspace_deleted');
+  }
+  return workspace;
 }
 
 /**
@@ -158,9 +173,10 @@ export async function createChat(deps: ChatServiceDeps, actor: Actor, input: Cre
         ? new ValidationError('Model config not found.', undefined, 'model_config_not_found')
         : new ValidationError('No default chat model config is configured.', undefined, 'no_default_model_config');
     }
+    const workspace = await attachableWorkspace(trx, actor, input.workspace_id);
     const chat = await insertChat(trx, {
       owner_id: actor.id,
-      workspace_id: null,
+      workspace_id: workspace?.id ?? null,
       parent_chat_id: null,
       root_chat_id: null,
       last_model_config_id: modelConfig.id,
@@ -173,8 +189,12 @@ export async function createChat(deps: ChatServiceDeps, actor: Actor, input: Cre
       mode: null,
       last_read_message_id: null,
     });
-    const [message] = await insertMessages(trx, [userMessageRow(chat, actor.id, encodeParts(parts))]);
-    return { chat, message: message! };
+    // The model-only awareness message first, so the model reads it before the user's request.
+    const inserted = await insertMessages(trx, [
+      workspaceAwarenessRow(chat, workspace),
+      userMessageRow(chat, actor.id, encodeParts(parts)),
+    ]);
+    return { chat, message: inserted.find((m) => m.role === 'user')! };
   });
   try {
     await requestTurnOrFail(deps, chat);

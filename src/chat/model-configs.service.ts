@@ -1,7 +1,8 @@
 /**
- * Admin management of providers and model configs. API keys are sealed before they are stored
- * and never returned: reads report `has_api_key` only. Exactly one live model config is the
- * default; every mutation tells the per-process model cache to forget what it holds.
+ * Admin management of providers and model configs. API keys are sealed before they are stored,
+ * bound to the provider's base URL (src/security/provider-keys.ts), and never returned: reads
+ * report `has_api_key` and `api_key_confirmed` only. Exactly one live model config is the default;
+ * every mutation tells the per-process model cache to forget what it holds.
  */
 import type { Kysely } from 'kysely';
 import type { ChatModelConfigRow, ChatProviderRow, Database, ProviderName } from '../db/database';
@@ -24,6 +25,7 @@ import {
 } from '../db/repositories/model-configs.repository';
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
 import type { ModelCallOptions } from '../llm/types';
+import { decryptBoundKey, openProviderKey, sealProviderKey, type BoundProviderKey } from '../security/provider-keys';
 import type { SecretBox } from '../security/secrets';
 import type { Actor } from './chat.service';
 
@@ -35,6 +37,8 @@ export interface ProviderDto {
   api_mode: 'responses' | 'chat' | null;
   enabled: boolean;
   has_api_key: boolean;
+  /** The stored key is bound to the current base_url and is sent; false without a key. */
+  api_key_confirmed: boolean;
   created_at: string;
   updated_at: string;
 }
@@ -89,6 +93,8 @@ export interface UpdateProviderInput {
   base_url?: string | null;
   api_mode?: 'responses' | 'chat' | null;
   enabled?: boolean;
+  /** Re-binds the stored key to the (new) base_url without sending the key again. */
+  confirm_api_key?: boolean;
 }
 
 export interface CreateModelConfigInput {
@@ -105,8 +111,11 @@ export interface CreateModelConfigInput {
 /** A model config update; `options` replaces the whole options object. */
 export type UpdateModelConfigInput = Partial<CreateModelConfigInput>;
 
-/** Maps a provider row to its wire shape (never the key, only whether there is one). */
-export function toProviderDto(row: ChatProviderRow): ProviderDto {
+/**
+ * Maps a provider row to its wire shape (never the key, only whether there is one and whether it
+ * is sent: decrypted for the current base URL, as a model call would, so an edited row reports the truth).
+ */
+export function toProviderDto(row: ChatProviderRow, secrets: SecretBox): ProviderDto {
   return {
     id: row.id,
     provider: row.provider,
@@ -115,9 +124,18 @@ export function toProviderDto(row: ChatProviderRow): ProviderDto {
     api_mode: row.api_mode,
     enabled: row.enabled,
     has_api_key: row.api_key_ciphertext !== null,
+    api_key_confirmed: keyConfirmed(row, secrets),
     created_at: row.created_at.toISOString(),
     updated_at: row.updated_at.toISOString(),
   };
+}
+
+function keyConfirmed(row: ChatProviderRow, secrets: SecretBox): boolean {
+  try {
+    return openProviderKey(secrets, row).state === 'confirmed';
+  } catch {
+    return false; // A key id missing from the ring: the key cannot be sent either.
+  }
 }
 
 /** Maps a model config row to its wire shape. */
@@ -201,7 +219,7 @@ export async function createProvider(
       displayName: input.display_name ?? '',
       baseUrl: input.base_url ?? null,
       apiMode: input.api_mode ?? null,
-      apiKey: input.api_key ? deps.secrets.seal(input.api_key) : null,
+      apiKey: input.api_key ? sealProviderKey(deps.secrets, input.api_key, input.base_url ?? null) : null,
       enabled: input.enabled,
       createdBy: actor.id,
     });
@@ -210,17 +228,21 @@ export async function createProvider(
     throw err;
   }
   deps.onModelConfigChange();
-  return toProviderDto(row);
+  return toProviderDto(row, deps.secrets);
 }
 
 /** Live providers, oldest first. */
-export async function getProviders(deps: { db: Kysely<Database> }): Promise<ProviderDto[]> {
-  return (await listProviders(deps.db)).map(toProviderDto);
+export async function getProviders(deps: Pick<ModelConfigDeps, 'db' | 'secrets'>): Promise<ProviderDto[]> {
+  return (await listProviders(deps.db)).map((row) => toProviderDto(row, deps.secrets));
 }
 
 /**
  * Updates a live provider. `api_key: null` removes the key; a new key is sealed with the active
- * encryption key. Throws NotFoundError for an unknown or deleted provider.
+ * encryption key for the resulting base URL. A base URL change without a new key leaves the stored
+ * key bound to the old URL, so it is not sent (`api_key_confirmed: false`) until `api_key` or
+ * `confirm_api_key: true` comes with this or a later update. Throws NotFoundError for an unknown or
+ * deleted provider, ValidationError `api_key_not_confirmable` when there is no stored key to
+ * confirm or it cannot be opened any more (enter it again).
  */
 export async function updateProviderConfig(
   deps: ModelConfigDeps,
@@ -239,17 +261,37 @@ export async function updateProviderConfig(
     if (input.base_url !== undefined) patch.base_url = input.base_url;
     if (input.api_mode !== undefined) patch.api_mode = input.api_mode;
     if (input.enabled !== undefined) patch.enabled = input.enabled;
+    const baseUrl = input.base_url === undefined ? current.base_url : input.base_url;
     if (input.api_key !== undefined) {
-      const sealed = input.api_key === null ? null : deps.secrets.seal(input.api_key);
+      const sealed = input.api_key === null ? null : sealProviderKey(deps.secrets, input.api_key, baseUrl);
       patch.api_key_ciphertext = sealed?.ciphertext ?? null;
       patch.api_key_key_id = sealed?.keyId ?? null;
+      patch.api_key_base_url = sealed?.baseUrl ?? null;
+    } else if (input.confirm_api_key) {
+      const sealed = confirmStoredKey(deps.secrets, current, baseUrl);
+      patch.api_key_ciphertext = sealed.ciphertext;
+      patch.api_key_key_id = sealed.keyId;
+      patch.api_key_base_url = sealed.baseUrl;
     }
     const updated = await updateProvider(trx, id, patch);
     if (!updated) throw new NotFoundError('provider');
     return updated;
   });
   deps.onModelConfigChange();
-  return toProviderDto(row);
+  return toProviderDto(row, deps.secrets);
+}
+
+/**
+ * The provider's stored key re-sealed for `baseUrl`: opened for the URL it is bound to (which an
+ * edited row cannot fake, see provider-keys.ts), then bound to the new one.
+ */
+function confirmStoredKey(secrets: SecretBox, current: ChatProviderRow, baseUrl: string | null): BoundProviderKey {
+  const unconfirmable = (message: string): ValidationError =>
+    new ValidationError(message, [{ path: 'confirm_api_key', message }], 'api_key_not_confirmable');
+  if (!current.api_key_ciphertext) throw unconfirmable('The provider has no stored API key to confirm.');
+  const opened = decryptBoundKey(secrets, current);
+  if (!opened) throw unconfirmable('The stored API key cannot be verified: send the api_key again.');
+  return sealProviderKey(secrets, opened.apiKey, baseUrl);
 }
 
 /**

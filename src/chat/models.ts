@@ -5,9 +5,11 @@
  */
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/database';
-import { findModelConfigWithProvider } from '../db/repositories/model-configs.repository';
+import type { ChatProviderRow } from '../db/database';
+import { findModelConfigWithProvider, rebindProviderKey } from '../db/repositories/model-configs.repository';
 import { createLlmProvider } from '../llm/registry';
 import type { LlmProvider, ModelCallOptions, ProviderKind, ProviderToolOptions } from '../llm/types';
+import { normaliseBaseUrl, openProviderKey } from '../security/provider-keys';
 import type { SecretBox } from '../security/secrets';
 import { parsePrices, type ModelPrices } from './cost';
 import { GenerationCache } from './generation-cache';
@@ -71,10 +73,7 @@ export class ModelResolver {
       throw new ModelConfigError(`The ${provider.display_name || provider.provider} provider is disabled.`);
     }
     const preset = provider.provider === 'openai-compat' ? undefined : this.presets[provider.provider];
-    const apiKey =
-      provider.api_key_ciphertext && provider.api_key_key_id
-        ? this.secrets.open({ keyId: provider.api_key_key_id, ciphertext: provider.api_key_ciphertext })
-        : preset?.apiKey;
+    const apiKey = await this.apiKeyFor(provider, preset);
     if (!apiKey && provider.provider !== 'openai-compat') {
       throw new ModelConfigError(`No API key is configured for the ${provider.provider} provider.`);
     }
@@ -100,7 +99,50 @@ export class ModelResolver {
     this.cache.set(modelConfigId, configGeneration, value);
     return value;
   }
+
+  /**
+   * The key to send to the provider's base URL: its stored key only while bound to that URL
+   * (src/security/provider-keys.ts), else the environment preset's key only while the row uses the
+   * preset's endpoint, so neither follows a base_url rewritten behind the admin's back. A stored key
+   * from before binding is stored again in bound form here. Throws ModelConfigError when the key
+   * is not confirmed for the URL.
+   */
+  private async apiKeyFor(
+    provider: ChatProviderRow,
+    preset: ProviderPresets['openai'] | undefined,
+  ): Promise<string | undefined> {
+    const name = provider.display_name || provider.provider;
+    const stored = openProviderKey(this.secrets, provider);
+    if (stored.state === 'unconfirmed') {
+      throw new ModelConfigError(
+        `The API key of the ${name} provider was not confirmed for its current base URL, so it is not sent. ` +
+          `An admin must confirm it: PATCH /chat-providers/${provider.id} with the api_key, or with confirm_api_key: true.`,
+      );
+    }
+    if (stored.state === 'confirmed') {
+      if (stored.rebound) {
+        // Best effort: if it fails, the next resolve tries again.
+        await rebindProviderKey(this.db, provider.id, provider.api_key_ciphertext!, stored.rebound).catch(
+          () => undefined,
+        );
+      }
+      return stored.apiKey;
+    }
+    if (!preset?.apiKey || provider.provider === 'openai-compat') return undefined;
+    const rowUrl = normaliseBaseUrl(provider.base_url);
+    if (rowUrl !== '' && rowUrl !== normaliseBaseUrl(preset.baseUrl)) {
+      const env = PRESET_ENV[provider.provider];
+      throw new ModelConfigError(
+        `The ${name} provider's base URL is not ${env}_BASE_URL, so ${env}_API_KEY is not sent to it. ` +
+          `An admin must store a key for this URL: PATCH /chat-providers/${provider.id} with the api_key.`,
+      );
+    }
+    return preset.apiKey;
+  }
 }
+
+/** Environment variable names of a hosted provider's preset. */
+const PRESET_ENV = { openai: 'OPENAI', anthropic: 'ANTHROPIC' } as const;
 
 /** The model config's `web_search` block (validated by the admin API) as provider tool options. */
 function webSearchOptions(raw: unknown): ProviderToolOptions | undefined {

@@ -9,6 +9,7 @@ import type { z } from 'zod';
 import type { ChatRow } from '../db/database';
 import { findChat } from '../db/repositories/chats.repository';
 import { findMessageByStepKey, insertMessages } from '../db/repositories/messages.repository';
+import { findWorkspace } from '../db/repositories/workspaces.repository';
 import { WAIT_AGENT_DEFAULT_SECONDS } from '../tools/subagent-names';
 import { CloseAgentArgs, MessageAgentArgs, SpawnAgentArgs, WaitAgentArgs } from '../tools/subagent.tools';
 import { interruptChat, sendMessage, type ChatServiceDeps } from './chat.service';
@@ -17,6 +18,7 @@ import { decodeParts } from './message-parts';
 import { messageRow } from './message-rows';
 import { fallbackTitle, normalizeTitle } from './title';
 import { stepKey } from './turn-runner';
+import { workspaceAwarenessRow } from './workspace-awareness';
 
 export interface SubagentCall {
   chatId: string;
@@ -61,7 +63,11 @@ async function ownChild(deps: Pick<ChatServiceDeps, 'db'>, parentId: string, chi
   return child && child.parent_chat_id === parentId && child.id !== parentId ? child : null;
 }
 
-/** Creates the child chat with its first message (status pending, turn 1). Depth 1: children cannot spawn. */
+/**
+ * Creates the child chat with its first messages (status pending, turn 1): the model-only workspace
+ * awareness message (the parent's workspace, which the child shares) and the prompt. Depth 1:
+ * children cannot spawn.
+ */
 export async function spawnSubagent(
   deps: ChatServiceDeps,
   call: SubagentCall,
@@ -97,7 +103,10 @@ export async function spawnSubagent(
       .returningAll()
       .executeTakeFirst();
     if (!row) return null;
-    const [message] = await insertMessages(trx, [
+    const workspace = row.workspace_id ? await findWorkspace(trx, row.workspace_id) : undefined;
+    const attached = workspace && workspace.owner_id === row.owner_id && workspace.status !== 'deleted';
+    const inserted = await insertMessages(trx, [
+      workspaceAwarenessRow(row, attached ? workspace : null, true),
       messageRow({
         chatId: id,
         turn: 1,
@@ -107,7 +116,7 @@ export async function spawnSubagent(
         createdBy: row.owner_id,
       }),
     ]);
-    return { row, message: message! };
+    return { row, message: inserted.find((m) => m.role === 'user')! };
   });
   if (created) {
     deps.bus.publish(id, { type: 'message', chat_id: id, message: toMessageDto(created.message) });

@@ -2,16 +2,24 @@
  * The tool half of a step: run every local tool call of the step's assistant message concurrently,
  * publish each result as it finishes, and persist all results in call order in one batch under the
  * turn fence. Tool arguments and outputs never pass through workflow history: they are read from
- * and written to PostgreSQL here.
+ * and written to PostgreSQL here. It runs on the workspace's host, so it also records the
+ * workspace's use and, after calls that may change files, refreshes the chat's git diff
+ * (src/chat/diff-status.ts).
  */
 import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
 import type { Database } from '../db/database';
 import { readToolStep } from '../db/repositories/steps.repository';
-import type { LinkedWorkspace } from '../db/repositories/workspaces.repository';
+import {
+  findWorkspaceForChat,
+  touchWorkspaceUsed,
+  type LinkedWorkspace,
+} from '../db/repositories/workspaces.repository';
 import type { ToolInputError } from '../llm/types';
 import type { StreamBus } from '../stream/bus';
 import { executeToolCalls, type ToolCallRequest, type ToolRegistry } from '../tools/registry';
 import type { Workspace } from '../workspaces/types';
+import { FILE_CHANGING_TOOLS, refreshDiffStatus, WORKSPACE_PROVISIONING_TOOLS } from './diff-status';
 import { decodeParts, type ChatMessagePart } from './message-parts';
 import { storeToolResults } from './tool-results';
 import { INTERRUPT, stepKey, type StepInput } from './turn-runner';
@@ -25,7 +33,12 @@ export interface ToolStepDeps {
    * the chat's linked workspace row, already read with the step.
    */
   workspaceFor(chatId: string, linked?: LinkedWorkspace | null): Promise<Workspace | null>;
+  /** Where best-effort side work (workspace use, diff refresh) reports its failures. */
+  log?: Logger;
 }
+
+/** How long the diff refresh after an interrupted step may take (the turn is ending). */
+const INTERRUPTED_DIFF_TIMEOUT_MS = 5_000;
 
 export type ToolStepSummary = { status: 'ok' | 'interrupted' | 'fenced'; results: number };
 
@@ -64,6 +77,14 @@ export async function runToolStep(
   if (calls.length === 0) return { status: 'ok', results: 0 };
 
   const workspace = await deps.workspaceFor(chat.id, read.workspace);
+  // At most one cheap UPDATE a minute per workspace, while the tools run; never fails the step.
+  const touched =
+    workspace && read.workspace && read.workspaceUseDue
+      ? touchWorkspaceUsed(deps.db, read.workspace.id).catch((err: unknown) => {
+          deps.log?.warn({ err, chatId: chat.id }, 'could not record workspace use');
+          return false;
+        })
+      : null;
   const results = await executeToolCalls(
     deps.tools,
     calls,
@@ -81,6 +102,35 @@ export async function runToolStep(
   if (ctx.signal.aborted && ctx.signal.reason !== INTERRUPT) throw new Error('tool step aborted by worker shutdown');
 
   const stored = await storeToolResults(deps, input, results);
+  await touched;
   if (stored === null) return { status: 'fenced', results: 0 };
+  await refreshDiffAfter(deps, chat.id, calls, read.workspace, workspace, ctx.signal.aborted);
   return { status: ctx.signal.aborted ? 'interrupted' : 'ok', results: stored };
+}
+
+/**
+ * Refreshes the chat's diff when a call of the step may have changed files: one git run in the
+ * workspace the step used, or in the one a provisioning call just linked. Never throws.
+ */
+async function refreshDiffAfter(
+  deps: ToolStepDeps,
+  chatId: string,
+  calls: ToolCallRequest[],
+  linked: LinkedWorkspace | null,
+  connected: Workspace | null,
+  interrupted: boolean,
+): Promise<void> {
+  const options = interrupted ? { timeoutMs: INTERRUPTED_DIFF_TIMEOUT_MS } : {};
+  if (connected && linked && calls.some((c) => FILE_CHANGING_TOOLS.has(c.name))) {
+    await refreshDiffStatus(deps, chatId, linked.id, connected, options);
+    return;
+  }
+  if (!calls.some((c) => WORKSPACE_PROVISIONING_TOOLS.has(c.name))) return;
+  try {
+    const row = await findWorkspaceForChat(deps.db, chatId);
+    const workspace = row ? await deps.workspaceFor(chatId, row) : null;
+    if (row && workspace) await refreshDiffStatus(deps, chatId, row.id, workspace, options);
+  } catch (err) {
+    deps.log?.warn({ err, chatId }, 'could not reach the new workspace for its diff');
+  }
 }

@@ -72,6 +72,11 @@ export type StepSummary =
       continue: boolean;
       /** Set when the context is over the compaction threshold after this step. */
       compaction: CompactionTrigger | null;
+      /**
+       * The worker host holding the chat's workspace (its tool calls run there), read with the step; null
+       * when the chat has no live workspace or its row has no host.
+       */
+      workspaceHostId?: string | null;
     }
   | { status: 'interrupted' }
   | { status: 'fenced' };
@@ -205,6 +210,7 @@ export async function runModelStep(deps: TurnDeps, input: StepInput, ctx: StepCo
     toolCalls,
     continue: toolCalls.length > 0 && input.step + 1 < deps.maxSteps,
     compaction,
+    workspaceHostId: read.workspace && read.workspace.status !== 'deleted' ? read.workspace.host_id : null,
   };
 }
 

@@ -56,6 +56,12 @@ export interface ChatProvidersTable {
   display_name: Generated<string>;
   api_key_ciphertext: Buffer | null;
   api_key_key_id: string | null;
+  /**
+   * The normalised base URL the key was entered or confirmed for ('' = the provider's default
+   * endpoint); the ciphertext is bound to it (src/security/provider-keys.ts). A key is sent only
+   * while it matches base_url. NULL when there is no key.
+   */
+  api_key_base_url: string | null;
   base_url: string | null;
   api_mode: 'responses' | 'chat' | null;
   enabled: Generated<boolean>;
@@ -184,8 +190,37 @@ export interface WorkspacesTable {
   status: Generated<WorkspaceRowStatus>;
   /** The provider's own id for the workspace. */
   provider_ref: string;
+  /** The worker host that built it (CHATD_WORKSPACE_HOST_ID); null for rows from before hosts. */
+  host_id: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: Timestamp;
   updated_at: Timestamp;
+  /** When a chat's tools last ran in it, at most once a minute (null: never). */
+  last_used_at: NullableTimestamp;
+}
+
+/** One file of a stored workspace diff (src/workspaces/git-diff.ts). */
+export interface DiffFileJson {
+  path: string;
+  old_path?: string;
+  status: 'added' | 'modified' | 'deleted' | 'renamed' | 'copied' | 'type_changed' | 'unmerged' | 'unknown';
+  additions: number;
+  deletions: number;
+  binary?: boolean;
+}
+
+/** The latest git diff of a chat's workspace (migration 2026_12_04_1100). */
+export interface ChatDiffStatusTable {
+  chat_id: string;
+  workspace_id: string | null;
+  git_repository: boolean;
+  files: Json<DiffFileJson[]>;
+  files_truncated: boolean;
+  additions: number;
+  deletions: number;
+  diff: string;
+  truncated: boolean;
+  content_hash: string;
+  computed_at: Timestamp;
 }
 
 export interface Database {
@@ -204,6 +239,7 @@ export interface Database {
   user_configs: UserConfigsTable;
   config_generation: ConfigGenerationTable;
   workspaces: WorkspacesTable;
+  chat_diff_status: ChatDiffStatusTable;
 }
 
 export type ChatRow = Selectable<ChatsTable>;
@@ -218,3 +254,4 @@ export type ChatModelConfigRow = Selectable<ChatModelConfigsTable>;
 export type WorkspaceRow = Selectable<WorkspacesTable>;
 export type NewWorkspaceRow = Insertable<WorkspacesTable>;
 export type WorkspaceRowUpdate = Updateable<WorkspacesTable>;
+export type ChatDiffStatusRow = Selectable<ChatDiffStatusTable>;

@@ -3,16 +3,37 @@
  * by chatd itself (initdb once, then `postgres` as a child process) with its data kept across
  * restarts. PostgreSQL refuses to run as root, so as root the server runs as the `postgres` system
  * user; when that user cannot reach the binaries inside this checkout (a private directory), they
- * are copied once to a world-readable cache directory.
+ * are copied once to a world-readable cache directory. Passwords and roles: embedded-postgres-roles.ts.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import {
+  connectionUrl,
+  ensureAppRole,
+  generateCredentials,
+  readCredentials,
+  writeCredentials,
+  type EmbeddedCredentials,
+} from './embedded-postgres-roles';
 
 export interface EmbeddedPostgresHandle {
+  /** chatd's connection: the application role, which owns the database and is not a superuser. */
   url: string;
+  /** The superuser, on the same database: for test harnesses and benchmarks only, never for chatd. */
+  adminUrl: string;
   stop(): Promise<void>;
 }
 
@@ -116,9 +137,47 @@ function run(binary: string, args: string[], runAs: RunAs | undefined, env: Node
 }
 
 /**
+ * Runs initdb for a new cluster in a sibling directory, stores the credentials in it, and only then
+ * renames it to `dataDir`: a data directory never exists without its credentials file, so a crash
+ * during initialisation leaves nothing that a later start would mistake for an old cluster.
+ */
+async function initCluster(
+  dataDir: string,
+  credentials: EmbeddedCredentials,
+  runAs: RunAs | undefined,
+  initdb: (args: string[]) => Promise<void>,
+): Promise<void> {
+  const staging = `${dataDir}.initdb`;
+  rmSync(dataDir, { recursive: true, force: true });
+  rmSync(staging, { recursive: true, force: true });
+  mkdirSync(staging, { recursive: true, mode: 0o700 });
+  const pwfile = path.join(path.dirname(dataDir), `.pwfile-${process.pid}`);
+  writeFileSync(pwfile, `${credentials.superuser.password}\n`, { mode: 0o600 });
+  chmodSync(pwfile, 0o600);
+  try {
+    if (runAs) execFileSync('chown', ['-R', `${runAs.uid}:${runAs.gid}`, staging, pwfile]);
+    await initdb([
+      '-D',
+      staging,
+      '-U',
+      credentials.superuser.user,
+      '--auth=scram-sha-256',
+      `--pwfile=${pwfile}`,
+      '--encoding=UTF8',
+    ]);
+  } finally {
+    rmSync(pwfile, { force: true });
+  }
+  writeCredentials(staging, credentials);
+  renameSync(staging, dataDir);
+}
+
+/**
  * Starts (initialising on first use) a PostgreSQL cluster in `dataDir`, listening on loopback,
- * with pg_stat_statements loaded, and creates `database`. A server left running by a killed
- * earlier run on the same directory is stopped first.
+ * with pg_stat_statements loaded, and creates `database` owned by the application role (see
+ * embedded-postgres-roles.ts; its credentials are random per data directory, kept in a 0600 file
+ * inside it and reused on restart). A server left running by a killed earlier run on the same
+ * directory is stopped first.
  */
 export async function startEmbeddedPostgres(options: {
   dataDir: string;
@@ -138,26 +197,17 @@ export async function startEmbeddedPostgres(options: {
   const native = nativeDir(runAs);
   const bin = (name: string): string => path.join(native, 'bin', name);
   const env = { ...process.env, LC_ALL: 'C', LANG: 'C', LD_LIBRARY_PATH: path.join(native, 'lib') };
-  const password = 'chatd';
-
+  let credentials: EmbeddedCredentials;
   if (!existsSync(path.join(dataDir, 'PG_VERSION'))) {
-    rmSync(dataDir, { recursive: true, force: true });
-    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-    const pwfile = path.join(dataDir, '..', `.pwfile-${process.pid}`);
-    writeFileSync(pwfile, `${password}\n`, { mode: 0o644 });
-    try {
-      if (runAs) execFileSync('chown', ['-R', `${runAs.uid}:${runAs.gid}`, dataDir]);
-      await run(
-        bin('initdb'),
-        ['-D', dataDir, '-U', 'postgres', '--auth=scram-sha-256', `--pwfile=${pwfile}`, '--encoding=UTF8'],
-        runAs,
-        env,
-      );
-    } finally {
-      rmSync(pwfile, { force: true });
-    }
+    credentials = generateCredentials();
+    await initCluster(dataDir, credentials, runAs, (args) => run(bin('initdb'), args, runAs, env));
   } else {
     await stopStale(dataDir);
+    // No file: a data directory from before random passwords. The new credentials are stored first;
+    // ensureAppRole then moves the superuser off the old fixed password (see there).
+    const stored = readCredentials(dataDir);
+    credentials = stored ?? generateCredentials();
+    if (!stored) writeCredentials(dataDir, credentials);
   }
 
   const port = options.port ?? (await freePort());
@@ -193,24 +243,23 @@ export async function startEmbeddedPostgres(options: {
   });
   server.stderr!.on('data', (d: Buffer) => options.log?.(d.toString().trimEnd()));
 
-  const { Client } = await import('pg');
-  const admin = new Client({ host: '127.0.0.1', port, user: 'postgres', password, database: 'postgres' });
-  await admin.connect();
+  const stop = (): Promise<void> =>
+    new Promise<void>((resolve) => {
+      if (server.exitCode !== null) return resolve();
+      server.once('exit', () => resolve());
+      // SIGINT = "fast shutdown": rolls back open transactions, then exits cleanly.
+      server.kill('SIGINT');
+    });
   try {
-    const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [options.database]);
-    if (exists.rowCount === 0) await admin.query(`CREATE DATABASE "${options.database.replace(/"/g, '""')}"`);
-  } finally {
-    await admin.end();
+    await ensureAppRole(port, credentials, options.database);
+  } catch (err) {
+    await stop();
+    throw err;
   }
 
   return {
-    url: `postgres://postgres:${password}@127.0.0.1:${port}/${options.database}`,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (server.exitCode !== null) return resolve();
-        server.once('exit', () => resolve());
-        // SIGINT = "fast shutdown": rolls back open transactions, then exits cleanly.
-        server.kill('SIGINT');
-      }),
+    url: connectionUrl(credentials.app, port, options.database),
+    adminUrl: connectionUrl(credentials.superuser, port, options.database),
+    stop,
   };
 }

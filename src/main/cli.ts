@@ -1,6 +1,7 @@
 /**
- * The production entry points: `chatd migrate`, `chatd api`, `chatd worker` (and `chatd start`,
- * the embedded all-in-one). Configured only by environment variables, validated at boot.
+ * The production entry points: `chatd migrate`, `chatd api`, `chatd worker`, `chatd workspace-host`
+ * (only the tool calls of this host's workspaces, README "Workspace hosts") and `chatd start`, the
+ * embedded all-in-one. Configured only by environment variables, validated at boot.
  */
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { ensureBootstrapAdmin, ensureDefaultModel } from '../bootstrap';
@@ -10,9 +11,13 @@ import { migrateToLatest } from '../db/migrator';
 import { createDeps } from '../deps';
 import { createLogger } from '../log';
 import { PgStreamBus } from '../stream/pg-stream-bus';
-import { onShutdownSignal, startApi, startWorker } from './processes';
+import { workspaceHostTaskQueue } from '../temporal/task-queues';
+import { onShutdownSignal, startApi, startWorker, startWorkspaceHost } from './processes';
 
-const USAGE = 'usage: chatd <api|worker|migrate|start>';
+const USAGE = 'usage: chatd <api|worker|workspace-host|migrate|start>';
+const ROLES = ['api', 'worker', 'workspace-host', 'migrate'] as const;
+type Role = (typeof ROLES)[number];
+const isRole = (command: string | undefined): command is Role => ROLES.includes(command as Role);
 
 /** Production roles need their dependencies named explicitly; one error lists all that are missing. */
 function requireProduction(config: Config): { databaseUrl: string; temporalAddress: string; encryptionKeys: string } {
@@ -36,7 +41,7 @@ async function main(command: string | undefined): Promise<void> {
     await runEmbedded();
     return;
   }
-  if (command !== 'api' && command !== 'worker' && command !== 'migrate') throw new ConfigError([USAGE]);
+  if (!isRole(command)) throw new ConfigError([USAGE]);
   const config = parseConfig(process.env);
   const log = createLogger(config.logLevel, `chatd-${command}`);
 
@@ -68,8 +73,19 @@ async function main(command: string | undefined): Promise<void> {
       await deps.close();
     });
   } else {
-    const worker = await startWorker(deps, resolved.temporalAddress);
-    log.info({ taskQueue: config.temporal.taskQueue }, 'worker polling');
+    const worker =
+      command === 'worker'
+        ? await startWorker(deps, resolved.temporalAddress)
+        : await startWorkspaceHost(deps, resolved.temporalAddress);
+    const hosting = command === 'workspace-host' || config.workspaceHost.servedByWorker;
+    log.info(
+      {
+        taskQueue: command === 'worker' ? config.temporal.taskQueue : null,
+        workspaceHostId: hosting ? config.workspaceHost.id : null,
+        workspaceHostTaskQueue: hosting ? workspaceHostTaskQueue(config.workspaceHost.id) : null,
+      },
+      `${command} polling`,
+    );
     onShutdownSignal(async () => {
       await worker.stop();
       await deps.close();

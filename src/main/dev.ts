@@ -132,6 +132,9 @@ export async function runEmbedded(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const chatd = await startEmbedded(config, log, say);
   say('ready');
+  const sandbox = await chatd.deps.workspaceSandbox();
+  if (!sandbox.ok) say(`WARNING: workspace tools are unavailable: ${sandbox.reason}`);
+  else if (sandbox.off) say('WARNING: CHATD_WORKSPACE_SANDBOX=off: workspace commands run unsandboxed on this host');
   process.stdout.write(
     [
       '',

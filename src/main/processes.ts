@@ -1,13 +1,17 @@
 /**
- * The two roles a chatd process can play: the HTTP API and the Temporal worker. `npm start` runs
- * both in one process; production runs them as separate fleets (`chatd api`, `chatd worker`).
+ * The roles a chatd process can play: the HTTP API, the Temporal worker and the workspace host.
+ * `npm start` runs the API and the worker in one process; production runs them as separate fleets
+ * (`chatd api`, `chatd worker`). The worker is also a workspace host unless configured otherwise:
+ * it polls its host's task queue for the tool calls of the workspaces it holds; `chatd workspace-host`
+ * polls only that queue (README "Workspace hosts").
  */
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { createApp, type AppDeps } from '../api/app';
 import type { Deps } from '../deps';
-import { createWorker, type WorkerConfig } from '../temporal/create-worker';
+import { createWorker, createWorkspaceHostWorker, type WorkerConfig } from '../temporal/create-worker';
+import { workspaceHostTaskQueue } from '../temporal/task-queues';
 
 export interface RunningApi {
   url: string;
@@ -32,6 +36,7 @@ export async function startApi(deps: Deps, host: string, port: number, options: 
       await deps.temporal.connection.workflowService.getSystemInfo({});
     },
     onModelConfigChange: () => deps.models.invalidate(),
+    workspaceSandbox: () => deps.workspaceSandbox(),
   });
   const server = http.createServer(app.callback());
   server.keepAliveTimeout = 65_000;
@@ -56,33 +61,81 @@ export async function startApi(deps: Deps, host: string, port: number, options: 
 
 export interface RunningWorker {
   worker: Worker;
+  /** The workspace-host worker on `chatd-ws-<hostId>`, when this process serves workspaces. */
+  hostWorker: Worker | null;
   done: Promise<void>;
   stop(): Promise<void>;
 }
 
-/** Starts polling the task queue; `stop()` drains in-flight tasks within the grace time. */
+/**
+ * Starts polling the shared task queue and, unless `CHATD_WORKER_SERVE_WORKSPACES=false`, this host's
+ * workspace queue; `stop()` drains in-flight tasks of both within the grace time.
+ */
 export async function startWorker(
   deps: Deps,
   address: string,
   workflowBundle?: WorkerConfig['workflowBundle'],
 ): Promise<RunningWorker> {
   const connection = await NativeConnection.connect({ address });
-  const worker = await createWorker(
+  try {
+    const worker = await createWorker(
+      {
+        connection,
+        namespace: deps.config.temporal.namespace,
+        taskQueue: deps.config.temporal.taskQueue,
+        workflowBundle,
+        maxActivities: deps.config.workerMaxActivities,
+      },
+      deps,
+    );
+    const hostWorker = deps.config.workspaceHost.servedByWorker ? await hostWorkerFor(deps, connection) : null;
+    return running(worker, hostWorker, connection);
+  } catch (err) {
+    await connection.close();
+    throw err;
+  }
+}
+
+/** `chatd workspace-host`: only the tool activities, on this host's task queue. */
+export async function startWorkspaceHost(deps: Deps, address: string): Promise<RunningWorker> {
+  const connection = await NativeConnection.connect({ address });
+  try {
+    return running(await hostWorkerFor(deps, connection), null, connection);
+  } catch (err) {
+    await connection.close();
+    throw err;
+  }
+}
+
+function hostWorkerFor(deps: Deps, connection: NativeConnection): Promise<Worker> {
+  return createWorkspaceHostWorker(
     {
       connection,
       namespace: deps.config.temporal.namespace,
-      taskQueue: deps.config.temporal.taskQueue,
-      workflowBundle,
+      taskQueue: workspaceHostTaskQueue(deps.config.workspaceHost.id),
       maxActivities: deps.config.workerMaxActivities,
     },
     deps,
   );
-  const done = worker.run().finally(() => connection.close());
+}
+
+/** Runs the workers until one stops; the other is then shut down too, and the connection closed. */
+function running(worker: Worker, hostWorker: Worker | null, connection: NativeConnection): RunningWorker {
+  const workers = hostWorker ? [worker, hostWorker] : [worker];
+  const shutdown = (): void => {
+    for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+  };
+  const done = Promise.allSettled(workers.map((w) => w.run().finally(shutdown))).then(async (results) => {
+    await connection.close();
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  });
   return {
     worker,
+    hostWorker,
     done,
     async stop() {
-      if (worker.getState() === 'RUNNING') worker.shutdown();
+      shutdown();
       await done;
     },
   };

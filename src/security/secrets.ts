@@ -38,18 +38,29 @@ export class SecretBox {
     return `${id}:${randomBytes(32).toString('base64')}`;
   }
 
-  seal(plaintext: string): SealedSecret {
+  /** Whether the ring holds the key with this id (a secret sealed with another key cannot be opened). */
+  hasKey(keyId: string): boolean {
+    return this.keys.has(keyId);
+  }
+
+  /** Encrypts with the active key; `context`, when given, must be passed again to open the secret. */
+  seal(plaintext: string, context?: string): SealedSecret {
     const iv = randomBytes(12);
     const cipher = createCipheriv('aes-256-gcm', this.keys.get(this.activeKeyId)!, iv);
+    if (context !== undefined) cipher.setAAD(Buffer.from(context, 'utf8'));
     const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
     return { keyId: this.activeKeyId, ciphertext: Buffer.concat([iv, cipher.getAuthTag(), body]) };
   }
 
-  /** Throws when the key id is unknown or the ciphertext was tampered with. */
-  open(sealed: SealedSecret): string {
+  /**
+   * Throws when the key id is unknown, the ciphertext was tampered with, or `context` differs from
+   * the one it was sealed with (absent and present count as different).
+   */
+  open(sealed: SealedSecret, context?: string): string {
     const key = this.keys.get(sealed.keyId);
     if (!key) throw new Error(`no encryption key with id ${sealed.keyId} is configured`);
     const decipher = createDecipheriv('aes-256-gcm', key, sealed.ciphertext.subarray(0, 12));
+    if (context !== undefined) decipher.setAAD(Buffer.from(context, 'utf8'));
     decipher.setAuthTag(sealed.ciphertext.subarray(12, 28));
     return Buffer.concat([decipher.update(sealed.ciphertext.subarray(28)), decipher.final()]).toString('utf8');
   }

@@ -44,6 +44,17 @@ export interface ChatQueuedMessageDto {
   created_at: string;
 }
 
+/** What `diff_status_change` says of a chat's new workspace diff (GET /chats/{id}/diff has the rest). */
+export interface DiffStatusSummary {
+  git_repository: boolean;
+  changed_files: number;
+  additions: number;
+  deletions: number;
+  /** The diff text or the file list was cut. */
+  truncated: boolean;
+  computed_at: string;
+}
+
 export type StreamEvent =
   | { type: 'status'; chat_id: string; status: ChatStatusValue }
   | { type: 'message_part'; chat_id: string; role: 'assistant' | 'tool'; part: ChatMessagePart }
@@ -59,7 +70,9 @@ export type StreamEvent =
    * the in-flight partial. The replacement arrives as `message` events. Also sent in the snapshot
    * when the client's cursor points into a deleted run, so a reconnect after an edit stays correct.
    */
-  | { type: 'history_truncated'; chat_id: string; from_message_id: number };
+  | { type: 'history_truncated'; chat_id: string; from_message_id: number }
+  /** The git diff of the chat's workspace changed after a step that may change files (src/chat/diff-status.ts). */
+  | { type: 'diff_status_change'; chat_id: string; diff_status: DiffStatusSummary };
 
 export type StreamEventType = StreamEvent['type'];
 

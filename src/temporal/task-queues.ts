@@ -1,2 +1,22 @@
+/**
+ * Task queue names. The shared queue (CHATD_TASK_QUEUE) runs workflows and every activity; each
+ * workspace host also polls its own queue, where the tool calls of the chats whose workspace it
+ * holds run (README "Workspace hosts"). Queue names are durable: in-flight turns route by them.
+ */
+
 /** Default task queue for chat turns; overridable with CHATD_TASK_QUEUE (tests use their own). */
 export const DEFAULT_TASK_QUEUE = 'chatd';
+
+/** The task queue of workspace host `hostId` (CHATD_WORKSPACE_HOST_ID). */
+export const workspaceHostTaskQueue = (hostId: string): string => `chatd-ws-${hostId}`;
+
+/**
+ * Where the tool calls of a chat go, as a model step reports it (read from the chat's workspace row,
+ * so the workflow routes by data): the host, its task queue, and how long the host may take to pick
+ * the calls up before the model is told it is unavailable.
+ */
+export interface WorkspaceHostRoute {
+  hostId: string;
+  taskQueue: string;
+  pickupTimeoutSeconds: number;
+}

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { capProcessOutput, MAX_OUTPUT_BYTES } from './output';
+import { describeSandbox, limitNote } from './sandbox-report';
 import { toolError, toolResult, type ToolDefinition } from './types';
 import { workspaceTool } from './workspace-tool';
 
@@ -93,12 +94,15 @@ export function createExecuteTool(options: ExecuteOptions = {}): ToolDefinition<
       const capped = capProcessOutput(run.output, run.outputBytes, maxBytes);
       const notes: string[] = [];
       if (capped.note) notes.push(`${capped.note} Redirect long output to a file and page through it with read_file.`);
+      const limit = limitNote(run);
+      if (limit) notes.push(limit);
       const base = {
         output: capped.text,
         exit_code: run.exitCode,
         ...(run.signal ? { signal: run.signal } : {}),
         wall_duration_ms: run.durationMs,
         ...(capped.truncated ? { truncated: true } : {}),
+        sandbox: run.sandbox ? describeSandbox(run.sandbox) : 'off (commands run unsandboxed on the host)',
       };
       if (run.aborted) return toolError('The tool call was interrupted.', base);
       if (run.timedOut) {

@@ -2,7 +2,9 @@
  * The one place that maps chats to workspaces: a chat's `workspace_id` names a `workspaces` row, the row
  * names the provider's own workspace (`provider_ref`), and the provider decides whether it is running.
  * Every read reconciles the row's status with the provider (a workspace stopped or deleted behind our back
- * is recorded as such), and creating or starting a chat's workspace is serialised per chat.
+ * is recorded as such), and creating or starting a chat's workspace is serialised per chat. A row also names
+ * the worker host that built it (`host_id`): only that host reaches the workspace or may conclude it is gone
+ * (README "Workspace hosts").
  */
 import type { Kysely } from 'kysely';
 import type { Database, WorkspaceRow, WorkspaceRowStatus } from '../db/database';
@@ -38,6 +40,11 @@ export class ChatWorkspaceError extends Error {
 export interface ChatWorkspacesDeps {
   db: Kysely<Database>;
   provider: WorkspaceProvider;
+  /**
+   * This process's workspace host id (CHATD_WORKSPACE_HOST_ID): recorded on the workspaces it creates, and
+   * rows of other hosts are never reconciled here. Null or omitted: no host (rows are created without one).
+   */
+  hostId?: string | null;
 }
 
 /** What `start` did. */
@@ -66,11 +73,13 @@ const DELETED_MESSAGE = 'The workspace was deleted; use create_workspace to make
 export class ChatWorkspaces {
   private readonly db: Kysely<Database>;
   private readonly provider: WorkspaceProvider;
+  private readonly hostId: string | null;
   private readonly queues = new Map<string, Promise<void>>();
 
   constructor(deps: ChatWorkspacesDeps) {
     this.db = deps.db;
     this.provider = deps.provider;
+    this.hostId = deps.hostId ?? null;
   }
 
   /** The templates workspaces can be created from. */
@@ -158,6 +167,7 @@ export class ChatWorkspaces {
             name: info.name,
             status: info.status,
             provider_ref: info.id,
+            host_id: this.hostId,
           });
           await linkChatWorkspace(trx, chatId, inserted.id);
           return inserted;
@@ -216,18 +226,26 @@ export class ChatWorkspaces {
     if (!this.serves(current)) {
       throw new WorkspaceError(
         'workspace_not_found',
-        `The chat's workspace belongs to provider "${current.provider}", which this worker does not serve.`,
+        current.provider !== this.provider.kind
+          ? `The chat's workspace belongs to provider "${current.provider}", which this worker does not serve.`
+          : `The chat's workspace is on host "${current.host_id}", not on this worker's host; try again.`,
       );
     }
     return current;
   }
 
-  /** Whether this instance's provider built the workspace (only then can it be asked about it). */
+  /**
+   * Whether this instance's provider built the workspace on this host (only then can it be asked about it).
+   * Rows without a host (from before hosts) are served by any worker, as they always were.
+   */
   private serves(row: LinkedWorkspace): boolean {
-    return row.provider === this.provider.kind;
+    return row.provider === this.provider.kind && (row.host_id === null || row.host_id === this.hostId);
   }
 
-  /** The row with the status the provider reports now; a workspace the provider forgot counts as deleted. */
+  /**
+   * The row with the status the provider reports now; a workspace the provider forgot counts as deleted. Rows
+   * of another host are returned as stored: a provider here knowing nothing of them proves nothing.
+   */
   private async refresh<R extends LinkedWorkspace>(row: R): Promise<R> {
     if (row.status === 'deleted' || !this.serves(row)) return row;
     const info = await this.provider.get(row.provider_ref);

@@ -6,7 +6,13 @@
 
 /** Stable machine codes of `WorkspaceError`. Public API: add, never rename. */
 export type WorkspaceErrorCode =
-  'template_not_found' | 'invalid_parameters' | 'workspace_not_found' | 'deleted' | 'not_running' | 'setup_failed';
+  | 'template_not_found'
+  | 'invalid_parameters'
+  | 'workspace_not_found'
+  | 'deleted'
+  | 'not_running'
+  | 'setup_failed'
+  | 'sandbox_unavailable';
 
 /** An expected failure of a provider operation (the model or user can fix it). */
 export class WorkspaceError extends Error {

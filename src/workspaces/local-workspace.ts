@@ -1,16 +1,16 @@
 /**
- * A connected workspace of the `local` provider: a directory on the worker host. It confines every path
- * to its root, runs commands in their own process groups (inside bubblewrap when the provider found it),
- * and owns the table of background processes, scoped per chat. One instance exists per workspace per
- * provider instance, so background processes outlive the tool call that started them.
+ * A connected workspace of the `local` provider: a directory on the worker host. File operations walk
+ * beneath its root without following a swapped-in symlink (rooted-fs.ts), commands run in their own
+ * process groups inside the workspace's sandbox (workspace-sandbox.ts), and it owns the table of
+ * background processes, scoped per chat. One instance exists per workspace per provider instance, so
+ * background processes outlive the tool call that started them.
  */
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
-import * as path from 'node:path';
 import { WorkspacePathError } from './errors';
-import { confinePath } from './paths';
 import { GroupProcess } from './process-group';
-import { buildCommandEnv, buildLaunch } from './sandbox';
+import type { RootedFs } from './rooted-fs';
+import { buildCommandEnv, unsandboxedLaunch, type LaunchSpec } from './sandbox';
+import type { WorkspaceSandbox } from './workspace-sandbox';
 import type {
   ExecOptions,
   ExecResult,
@@ -34,10 +34,13 @@ export interface LocalWorkspaceSettings {
   shell: string;
   /** Base environment of commands (never the worker's own environment). */
   env: Readonly<Record<string, string>>;
-  /** Resolves the bwrap binary to sandbox with, or null for plain spawning. */
-  sandbox: () => Promise<string | null>;
-  network: boolean;
-  readOnlyPaths: string[];
+  /** Confined file access beneath the root. */
+  fs: RootedFs;
+  /**
+   * The workspace's sandbox; null when the operator turned sandboxing off. Throws `WorkspaceError`
+   * `sandbox_unavailable` when the sandbox is required but cannot run.
+   */
+  sandbox: () => Promise<WorkspaceSandbox | null>;
   /** Output kept in memory per process (the tail). */
   bufferBytes: number;
   /** SIGTERM → SIGKILL grace when a command times out or processes are stopped. */
@@ -68,12 +71,16 @@ export class LocalWorkspace implements Workspace {
     this.root = settings.realRoot;
   }
 
+  /** When a tool last used the workspace (commands, files, processes), for idle reaping. */
+  lastUsedAt = Date.now();
+
   resolvePath(p: string): Promise<string> {
-    return confinePath(this.settings.root, this.settings.realRoot, p);
+    return this.settings.fs.resolve(p);
   }
 
   async exec(options: ExecOptions): Promise<ExecResult> {
     const started = Date.now();
+    const sandbox = await this.settings.sandbox();
     const proc = await this.launch(options.command, options.cwd, options.env);
     this.foreground.add(proc);
     try {
@@ -96,6 +103,7 @@ export class LocalWorkspace implements Workspace {
         timedOut: !finished && !aborted,
         aborted,
         durationMs: Date.now() - started,
+        sandbox: sandbox?.describe() ?? null,
       };
     } finally {
       this.foreground.delete(proc);
@@ -103,22 +111,18 @@ export class LocalWorkspace implements Workspace {
   }
 
   async stat(p: string): Promise<{ kind: 'file' | 'directory' | 'other'; size: number } | null> {
-    const resolved = await this.resolvePath(p);
-    const info = await stat(resolved).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return null;
-      throw err;
-    });
-    if (!info) return null;
-    return { kind: info.isFile() ? 'file' : info.isDirectory() ? 'directory' : 'other', size: info.size };
+    this.touch();
+    return this.settings.fs.stat(p);
   }
 
   async readFile(p: string): Promise<Buffer> {
-    return readFile(await this.resolvePath(p));
+    this.touch();
+    return this.settings.fs.readFile(p);
   }
 
   async listDirectory(p: string): Promise<string[]> {
-    const entries = await readdir(await this.resolvePath(p), { withFileTypes: true });
-    return entries.map((e) => (e.isDirectory() ? `${e.name}/` : e.name)).sort();
+    this.touch();
+    return this.settings.fs.listDirectory(p);
   }
 
   writeFile(p: string, content: string | Buffer): Promise<void> {
@@ -126,31 +130,8 @@ export class LocalWorkspace implements Workspace {
   }
 
   async writeFiles(files: ReadonlyArray<{ path: string; content: string | Buffer }>): Promise<void> {
-    // Resolve and check everything before touching the disk, so a bad path changes nothing.
-    const targets: Array<{ target: string; content: string | Buffer; mode: number | null }> = [];
-    for (const file of files) {
-      const target = await this.resolvePath(file.path);
-      const existing = await stat(target).catch(() => null);
-      if (existing?.isDirectory()) throw new WorkspacePathError(file.path, `"${file.path}" is a directory.`);
-      targets.push({ target, content: file.content, mode: existing ? existing.mode & 0o7777 : null });
-    }
-    const staged: Array<{ temp: string; target: string }> = [];
-    try {
-      for (const { target, content, mode } of targets) {
-        await mkdir(path.dirname(target), { recursive: true });
-        const temp = path.join(
-          path.dirname(target),
-          `.${path.basename(target)}.chatd-${randomBytes(4).toString('hex')}`,
-        );
-        staged.push({ temp, target });
-        await writeFile(temp, content, { flag: 'wx' });
-        if (mode !== null) await chmod(temp, mode);
-      }
-    } catch (err) {
-      await Promise.all(staged.map(({ temp }) => unlink(temp).catch(() => undefined)));
-      throw err;
-    }
-    for (const { temp, target } of staged) await rename(temp, target);
+    this.touch();
+    await this.settings.fs.writeFiles(files);
   }
 
   async startProcess(options: StartProcessOptions): Promise<ProcessInfo> {
@@ -210,6 +191,7 @@ export class LocalWorkspace implements Workspace {
   }
 
   private find(owner: string, processId: string): Entry | undefined {
+    this.touch();
     const entry = this.processes.get(processId);
     return entry && entry.owner === owner ? entry : undefined;
   }
@@ -228,35 +210,42 @@ export class LocalWorkspace implements Workspace {
     }
   }
 
+  /** Records use now (tools call it on every operation). */
+  touch(): void {
+    this.lastUsedAt = Date.now();
+  }
+
+  /** Whether anything of this workspace still runs (background processes or foreground commands). */
+  get busy(): boolean {
+    return this.foreground.size > 0 || [...this.processes.values()].some((e) => e.proc.running);
+  }
+
   private async launch(
     command: string,
     cwd: string | undefined,
     extraEnv?: Record<string, string>,
   ): Promise<GroupProcess> {
+    this.touch();
     const dir = cwd === undefined ? this.settings.realRoot : await this.resolvePath(cwd);
-    const dirInfo = await stat(dir).catch(() => null);
-    if (!dirInfo?.isDirectory()) {
+    const dirInfo = await this.settings.fs.stat(dir);
+    if (dirInfo?.kind !== 'directory') {
       throw new WorkspacePathError(
         cwd ?? '.',
         `The working directory "${cwd ?? '.'}" does not exist or is not a directory.`,
       );
     }
-    await mkdir(this.settings.home, { recursive: true });
-    const bwrap = await this.settings.sandbox();
-    const launch = buildLaunch(
-      {
-        root: this.settings.realRoot,
-        home: this.settings.home,
-        cwd: dir,
-        shell: this.settings.shell,
-        command,
-        network: this.settings.network,
-        readOnlyPaths: this.settings.readOnlyPaths,
-      },
-      bwrap,
-    );
-    const env = buildCommandEnv({ ...this.settings.env, ...extraEnv }, this.settings.home);
-    return new GroupProcess({ launch, cwd: dir, env, bufferBytes: this.settings.bufferBytes });
+    const sandbox = await this.settings.sandbox();
+    const env = buildCommandEnv({ ...this.settings.env, ...sandbox?.env, ...extraEnv }, this.settings.home);
+    let launch: LaunchSpec;
+    let hostCwd = dir;
+    if (sandbox) {
+      launch = await sandbox.launch(command, dir, this.settings.shell);
+      // The sandbox user may not reach the workspace's parents on the host; bubblewrap changes directory.
+      hostCwd = '/';
+    } else {
+      launch = unsandboxedLaunch(this.settings.shell, command);
+    }
+    return new GroupProcess({ launch, cwd: hostCwd, env, bufferBytes: this.settings.bufferBytes });
   }
 }
 

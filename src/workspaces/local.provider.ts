@@ -1,17 +1,33 @@
 /**
  * The built-in `local` workspace provider: each workspace is a directory `<baseDir>/<id>` on the worker
- * host, with its metadata and HOME kept apart under `<baseDir>/.chatd/`. Commands are sandboxed with
- * bubblewrap when it is usable. Processes live in this instance, so a chat's background processes are
- * visible only on the worker that started them (route a chat's tool activities to one host).
+ * host, with its metadata and HOME kept apart under `<baseDir>/.chatd/`. Every command and file
+ * operation is confined (docs/workspaces.md): commands run in a bubblewrap sandbox, as a host uid of the
+ * workspace's own when the worker runs as root, with rlimits and the template's network policy; file
+ * tools walk beneath the root. Without a usable sandbox the tools refuse to run unless the operator
+ * turned sandboxing off. Processes live in this instance, so a workspace's background processes are
+ * visible only on its host (tool activities are routed there).
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { randomBytes, randomInt, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, realpath, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, open, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
+import * as os from 'node:os';
 import * as path from 'node:path';
+import { promisify } from 'node:util';
+import type { EgressPolicy } from './egress/policy';
 import { WorkspaceError } from './errors';
 import { LocalWorkspace } from './local-workspace';
-import { DEFAULT_PATH, detectBwrap } from './sandbox';
+import { RootedFs, type FileOwner } from './rooted-fs';
+import {
+  DEFAULT_LIMITS,
+  DEFAULT_PATH,
+  DEFAULT_UIDS,
+  detectSandbox,
+  type SandboxDetection,
+  type SandboxLimits,
+} from './sandbox';
 import type { CreateWorkspaceRequest, WorkspaceInfo, WorkspaceProvider, WorkspaceTemplate } from './types';
+import { WorkspaceSandbox } from './workspace-sandbox';
 
 /** A template of the local provider: files to write and a setup command to run at creation. */
 export interface LocalTemplate extends WorkspaceTemplate {
@@ -19,6 +35,16 @@ export interface LocalTemplate extends WorkspaceTemplate {
   files?: Record<string, string>;
   /** Run in the new workspace after the files; parameters arrive as `CHATD_PARAM_<NAME>` variables. */
   setupCommand?: string;
+  /** What commands may reach; the provider's default when absent. */
+  network?: EgressPolicy;
+}
+
+/** Whether commands are sandboxed: on, turned off by the operator, or unable to run (and why). */
+export type SandboxStatus = { ok: true; off: boolean } | { ok: false; reason: string };
+
+/** The metadata file of a workspace: its info plus the host uid its sandbox runs as (root workers). */
+interface WorkspaceMeta extends WorkspaceInfo {
+  uid?: number;
 }
 
 /** The template offered when none are configured. */
@@ -34,14 +60,27 @@ export interface LocalProviderOptions {
   /** Directory holding all workspaces; created when missing. */
   baseDir: string;
   templates?: LocalTemplate[];
-  /** `auto` (default) uses bwrap when it is on PATH and works; `bwrap` requires it; `none` never uses it. */
-  sandbox?: 'auto' | 'bwrap' | 'none';
+  /**
+   * `bwrap` (default): every command and file tool is sandboxed, and workspace tools fail with a clear
+   * error when the sandbox cannot run. `off`: commands run unsandboxed as the worker (an explicit,
+   * reported operator opt-out).
+   */
+  sandbox?: 'bwrap' | 'off';
   /** Base environment of commands (PATH, LANG, proxies…). The worker's own environment is never passed. */
   env?: Record<string, string>;
   /** Shell running commands; `/bin/bash` when present, else `/bin/sh`. */
   shell?: string;
-  /** Whether sandboxed commands reach the network. Default true. */
-  network?: boolean;
+  /** What commands may reach when their template does not say. Default `none`. */
+  network?: EgressPolicy;
+  /** Resource limits of commands. */
+  limits?: Partial<SandboxLimits>;
+  /** Host uids handed to workspaces when the worker runs as root: `[base, base + count)`. */
+  uids?: { base: number; count: number };
+  /** Background processes of a workspace unused this long are stopped. Default 30 min. */
+  idleReapMs?: number;
+  /** Directory for egress proxy sockets (short: Unix socket paths are limited). Default: a new temp dir. */
+  egressDir?: string;
+  log?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
   /** Host paths made visible read-only inside the sandbox in addition to the system directories. */
   readOnlyPaths?: string[];
   /** Output kept in memory per process. Default 1 MiB. */
@@ -52,9 +91,11 @@ export interface LocalProviderOptions {
   setupTimeoutMs?: number;
   /** Exited background processes remembered per workspace. Default 50. */
   maxExitedProcesses?: number;
-  /** Finds bwrap (injectable for tests); defaults to `detectBwrap`. */
-  detectSandbox?: (pathEnv: string) => Promise<string | null>;
+  /** Finds and tries the sandbox's programs (injectable for tests); defaults to `detectSandbox`. */
+  detectSandbox?: (pathEnv: string, uid?: number) => Promise<SandboxDetection>;
 }
+
+const execFileAsync = promisify(execFile);
 
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
 
@@ -63,10 +104,18 @@ export class LocalWorkspaceProvider implements WorkspaceProvider {
   readonly kind = 'local';
   private readonly templates: LocalTemplate[];
   private readonly workspaces = new Map<string, LocalWorkspace>();
-  private sandboxPath: Promise<string | null> | undefined;
+  private readonly sandboxes = new Map<string, WorkspaceSandbox>();
+  private detection: Promise<SandboxDetection> | undefined;
+  private egressDir: Promise<string> | undefined;
+  private readonly reaper: NodeJS.Timeout;
+  /** Root workers give each workspace its own host uid; others run sandboxes as themselves. */
+  private readonly asRoot = process.getuid?.() === 0;
 
   constructor(private readonly options: LocalProviderOptions) {
     this.templates = options.templates ?? [EMPTY_TEMPLATE];
+    const idle = options.idleReapMs ?? 30 * 60_000;
+    this.reaper = setInterval(() => void this.reapIdle(idle), Math.min(60_000, Math.max(250, idle / 4)));
+    this.reaper.unref();
   }
 
   async listTemplates(): Promise<WorkspaceTemplate[]> {
@@ -91,7 +140,9 @@ export class LocalWorkspaceProvider implements WorkspaceProvider {
     };
     await mkdir(this.rootOf(info.id), { recursive: true });
     try {
-      await this.writeMeta(info);
+      const uid = await this.allocateUid(info.id);
+      await this.prepareDirs(info.id, uid);
+      await this.writeMeta({ ...info, uid });
       const workspace = await this.connect(info.id);
       if (template.files) {
         await workspace.writeFiles(Object.entries(template.files).map(([p, content]) => ({ path: p, content })));
@@ -120,13 +171,10 @@ export class LocalWorkspaceProvider implements WorkspaceProvider {
   }
 
   async get(workspaceId: string): Promise<WorkspaceInfo | null> {
-    if (!ID_PATTERN.test(workspaceId)) return null;
-    try {
-      return JSON.parse(await readFile(this.metaOf(workspaceId), 'utf8')) as WorkspaceInfo;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw err;
-    }
+    const meta = await this.readMeta(workspaceId);
+    if (!meta) return null;
+    const { uid: _uid, ...info } = meta;
+    return info;
   }
 
   async start(workspaceId: string): Promise<WorkspaceInfo> {
@@ -136,26 +184,29 @@ export class LocalWorkspaceProvider implements WorkspaceProvider {
     }
     if (info.status === 'running') return info;
     const started: WorkspaceInfo = { ...info, status: 'running' };
-    await this.writeMeta(started);
+    await this.updateMeta(started);
     return started;
   }
 
   async stop(workspaceId: string): Promise<WorkspaceInfo> {
     const info = await this.require(workspaceId);
     await this.workspaces.get(workspaceId)?.killProcesses();
+    await this.sandboxes.get(workspaceId)?.stop();
     if (info.status !== 'running') return info;
     const stopped: WorkspaceInfo = { ...info, status: 'stopped' };
-    await this.writeMeta(stopped);
+    await this.updateMeta(stopped);
     return stopped;
   }
 
   async delete(workspaceId: string): Promise<WorkspaceInfo> {
     const info = await this.stop(workspaceId);
     this.workspaces.delete(workspaceId);
+    this.sandboxes.delete(workspaceId);
+    // Every process of the workspace is gone (stop), so nothing races this removal.
     await rm(this.rootOf(workspaceId), { recursive: true, force: true });
     await rm(this.homeOf(workspaceId), { recursive: true, force: true });
     const deleted: WorkspaceInfo = { ...info, status: 'deleted' };
-    await this.writeMeta(deleted);
+    await this.updateMeta(deleted);
     return deleted;
   }
 
@@ -169,17 +220,19 @@ export class LocalWorkspaceProvider implements WorkspaceProvider {
     }
     const cached = this.workspaces.get(workspaceId);
     if (cached) return cached;
+    const owner = await this.ownerOf(workspaceId);
     const root = this.rootOf(workspaceId);
+    const realRoot = await realpath(root);
+    const home = this.homeOf(workspaceId);
     const workspace = new LocalWorkspace({
       id: workspaceId,
       root,
-      realRoot: await realpath(root),
-      home: this.homeOf(workspaceId),
+      realRoot,
+      home,
       shell: this.options.shell ?? (existsSync('/bin/bash') ? '/bin/bash' : '/bin/sh'),
       env: this.options.env ?? {},
-      sandbox: () => this.sandbox(),
-      network: this.options.network ?? true,
-      readOnlyPaths: this.options.readOnlyPaths ?? [],
+      fs: new RootedFs(root, realRoot, owner),
+      sandbox: () => this.sandboxOf(workspaceId, info.templateId, realRoot, home, owner),
       bufferBytes: this.options.outputBufferBytes ?? 1024 * 1024,
       killGraceMs: this.options.killGraceMs ?? 2_000,
       maxExitedProcesses: this.options.maxExitedProcesses ?? 50,
@@ -191,23 +244,154 @@ export class LocalWorkspaceProvider implements WorkspaceProvider {
   }
 
   async dispose(): Promise<void> {
+    clearInterval(this.reaper);
     await Promise.all([...this.workspaces.values()].map((w) => w.killProcesses()));
+    await Promise.all([...this.sandboxes.values()].map((s) => s.stop()));
   }
 
-  /** The bwrap binary commands run under, or null for plain spawning; detected once per instance. */
-  sandbox(): Promise<string | null> {
-    this.sandboxPath ??= this.resolveSandbox();
-    return this.sandboxPath;
+  /**
+   * Whether commands are sandboxed here: `{ ok: true }`, or why not. Detected once per instance;
+   * `off` reports ok with `off: true`.
+   */
+  async sandboxStatus(): Promise<SandboxStatus> {
+    if (this.options.sandbox === 'off') return { ok: true, off: true };
+    const detection = await this.detect();
+    return detection.ok ? { ok: true, off: false } : detection;
   }
 
-  private async resolveSandbox(): Promise<string | null> {
-    const mode = this.options.sandbox ?? 'auto';
-    if (mode === 'none') return null;
-    const found = await (this.options.detectSandbox ?? detectBwrap)(this.options.env?.PATH ?? DEFAULT_PATH);
-    if (!found && mode === 'bwrap') {
-      throw new Error('Workspace sandbox "bwrap" was required but bubblewrap is not installed or not usable.');
+  private detect(): Promise<SandboxDetection> {
+    const uid = this.asRoot ? (this.options.uids ?? DEFAULT_UIDS).base : undefined;
+    this.detection ??= (this.options.detectSandbox ?? detectSandbox)(this.options.env?.PATH ?? DEFAULT_PATH, uid);
+    return this.detection;
+  }
+
+  /** The workspace's sandbox; null when sandboxing is off; throws `sandbox_unavailable` when it cannot run. */
+  private async sandboxOf(
+    workspaceId: string,
+    templateId: string,
+    root: string,
+    home: string,
+    owner: FileOwner | null,
+  ): Promise<WorkspaceSandbox | null> {
+    if (this.options.sandbox === 'off') return null;
+    const detection = await this.detect();
+    if (!detection.ok) throw new WorkspaceError('sandbox_unavailable', detection.reason);
+    let sandbox = this.sandboxes.get(workspaceId);
+    if (!sandbox) {
+      this.egressDir ??= this.makeEgressDir();
+      const template = this.templates.find((t) => t.id === templateId);
+      sandbox = new WorkspaceSandbox({
+        workspaceId,
+        root,
+        home,
+        uid: owner?.uid,
+        gid: owner?.gid,
+        tools: detection.tools,
+        limits: { ...DEFAULT_LIMITS, ...this.options.limits },
+        readOnlyPaths: this.options.readOnlyPaths ?? [],
+        egress: template?.network ?? this.options.network ?? { mode: 'none' },
+        egressSocket: path.join(await this.egressDir, `${workspaceId.slice(0, 18)}.sock`),
+        log: this.options.log,
+      });
+      sandbox = this.sandboxes.get(workspaceId) ?? sandbox;
+      this.sandboxes.set(workspaceId, sandbox);
     }
-    return found;
+    return sandbox;
+  }
+
+  /** Stops the processes and the sandbox of every workspace no tool has used for `idleMs`. */
+  private async reapIdle(idleMs: number): Promise<void> {
+    const cutoff = Date.now() - idleMs;
+    for (const [id, workspace] of this.workspaces) {
+      if (workspace.lastUsedAt > cutoff) continue;
+      const killed = workspace.busy ? await workspace.killProcesses() : 0;
+      await this.sandboxes.get(id)?.stop();
+      if (killed > 0) this.options.log?.info({ workspaceId: id, killed }, 'stopped the processes of an idle workspace');
+    }
+  }
+
+  private async makeEgressDir(): Promise<string> {
+    const dir = this.options.egressDir ?? (await mkdtemp(path.join(os.tmpdir(), 'chatd-egress-')));
+    await mkdir(dir, { recursive: true });
+    // The sandbox's uid binds its socket from here: traversable, not listable.
+    await chmod(dir, 0o711);
+    return dir;
+  }
+
+  /**
+   * Reserves a host uid for a new workspace when the worker runs as root (a reservation file created
+   * exclusively, so two processes sharing the directory never hand out the same uid); undefined otherwise.
+   */
+  private async allocateUid(workspaceId: string): Promise<number | undefined> {
+    if (!this.asRoot || this.options.sandbox === 'off') return undefined;
+    const { base, count } = this.options.uids ?? DEFAULT_UIDS;
+    const dir = path.join(this.options.baseDir, '.chatd', 'uids');
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    for (let attempt = 0; attempt < 64; attempt++) {
+      const uid = base + randomInt(count);
+      try {
+        const handle = await open(path.join(dir, String(uid)), 'wx', 0o600);
+        await handle.writeFile(workspaceId);
+        await handle.close();
+        return uid;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+    }
+    throw new Error('No free workspace uid: the configured uid range is exhausted.');
+  }
+
+  /** Creates the root and home, owned by the workspace's uid (root workers) and closed to others. */
+  private async prepareDirs(workspaceId: string, uid: number | undefined): Promise<void> {
+    if (uid !== undefined) await this.makeTraversable();
+    const dirs = [this.rootOf(workspaceId), this.homeOf(workspaceId)];
+    for (const dir of dirs) {
+      await mkdir(dir, { recursive: true });
+      if (uid !== undefined) {
+        await chown(dir, uid, uid);
+        await chmod(dir, 0o700);
+      }
+    }
+  }
+
+  /**
+   * A workspace's sandbox runs as the workspace's own uid, which bubblewrap needs to reach the root and
+   * home through their parents: those are made traversable but not listable (0711), and an ancestor
+   * outside chatd's directory that is not traversable is reported for the operator to fix.
+   */
+  private async makeTraversable(): Promise<void> {
+    const base = path.resolve(this.options.baseDir);
+    for (const dir of [base, path.join(base, '.chatd'), path.dirname(this.homeOf('x'))]) {
+      await mkdir(dir, { recursive: true });
+      await chmod(dir, 0o711);
+    }
+    for (let dir = path.dirname(base); ; dir = path.dirname(dir)) {
+      if (((await stat(dir)).mode & 0o001) === 0) {
+        throw new WorkspaceError(
+          'sandbox_unavailable',
+          `Workspace sandboxes run as their own users, which cannot reach ${base} because ${dir} is not ` +
+            `traversable. An operator must run: chmod o+x ${dir}`,
+        );
+      }
+      if (dir === path.dirname(dir)) break;
+    }
+  }
+
+  /**
+   * Who owns what the worker writes into the workspace. A workspace created before uids were handed out
+   * gets one now, and its files are handed over before any command runs (`chown -P` follows no symlink).
+   */
+  private async ownerOf(workspaceId: string): Promise<FileOwner | null> {
+    if (!this.asRoot || this.options.sandbox === 'off') return null;
+    const meta = await this.readMeta(workspaceId);
+    if (!meta) throw new WorkspaceError('workspace_not_found', `Workspace "${workspaceId}" does not exist.`);
+    if (meta.uid !== undefined) return { uid: meta.uid, gid: meta.uid };
+    const uid = (await this.allocateUid(workspaceId))!;
+    await this.prepareDirs(workspaceId, undefined);
+    const dirs = [this.rootOf(workspaceId), this.homeOf(workspaceId)];
+    await execFileAsync('chown', ['-R', '-P', `${uid}:${uid}`, ...dirs]);
+    await this.writeMeta({ ...meta, uid });
+    return { uid, gid: uid };
   }
 
   private async require(workspaceId: string): Promise<WorkspaceInfo> {
@@ -228,11 +412,27 @@ export class LocalWorkspaceProvider implements WorkspaceProvider {
     return path.join(this.options.baseDir, '.chatd', 'meta', `${id}.json`);
   }
 
-  private async writeMeta(info: WorkspaceInfo): Promise<void> {
-    const file = this.metaOf(info.id);
-    await mkdir(path.dirname(file), { recursive: true });
+  private async readMeta(workspaceId: string): Promise<WorkspaceMeta | null> {
+    if (!ID_PATTERN.test(workspaceId)) return null;
+    try {
+      return JSON.parse(await readFile(this.metaOf(workspaceId), 'utf8')) as WorkspaceMeta;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+  }
+
+  /** Writes a new status, keeping the uid. */
+  private async updateMeta(info: WorkspaceInfo): Promise<void> {
+    const meta = await this.readMeta(info.id);
+    await this.writeMeta({ ...info, uid: meta?.uid });
+  }
+
+  private async writeMeta(meta: WorkspaceMeta): Promise<void> {
+    const file = this.metaOf(meta.id);
+    await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
     const temp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
-    await writeFile(temp, JSON.stringify(info));
+    await writeFile(temp, JSON.stringify(meta), { mode: 0o600 });
     await rename(temp, file);
   }
 }

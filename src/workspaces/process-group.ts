@@ -126,9 +126,12 @@ export class GroupProcess {
     this.output = new OutputBuffer(options.bufferBytes);
     // detached: the child calls setsid(), so it leads a new session and process group (pgid = pid) with
     // no controlling terminal; the whole group can then be signalled with kill(-pid).
-    this.child = spawn(options.launch.file, options.launch.args, {
+    const { launch } = options;
+    this.child = spawn(launch.file, launch.args, {
       cwd: options.cwd,
       env: options.env,
+      uid: launch.uid,
+      gid: launch.gid,
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
     });

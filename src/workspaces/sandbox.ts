@@ -1,7 +1,16 @@
 /**
- * How a workspace command is launched: the non-interactive environment every command gets, and the
- * bubblewrap (`bwrap`) command line that isolates it when bwrap is available. Pure argument building lives
- * here so it can be unit-tested on hosts without bwrap; spawning lives in `process-table.ts`.
+ * How a workspace command is launched: the non-interactive environment every command gets, the resource
+ * limits, and the command lines that isolate it. Pure argument building lives here so it can be
+ * unit-tested; the per-workspace network holder and spawning live in `workspace-sandbox.ts` and
+ * `process-group.ts`. docs/workspaces.md describes the isolation these arguments give.
+ *
+ * On a root worker each workspace has a host uid of its own and one long-lived "holder" sandbox that owns
+ * its network namespace (only a loopback, plus the egress bridge where the template allows egress).
+ * Every command is a fresh bubblewrap sandbox that joins that network namespace (so a server started in
+ * the background is reachable from the next command) and gets its own user, PID, IPC and UTS
+ * namespaces, no capabilities, no new privileges, no further user namespaces, the system read-only, and
+ * only its workspace and home writable. A worker that is not root runs each command in a network
+ * namespace of its own, as its own uid.
  */
 import { execFile } from 'node:child_process';
 
@@ -28,6 +37,9 @@ export const NON_INTERACTIVE_ENV: Readonly<Record<string, string>> = Object.free
 /** Used when the provider is given no PATH: the usual system directories. */
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
+/** The uid and gid a command has inside its sandbox (mapped to the workspace's host uid). */
+export const SANDBOX_UID = 1000;
+
 /**
  * The environment of a workspace command. It starts from `base` (which the provider gets injected, never
  * the worker's own environment, so database URLs and provider keys never reach the model's commands),
@@ -37,8 +49,91 @@ export function buildCommandEnv(base: Readonly<Record<string, string>>, home: st
   return { PATH: DEFAULT_PATH, LANG: 'C.UTF-8', ...base, HOME: home, ...NON_INTERACTIVE_ENV };
 }
 
-export interface BwrapPlan {
-  /** Absolute workspace root, bound read-write at the same path inside the sandbox. */
+/** Per-process resource limits of workspace commands (rlimits; see docs/workspaces.md). */
+export interface SandboxLimits {
+  /** Processes (threads count) of the workspace's host uid at once. */
+  processes: number;
+  /** Address space of one process, MiB. */
+  memoryMb: number;
+  /** Largest file one process may write, MiB. */
+  fileSizeMb: number;
+  /** CPU time of one process, seconds. */
+  cpuSeconds: number;
+  /** Open files of one process. */
+  openFiles: number;
+  /** Size of the private /tmp of one command, MiB. */
+  tmpMb: number;
+}
+
+export const DEFAULT_LIMITS: Readonly<SandboxLimits> = Object.freeze({
+  processes: 512,
+  memoryMb: 4096,
+  fileSizeMb: 1024,
+  cpuSeconds: 3600,
+  openFiles: 4096,
+  tmpMb: 512,
+});
+
+/** Default host uid range of workspaces (root workers): far from system and login users. */
+export const DEFAULT_UIDS: Readonly<{ base: number; count: number }> = Object.freeze({ base: 200_000, count: 100_000 });
+
+/** The host programs the sandbox is built from. */
+export interface SandboxTools {
+  bwrap: string;
+  nsenter: string;
+  prlimit: string;
+  setpriv: string;
+  /** Needed only by workspaces whose template allows egress. */
+  socat: string | null;
+}
+
+/** What to exec, and as which host user (the worker's own when absent). */
+export interface LaunchSpec {
+  file: string;
+  args: string[];
+  uid?: number;
+  gid?: number;
+}
+
+/** Host directories made visible read-only: the OS itself, but not /home, /root, /run or other workspaces. */
+const SYSTEM_READ_ONLY = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/etc', '/opt'];
+
+/** The file system every sandbox sees: the system read-only, private /proc, /dev and /tmp. */
+function systemMounts(readOnlyPaths: readonly string[], tmpMb: number): string[] {
+  const args: string[] = [];
+  for (const dir of [...SYSTEM_READ_ONLY, ...readOnlyPaths]) args.push('--ro-bind-try', dir, dir);
+  args.push('--proc', '/proc', '--dev', '/dev');
+  args.push('--size', String(tmpMb * 1024 * 1024), '--tmpfs', '/tmp');
+  return args;
+}
+
+const IDENTITY = ['--uid', String(SANDBOX_UID), '--gid', String(SANDBOX_UID)];
+
+export interface HolderPlan {
+  readOnlyPaths: readonly string[];
+  /** The host path of the workspace's egress proxy socket and its path inside; absent: no egress. */
+  egress?: { hostSocket: string; sandboxSocket: string };
+  /** The holder's command: keeps the namespace alive (and bridges egress). */
+  command: string[];
+}
+
+/**
+ * The holder of a workspace's network namespace: a sandbox with new namespaces of every kind that only
+ * keeps running. `--info-fd 3` reports its child's pid, whose namespaces commands then join.
+ */
+export function buildHolderArgs(plan: HolderPlan): string[] {
+  const args = ['--die-with-parent', '--unshare-all', '--unshare-user', ...IDENTITY, '--cap-drop', 'ALL'];
+  args.push(...systemMounts(plan.readOnlyPaths, 1));
+  if (plan.egress) {
+    args.push('--dir', plan.egress.sandboxSocket.slice(0, plan.egress.sandboxSocket.lastIndexOf('/')));
+    args.push('--bind', plan.egress.hostSocket, plan.egress.sandboxSocket);
+  }
+  args.push('--info-fd', '3', '--', ...plan.command);
+  return args;
+}
+
+export interface CommandPlan {
+  /** Absolute workspace root, bound read-write at the same path. */
   root: string;
   /** Per-workspace home directory, bound read-write at the same path. */
   home: string;
@@ -46,59 +141,112 @@ export interface BwrapPlan {
   cwd: string;
   shell: string;
   command: string;
-  /** Share the host network (package installs, git fetch). Default true. */
-  network?: boolean;
-  /** Extra host paths made visible read-only (toolchains outside /usr, for example). */
-  readOnlyPaths?: string[];
-}
-
-/** Host directories made visible read-only: the OS itself, but not /home, /root or other workspaces. */
-const SYSTEM_READ_ONLY = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/etc', '/opt'];
-
-/**
- * The `bwrap` argument vector for one command. The sandbox sees the system read-only, its own root and
- * home read-write, a private /tmp, /proc and /dev, and new namespaces for everything but (optionally) the
- * network. `--die-with-parent` ties it to the worker. There is deliberately no `--new-session`: the
- * command must stay in the process group the provider created, so that signalling the group reaches it
- * (and it has no controlling terminal anyway, as the group is a fresh session without a tty).
- */
-export function buildBwrapArgs(plan: BwrapPlan): string[] {
-  const args: string[] = ['--die-with-parent', '--unshare-all'];
-  if (plan.network ?? true) args.push('--share-net');
-  for (const dir of SYSTEM_READ_ONLY) args.push('--ro-bind-try', dir, dir);
-  for (const dir of plan.readOnlyPaths ?? []) args.push('--ro-bind-try', dir, dir);
-  args.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp');
-  args.push('--bind', plan.home, plan.home, '--bind', plan.root, plan.root);
-  args.push('--chdir', plan.cwd, '--', plan.shell, '-c', plan.command);
-  return args;
-}
-
-/** What to exec: either the shell directly or bwrap wrapping it. */
-export interface LaunchSpec {
-  file: string;
-  args: string[];
-}
-
-/** Builds the launch for a command, sandboxed with `bwrapPath` when given. */
-export function buildLaunch(plan: BwrapPlan, bwrapPath: string | null): LaunchSpec {
-  if (bwrapPath === null) return { file: plan.shell, args: ['-c', plan.command] };
-  return { file: bwrapPath, args: buildBwrapArgs(plan) };
+  readOnlyPaths: readonly string[];
+  limits: SandboxLimits;
+  /**
+   * Root workers: the holder whose network namespace the command joins, and the workspace's host uid the
+   * command drops to before bubblewrap. Null: the command runs as the worker's own uid in a network
+   * namespace of its own.
+   */
+  shared: { holderPid: number; uid: number } | null;
+  tools: SandboxTools;
 }
 
 /**
- * Finds a usable bwrap: `command -v bwrap` on `path`, then a trial run (bwrap is useless where
- * unprivileged user namespaces are disabled). Null when either fails. Never throws.
+ * The launch of one command (run `tools.prlimit` with these arguments): rlimits first; on root workers
+ * the holder's network namespace (nsenter) and the drop to the workspace's uid with no supplementary
+ * groups (setpriv); then bubblewrap with its own namespaces. There is deliberately no `--new-session`:
+ * the command must stay in the process group the provider created, so that signalling the group reaches
+ * it; the PID namespace guarantees that nothing outlives the command's sandbox (when its init exits, the
+ * kernel kills every process left in it).
  */
-export async function detectBwrap(path: string): Promise<string | null> {
-  const found = await run('/bin/sh', ['-c', 'command -v bwrap'], path);
-  const bwrap = found?.trim();
-  if (!bwrap) return null;
-  const probe = await run(bwrap, ['--die-with-parent', '--unshare-all', '--ro-bind', '/', '/', '--', 'true'], path);
-  return probe === null ? null : bwrap;
+export function buildCommandArgs(plan: CommandPlan): string[] {
+  const { limits, tools, shared } = plan;
+  const mb = 1024 * 1024;
+  const prlimit = [
+    `--nproc=${limits.processes}`,
+    `--as=${limits.memoryMb * mb}`,
+    `--fsize=${limits.fileSizeMb * mb}`,
+    `--cpu=${limits.cpuSeconds}`,
+    `--nofile=${limits.openFiles}`,
+    '--core=0',
+  ];
+  const enter = shared
+    ? [
+        tools.nsenter,
+        `--net=/proc/${shared.holderPid}/ns/net`,
+        '--',
+        tools.setpriv,
+        `--reuid=${shared.uid}`,
+        `--regid=${shared.uid}`,
+        '--clear-groups',
+        '--',
+      ]
+    : [];
+  const bwrap = ['--die-with-parent', '--unshare-user', ...IDENTITY, '--disable-userns'];
+  bwrap.push('--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try', '--hostname', 'workspace');
+  if (!shared) bwrap.push('--unshare-net');
+  bwrap.push('--cap-drop', 'ALL');
+  bwrap.push(...systemMounts(plan.readOnlyPaths, limits.tmpMb));
+  bwrap.push('--bind', plan.root, plan.root, '--bind', plan.home, plan.home);
+  bwrap.push('--chdir', plan.cwd, '--', plan.shell, '-c', plan.command);
+  return [...prlimit, '--', ...enter, tools.bwrap, ...bwrap];
 }
 
-function run(file: string, args: string[], path: string): Promise<string | null> {
+/** The launch when the operator turned the sandbox off: the shell, directly. */
+export function unsandboxedLaunch(shell: string, command: string): LaunchSpec {
+  return { file: shell, args: ['-c', command] };
+}
+
+/** Why the sandbox cannot run, written for the operator (it reaches the model as a tool error). */
+export type SandboxDetection = { ok: true; tools: SandboxTools } | { ok: false; reason: string };
+
+/**
+ * Finds the sandbox's programs on `path` and tries them once: a holder-less bubblewrap run as `uid`
+ * with every namespace the commands use (bubblewrap is useless where user namespaces are disabled).
+ * Never throws.
+ */
+export async function detectSandbox(path: string, uid?: number): Promise<SandboxDetection> {
+  const names = ['bwrap', 'nsenter', 'prlimit', 'setpriv'];
+  const located = await run('/bin/sh', ['-c', names.map((n) => `command -v ${n} || echo`).join('; ')], path);
+  const [bwrap, nsenter, prlimit, setpriv] = (located ?? '\n\n\n').split('\n').map((s) => s.trim());
+  if (!bwrap || !nsenter || !prlimit || !setpriv) {
+    const missing = [
+      !bwrap && 'bwrap (bubblewrap)',
+      !nsenter && 'nsenter',
+      !prlimit && 'prlimit',
+      !setpriv && 'setpriv',
+    ].filter(Boolean);
+    return {
+      ok: false,
+      reason:
+        `The workspace sandbox needs ${missing.join(', ')}, which this workspace host does not have. ` +
+        'An operator must install them (Debian: apt-get install bubblewrap util-linux) and restart the worker.',
+    };
+  }
+  const probe = await run(
+    bwrap,
+    ['--die-with-parent', '--unshare-all', '--unshare-user', '--disable-userns', '--ro-bind', '/', '/', '--', 'true'],
+    path,
+    uid,
+  );
+  if (probe === null) {
+    return {
+      ok: false,
+      reason:
+        'The workspace sandbox (bubblewrap) cannot create namespaces on this workspace host: unprivileged user ' +
+        'namespaces are disabled or blocked (a container needs a seccomp profile that allows them). ' +
+        'An operator must enable them (sysctl kernel.unprivileged_userns_clone=1, user.max_user_namespaces > 0).',
+    };
+  }
+  const socat = (await run('/bin/sh', ['-c', 'command -v socat'], path))?.trim() || null;
+  return { ok: true, tools: { bwrap, nsenter, prlimit, setpriv, socat } };
+}
+
+function run(file: string, args: string[], path: string, uid?: number): Promise<string | null> {
   return new Promise((resolve) => {
-    execFile(file, args, { env: { PATH: path }, timeout: 5_000 }, (err, stdout) => resolve(err ? null : stdout));
+    execFile(file, args, { env: { PATH: path }, timeout: 5_000, uid, gid: uid }, (err, stdout) =>
+      resolve(err ? null : stdout),
+    );
   });
 }

@@ -99,6 +99,22 @@ export interface ExecResult {
   timedOut: boolean;
   aborted: boolean;
   durationMs: number;
+  /** What isolated the command (network policy, resource limits); null when sandboxing is off. */
+  sandbox: SandboxReport | null;
+}
+
+/** The isolation a command ran under, as reported to the model. */
+export interface SandboxReport {
+  /** `none`, `internet`, or `allowlist (domains…)`. */
+  network: string;
+  limits: {
+    processes: number;
+    memoryMb: number;
+    fileSizeMb: number;
+    cpuSeconds: number;
+    openFiles: number;
+    tmpMb: number;
+  };
 }
 
 export interface StartProcessOptions {

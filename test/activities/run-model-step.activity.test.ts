@@ -11,6 +11,7 @@ import { ModelResolver } from '../../src/chat/models';
 import { StepSettingsCache } from '../../src/chat/step-settings';
 import { messageRow } from '../../src/chat/message-rows';
 import { createLogger } from '../../src/log';
+import { sealProviderKey } from '../../src/security/provider-keys';
 import { SecretBox } from '../../src/security/secrets';
 import type { StreamEvent } from '../../src/stream/events';
 import { MemoryStreamBus } from '../../src/stream/memory-stream-bus';
@@ -41,7 +42,7 @@ describe('runModelStep', () => {
         .returning('id')
         .executeTakeFirstOrThrow()
     ).id;
-    const sealed = secrets.seal('sk-test');
+    const sealed = sealProviderKey(secrets, 'sk-test', fake.openaiBaseUrl);
     providerId = (
       await db
         .insertInto('chat_providers')
@@ -51,6 +52,7 @@ describe('runModelStep', () => {
           api_mode: 'chat',
           api_key_ciphertext: sealed.ciphertext,
           api_key_key_id: sealed.keyId,
+          api_key_base_url: sealed.baseUrl,
           created_by: null,
         })
         .returning('id')

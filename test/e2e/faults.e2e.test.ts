@@ -93,9 +93,11 @@ describe('fault injection', () => {
     expect(listed.map((m) => `${m.role}:${textOf(m)}`)).toEqual(
       questions.flatMap((q) => [`user:${q}`, `assistant:${answerTo(q)}`]),
     );
-    const stored = await stack!.query<{ id: number }>('SELECT id FROM chat_messages WHERE chat_id = $1 ORDER BY id', [
-      chatId,
-    ]);
+    // The model-only workspace note written at creation is not listed: only user-visible rows count.
+    const stored = await stack!.query<{ id: number }>(
+      "SELECT id FROM chat_messages WHERE chat_id = $1 AND visibility <> 'model' ORDER BY id",
+      [chatId],
+    );
     expect(stored.map((r) => r.id)).toEqual(listed.map((m) => m.id));
 
     const view = clientView(client.events);

@@ -1,9 +1,11 @@
 /**
- * Providers and model configs over HTTP (reference §4.4): keys are write-only and encrypted at rest,
- * exactly one config is the default, deletes are soft (history and costs keep their config), every
- * invalid input is a 400 that writes nothing, and members can only read enabled configs.
+ * Providers and model configs over HTTP (reference §4.4): keys are write-only, encrypted at rest and
+ * sent only to the base URL they were entered for until an admin confirms another one; exactly one
+ * config is the default, deletes are soft (history and costs keep their config), every invalid input
+ * is a 400 that writes nothing, and members can only read enabled configs.
  */
 import { randomUUID } from 'node:crypto';
+import { openProviderKey } from '../../src/security/provider-keys';
 import { startTestApp, type TestApp } from '../support/app';
 import { FakeLlmServer } from '../support/fake-llm/server';
 import { text } from '../support/fake-llm/script';
@@ -90,7 +92,12 @@ describe('providers and model configs', () => {
         .executeTakeFirstOrThrow();
       expect(row.api_key_key_id).toBe('t1');
       expect(row.api_key_ciphertext!.includes(Buffer.from(secret))).toBe(false);
-      expect(app.deps.secrets.open({ keyId: row.api_key_key_id!, ciphertext: row.api_key_ciphertext! })).toBe(secret);
+      // Sealed for its base URL (GCM additional data), which is recorded beside it.
+      expect(row.api_key_base_url).toBe(fake.anthropicBaseUrl.replace(/\/+$/, ''));
+      expect(openProviderKey(app.deps.secrets, row)).toEqual({ state: 'confirmed', apiKey: secret });
+      expect(() =>
+        app.deps.secrets.open({ keyId: row.api_key_key_id!, ciphertext: row.api_key_ciphertext! }),
+      ).toThrow();
 
       // A second hosted Anthropic provider is a conflict and is not written.
       const before = await snapshot();
@@ -311,7 +318,8 @@ describe('providers and model configs', () => {
         .where('model_config_id', '=', config.id)
         .orderBy('id')
         .execute();
-      expect(messages.map((m) => m.role)).toEqual(['user', 'assistant']);
+      // The first is the model-only workspace note written at creation.
+      expect(messages.map((m) => m.role)).toEqual(['system', 'user', 'assistant']);
 
       expect((await app.request('DELETE', `/model-configs/${config.id}`)).status).toBe(404);
       const patch = await app.request('PATCH', `/model-configs/${config.id}`, { enabled: false });
@@ -354,6 +362,7 @@ describe('providers and model configs', () => {
       try {
         const patched = await app.request('PATCH', `/chat-providers/${openaiProviderId}`, {
           base_url: other.openaiBaseUrl,
+          confirm_api_key: true,
         });
         expect(patched.status).toBe(200);
         const second = await app.request('POST', '/chats', { content: [{ type: 'text', text: 'two' }] });
@@ -361,9 +370,137 @@ describe('providers and model configs', () => {
         expect(other.requests.length).toBeGreaterThan(0);
         expect(JSON.stringify(other.requests[0]!.body)).toContain('two');
       } finally {
-        await app.request('PATCH', `/chat-providers/${openaiProviderId}`, { base_url: fake.openaiBaseUrl });
+        await app.request('PATCH', `/chat-providers/${openaiProviderId}`, {
+          base_url: fake.openaiBaseUrl,
+          confirm_api_key: true,
+        });
         await other.close();
       }
+    });
+  });
+
+  describe('API keys bound to their base_url', () => {
+    /** A second endpoint, standing in for wherever a rewritten base_url points. */
+    let elsewhere: FakeLlmServer;
+    beforeAll(async () => {
+      elsewhere = await FakeLlmServer.start({ fallback: () => text('From elsewhere.') });
+    });
+    afterAll(async () => {
+      await elsewhere?.close();
+    });
+
+    /** An OpenAI-compatible provider with a key on the test's fake, and a model config on it. */
+    const keyedProvider = async () => {
+      const secret = `sk-bound-${randomUUID()}`;
+      const provider = await app.request('POST', '/chat-providers', {
+        provider: 'openai-compat',
+        display_name: `bound ${randomUUID().slice(0, 6)}`,
+        base_url: fake.openaiBaseUrl,
+        api_key: secret,
+      });
+      expect(provider.body).toMatchObject({ has_api_key: true, api_key_confirmed: true });
+      const config = await newConfig({ provider_id: provider.body.id });
+      return { secret, providerId: provider.body.id as string, configId: config.id as string, model: config.model };
+    };
+
+    /** Runs one turn on `configId` and returns the chat once it settled. */
+    const turnOn = async (configId: string, status: 'waiting' | 'error') => {
+      const chat = await app.request('POST', '/chats', {
+        content: [{ type: 'text', text: 'hi' }],
+        model_config_id: configId,
+      });
+      expect(chat.status).toBe(201);
+      await waitForStatus(chat.body.id, status);
+      return (await app.request('GET', `/chats/${chat.body.id}`)).body;
+    };
+
+    /** Every Authorization header `server` has seen that carries `secret`. */
+    const sentKeys = (server: FakeLlmServer, secret: string) =>
+      server.requests.filter((r) => (r.headers.authorization ?? '').includes(secret));
+
+    it('a base_url changed through the API gets the key only after an admin confirms it', async () => {
+      const { secret, providerId, configId, model } = await keyedProvider();
+      const moved = await app.request('PATCH', `/chat-providers/${providerId}`, { base_url: elsewhere.openaiBaseUrl });
+      expect(moved.status).toBe(200);
+      expect(moved.body).toMatchObject({
+        base_url: elsewhere.openaiBaseUrl,
+        has_api_key: true,
+        api_key_confirmed: false,
+      });
+      const listed = await app.request('GET', '/chat-providers');
+      expect(listed.body.find((p: { id: string }) => p.id === providerId)).toMatchObject({ api_key_confirmed: false });
+
+      // The turn fails with the configuration error and nothing reaches the new URL.
+      const failed = await turnOn(configId, 'error');
+      expect(failed.last_error).toMatch(/not confirmed for its current base URL/);
+      expect(failed.last_error).toMatch(/confirm_api_key/);
+      expect(elsewhere.requests.filter((r) => r.model === model)).toEqual([]);
+      expect(sentKeys(elsewhere, secret)).toEqual([]);
+
+      // Confirming re-binds the stored key: the next turn sends it to the new URL.
+      const confirmed = await app.request('PATCH', `/chat-providers/${providerId}`, { confirm_api_key: true });
+      expect(confirmed.status).toBe(200);
+      expect(confirmed.body).toMatchObject({ has_api_key: true, api_key_confirmed: true });
+      await turnOn(configId, 'waiting');
+      expect(sentKeys(elsewhere, secret).length).toBeGreaterThan(0);
+    });
+
+    it('a new api_key with the base_url confirms it at once; moving back to the bound URL needs nothing', async () => {
+      const { secret, providerId, configId } = await keyedProvider();
+      await app.request('PATCH', `/chat-providers/${providerId}`, { base_url: elsewhere.openaiBaseUrl });
+      const back = await app.request('PATCH', `/chat-providers/${providerId}`, { base_url: `${fake.openaiBaseUrl}/` });
+      expect(back.body).toMatchObject({ api_key_confirmed: true });
+      const rekeyed = await app.request('PATCH', `/chat-providers/${providerId}`, {
+        base_url: elsewhere.openaiBaseUrl,
+        api_key: `${secret}-2`,
+      });
+      expect(rekeyed.body).toMatchObject({ api_key_confirmed: true });
+      await turnOn(configId, 'waiting');
+      expect(sentKeys(elsewhere, `${secret}-2`).length).toBeGreaterThan(0);
+    });
+
+    it('confirm_api_key without a stored key is a 400 that writes nothing', async () => {
+      const providerId = await newCompatProvider();
+      const before = await snapshot();
+      const res = await app.request('PATCH', `/chat-providers/${providerId}`, { confirm_api_key: true });
+      expect(res.status).toBe(400);
+      expect(res.body.error.code).toBe('api_key_not_confirmable');
+      expect(await snapshot()).toEqual(before);
+    });
+
+    it('a base_url rewritten in the database does not get the key, even with the stored URL rewritten too', async () => {
+      const { secret, providerId, configId, model } = await keyedProvider();
+      await db()
+        .updateTable('chat_providers')
+        .set({ base_url: elsewhere.openaiBaseUrl })
+        .where('id', '=', providerId)
+        .execute();
+      const failed = await turnOn(configId, 'error');
+      expect(failed.last_error).toMatch(/not confirmed/);
+
+      // Rewriting the column that records the bound URL too: the ciphertext is sealed for the old URL.
+      await db()
+        .updateTable('chat_providers')
+        .set({ api_key_base_url: elsewhere.openaiBaseUrl })
+        .where('id', '=', providerId)
+        .execute();
+      const listed = await app.request('GET', '/chat-providers');
+      expect(listed.body.find((p: { id: string }) => p.id === providerId)).toMatchObject({ api_key_confirmed: false });
+      await turnOn(configId, 'error');
+      expect(elsewhere.requests.filter((r) => r.model === model)).toEqual([]);
+      expect(sentKeys(elsewhere, secret)).toEqual([]);
+      // An admin can no longer confirm what cannot be verified: the key must be entered again.
+      const confirm = await app.request('PATCH', `/chat-providers/${providerId}`, { confirm_api_key: true });
+      expect(confirm.status).toBe(400);
+      expect(confirm.body.error.code).toBe('api_key_not_confirmable');
+    });
+
+    it('a model config on an unchanged provider keeps sending its key', async () => {
+      const { secret, configId, model } = await keyedProvider();
+      await turnOn(configId, 'waiting');
+      const sent = fake.requests.filter((r) => r.model === model);
+      expect(sent.length).toBeGreaterThan(0);
+      expect(sent.every((r) => r.headers.authorization === `Bearer ${secret}`)).toBe(true);
     });
   });
 

@@ -58,6 +58,10 @@ export interface TestAppOptions {
   api?: ApiOptions;
   /** Create a provider and default model config (default true; reused when the database has one). */
   seedModel?: boolean;
+  /** Workspace host id of this app (default: a fresh one, so each app polls its own host queue). */
+  workspaceHostId?: string;
+  /** Extra environment for the app's config (CHATD_DATA_DIR, CHATD_WORKSPACE_HOST_TIMEOUT, …). */
+  env?: Record<string, string>;
 }
 
 /** A cross-process stream bus on the test database, as `CHATD_STREAM_BUS=postgres` gives each process. */
@@ -83,7 +87,11 @@ export async function startTestApp(options: TestAppOptions): Promise<TestApp> {
   }
   const database = options.database ?? (await createTestDatabase());
   const taskQueue = options.taskQueue ?? `chatd-test-${randomUUID()}`;
-  const config = testConfig({ CHATD_TASK_QUEUE: taskQueue });
+  const config = testConfig({
+    CHATD_TASK_QUEUE: taskQueue,
+    CHATD_WORKSPACE_HOST_ID: options.workspaceHostId ?? `test-${randomUUID()}`,
+    ...options.env,
+  });
   const deps = await createDeps(
     config,
     createLogger('silent', 'test'),
@@ -185,6 +193,8 @@ let bundlePath: Promise<string> | undefined;
 export async function startWorkerProcess(options: {
   database: TestDatabase;
   taskQueue: string;
+  /** Extra environment of the worker's config (CHATD_WORKSPACE_HOST_ID, CHATD_DATA_DIR, …). */
+  env?: Record<string, string>;
 }): Promise<WorkerProcess> {
   bundlePath ??= getWorkflowBundle().then((bundle) => {
     const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'chatd-bundle-')), 'workflows.js');
@@ -197,6 +207,7 @@ export async function startWorkerProcess(options: {
     options.taskQueue,
     encryptionKeysFor(options.database),
     await bundlePath,
+    JSON.stringify({ CHATD_WORKSPACE_HOST_ID: `test-${randomUUID()}`, ...options.env }),
   ];
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'worker-process.ts'), ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],

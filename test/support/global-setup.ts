@@ -31,7 +31,9 @@ export default async function globalSetup(): Promise<void> {
     chmodSync(dir, 0o755);
     const pg = await startEmbeddedPostgres({ dataDir: path.join(dir, 'data'), database: 'chatd_test' });
     shared.stops.push(() => pg.stop());
-    process.env.CHATD_TEST_DATABASE_URL = pg.url;
+    // The superuser: test files create and drop a database each (chatd's own role cannot). The
+    // application role is covered by test/activities/embedded-postgres.activity.test.ts.
+    process.env.CHATD_TEST_DATABASE_URL = pg.adminUrl;
   }
 
   if (!process.env.TEMPORAL_ADDRESS) {

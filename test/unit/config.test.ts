@@ -1,5 +1,5 @@
-/** parseConfig: defaults, coercion, and one error naming every invalid variable at once. */
-import { ConfigError, parseConfig } from '../../src/config';
+/** parseConfig: defaults, coercion, one error naming every invalid variable at once, workspace hosts. */
+import { ConfigError, defaultWorkspaceHostId, parseConfig } from '../../src/config';
 
 describe('parseConfig', () => {
   it('applies the embedded defaults to an empty environment', () => {
@@ -49,5 +49,31 @@ describe('parseConfig', () => {
     expect(parseConfig({ CHATD_DEFAULT_MODEL: 'anthropic:claude-sonnet-4-5' }).defaultModel).toBe(
       'anthropic:claude-sonnet-4-5',
     );
+  });
+});
+
+describe('workspace host configuration', () => {
+  it('defaults the host id to the hostname, made queue-safe, with a 60 s pickup timeout and the worker serving', () => {
+    const config = parseConfig({});
+    expect(config.workspaceHost).toEqual({
+      id: defaultWorkspaceHostId(),
+      pickupTimeoutSeconds: 60,
+      servedByWorker: true,
+    });
+    expect(defaultWorkspaceHostId('Build-Box.example.com')).toBe('build-box.example.com');
+    expect(defaultWorkspaceHostId('__weird host!')).toBe('weird-host-');
+    expect(defaultWorkspaceHostId('')).toBe('localhost');
+  });
+
+  it('takes an explicit host id, timeout and serving flag, and rejects ids unfit for a task queue name', () => {
+    expect(
+      parseConfig({
+        CHATD_WORKSPACE_HOST_ID: 'worker-1',
+        CHATD_WORKSPACE_HOST_TIMEOUT: '5',
+        CHATD_WORKER_SERVE_WORKSPACES: 'false',
+      }).workspaceHost,
+    ).toEqual({ id: 'worker-1', pickupTimeoutSeconds: 5, servedByWorker: false });
+    expect(() => parseConfig({ CHATD_WORKSPACE_HOST_ID: 'a b' })).toThrow(/CHATD_WORKSPACE_HOST_ID/);
+    expect(() => parseConfig({ CHATD_WORKSPACE_HOST_TIMEOUT: '0' })).toThrow(/CHATD_WORKSPACE_HOST_TIMEOUT/);
   });
 });

@@ -1,7 +1,8 @@
 /**
  * /chats: create, list, read, update and archive chats; send, list and edit messages; control the
- * queue; interrupt; and the two SSE streams (one chat, and the caller's lifecycle feed). Handlers
- * only read the validated input, call the chat service or the stream, and shape the response.
+ * queue; interrupt; the stored git diff of the chat's workspace; and the two SSE streams (one chat,
+ * and the caller's lifecycle feed). Handlers only read the validated input, call the chat service
+ * or the stream, and shape the response.
  */
 import Router from '@koa/router';
 import type { AppDeps } from '../app';
@@ -17,6 +18,7 @@ import {
   sendMessage,
   updateChatSettings,
 } from '../../chat/chat.service';
+import { getChatDiff } from '../../chat/diff-status';
 import { toChatDto } from '../../chat/dto';
 import { ValidationError } from '../../errors';
 import { ChatStreamHub, createStreamStore } from '../../stream/chat-stream';
@@ -87,6 +89,10 @@ export function chatsRouter(deps: AppDeps): Router {
 
   mountRoute(router, chatsApi.interrupt, async (ctx, { params }) => {
     ctx.body = await interruptChat(deps, actor(ctx), params.id);
+  });
+
+  mountRoute(router, chatsApi.diff, async (ctx, { params }) => {
+    ctx.body = await getChatDiff(deps, actor(ctx), params.id);
   });
 
   mountRoute(router, chatsApi.stream, async (ctx, { params, query }) => {

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { chatInputPartSchema } from '../../chat/message-parts';
 import { defineRoute } from '../openapi';
-import { uuidParam } from './common.schema';
+import { timestamp, uuidParam } from './common.schema';
 
 export const chatIdParams = z.object({ id: uuidParam('chat') });
 
@@ -34,6 +34,12 @@ export const createChatBody = z.strictObject({
   content: content.describe('The first user message.'),
   model_config_id: z.uuid().optional().describe('Model config to use; the default one when omitted.'),
   labels: labels.optional(),
+  workspace_id: uuidParam('workspace')
+    .optional()
+    .describe(
+      'Attach one of the caller’s workspaces (GET /workspaces) that is not deleted; the chat’s tools act in it. ' +
+        'Without it the agent is told to create one with `create_workspace` before using file tools.',
+    ),
 });
 
 export const sendMessageBody = z.strictObject({
@@ -93,6 +99,33 @@ export const watchQuery = z.object({ access_token: z.string().optional() });
 
 const chatsTag = 'Chats';
 
+/** GET /chats/{id}/diff (src/chat/diff-status.ts). */
+export const chatDiffResponse = z.object({
+  chat_id: z.uuid(),
+  workspace_id: z.uuid().nullable().describe('The workspace the diff was computed in.'),
+  git_repository: z
+    .boolean()
+    .describe('False when the workspace root is not a git repository (or nothing was computed).'),
+  files: z
+    .array(
+      z.object({
+        path: z.string(),
+        old_path: z.string().optional().describe('The previous path of a renamed or copied file.'),
+        status: z.enum(['added', 'modified', 'deleted', 'renamed', 'copied', 'type_changed', 'unmerged', 'unknown']),
+        additions: z.number().int(),
+        deletions: z.number().int(),
+        binary: z.boolean().optional(),
+      }),
+    )
+    .describe('Changed files (untracked ones as `added`), at most 1,000.'),
+  files_truncated: z.boolean().describe('More files changed than `files` lists.'),
+  additions: z.number().int(),
+  deletions: z.number().int(),
+  diff: z.string().describe('Unified diff against HEAD (the empty tree before the first commit), at most 256 KiB.'),
+  truncated: z.boolean().describe('`diff` was cut at a line end.'),
+  computed_at: timestamp.nullable().describe('When this diff was computed; null when none was yet.'),
+});
+
 /**
  * The /chats routes (chats.routes.ts mounts them with `mountRoute`; the OpenAPI catalogue lists
  * them). Order matters for matching: `/chats/watch` comes before `/chats/:id`.
@@ -108,6 +141,9 @@ export const chatsApi = {
     schemas: { body: createChatBody },
     responses: {
       201: { description: 'The chat (status `pending`).' },
+      400: {
+        description: '`workspace_not_found` (unknown, or not the caller’s) or `workspace_deleted`; nothing is created.',
+      },
       409: { description: 'A usage limit was reached.' },
       503: { description: 'The workflow service is unavailable (`dependency_unavailable`).' },
     },
@@ -219,6 +255,20 @@ export const chatsApi = {
     access: 'user',
     schemas: { params: chatIdParams },
     responses: { 200: { description: 'The chat, with status `waiting`.' } },
+  }),
+  diff: defineRoute({
+    method: 'get',
+    path: '/chats/:id/diff',
+    summary: 'The git diff of the chat’s workspace',
+    description:
+      'The working tree of the git repository at the workspace root against HEAD, untracked files included, as ' +
+      'last computed on the workspace host after a step of this chat whose tools may change files (a sub-agent’s ' +
+      'edits show in its own chat). Streams announce a new one with `diff_status_change`. Empty, with ' +
+      '`computed_at` null, when nothing was computed yet (no workspace, or no such step).',
+    tag: chatsTag,
+    access: 'user',
+    schemas: { params: chatIdParams },
+    responses: { 200: { description: 'The stored diff.', schema: chatDiffResponse } },
   }),
   stream: defineRoute({
     method: 'get',

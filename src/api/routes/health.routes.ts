@@ -20,7 +20,24 @@ export function healthRouter(deps: AppDeps): Router {
       ),
     ]);
     ctx.status = db && temporal ? 200 : 503;
-    ctx.body = { status: db && temporal ? 'ok' : 'unavailable', postgres: db, temporal };
+    ctx.body = { status: db && temporal ? 'ok' : 'unavailable', postgres: db, temporal, ...(await sandbox(deps)) };
   });
   return router;
+}
+
+/**
+ * The workspace sandbox of this process, when it hosts workspaces: `on`, or `off` / `unavailable` with a
+ * warning. A warning, not a failure: chats without tools still work, and the tools say what is wrong.
+ */
+async function sandbox(deps: AppDeps): Promise<{ workspace_sandbox?: string; warnings?: string[] }> {
+  if (!deps.workspaceSandbox) return {};
+  const status = await deps.workspaceSandbox();
+  if (!status.ok) return { workspace_sandbox: 'unavailable', warnings: [status.reason] };
+  if (status.off) {
+    return {
+      workspace_sandbox: 'off',
+      warnings: ['CHATD_WORKSPACE_SANDBOX=off: workspace commands run unsandboxed on this host.'],
+    };
+  }
+  return { workspace_sandbox: 'on' };
 }

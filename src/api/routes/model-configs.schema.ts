@@ -33,10 +33,22 @@ export const createProviderBody = z.strictObject({
 export const updateProviderBody = z
   .strictObject({
     display_name: plainText(200, 'The display name').optional(),
-    api_key: apiKey.nullable().optional().describe('A new key (stored encrypted), or null to remove the key.'),
-    base_url: baseUrl.nullable().optional(),
+    api_key: apiKey
+      .nullable()
+      .optional()
+      .describe('A new key (stored encrypted, bound to the resulting base_url), or null to remove the key.'),
+    base_url: baseUrl
+      .nullable()
+      .optional()
+      .describe(
+        'Changing it without api_key or confirm_api_key leaves the stored key unconfirmed: it is not sent to the new URL.',
+      ),
     api_mode: apiMode.nullable().optional(),
     enabled: z.boolean().optional(),
+    confirm_api_key: z
+      .boolean()
+      .optional()
+      .describe('true: keep the stored key and allow sending it to the (new) base_url. 400 when there is no key.'),
   })
   .refine(nonEmpty, 'Nothing to update.');
 
@@ -117,6 +129,12 @@ export const providerSchema = z.object({
   api_mode: apiMode.nullable(),
   enabled: z.boolean(),
   has_api_key: z.boolean().describe('Whether a key is stored; the key itself is never returned.'),
+  api_key_confirmed: z
+    .boolean()
+    .describe(
+      'Whether the stored key is bound to the current base_url and is sent. False after base_url changed ' +
+        'until an admin sends api_key or confirm_api_key: true; false without a key.',
+    ),
   created_at: timestamp,
   updated_at: timestamp,
 });

@@ -13,6 +13,7 @@ import { configApi } from './config.schema';
 import { filesApi } from './files.schema';
 import { modelConfigsApi } from './model-configs.schema';
 import { usersApi } from './users.schema';
+import { workspacesApi } from './workspaces.schema';
 
 const opsTag = 'Operations';
 
@@ -64,6 +65,7 @@ export const apiRoutes: readonly RouteDoc[] = [
   ...Object.values(chatsApi),
   ...Object.values(filesApi),
   ...Object.values(configApi),
+  ...Object.values(workspacesApi),
 ];
 
 /** The OpenAPI document of the whole API. */

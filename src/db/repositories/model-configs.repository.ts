@@ -26,7 +26,8 @@ export async function insertProvider(
     displayName: string;
     baseUrl: string | null;
     apiMode: 'responses' | 'chat' | null;
-    apiKey: { ciphertext: Buffer; keyId: string } | null;
+    /** Sealed for baseUrl (src/security/provider-keys.ts); `baseUrl` is the URL it is bound to. */
+    apiKey: { ciphertext: Buffer; keyId: string; baseUrl: string } | null;
     /** Defaults to true. */
     enabled?: boolean;
     createdBy: string | null;
@@ -41,6 +42,7 @@ export async function insertProvider(
       api_mode: row.apiMode,
       api_key_ciphertext: row.apiKey?.ciphertext ?? null,
       api_key_key_id: row.apiKey?.keyId ?? null,
+      api_key_base_url: row.apiKey?.baseUrl ?? null,
       ...(row.enabled !== undefined ? { enabled: row.enabled } : {}),
       created_by: row.createdBy,
     })
@@ -142,7 +144,7 @@ export async function findLiveProvider(db: Db, id: string): Promise<ChatProvider
 /** Columns a provider update may change (the kind is fixed at creation). */
 export type ProviderPatch = Pick<
   Updateable<ChatProvidersTable>,
-  'display_name' | 'base_url' | 'api_mode' | 'enabled' | 'api_key_ciphertext' | 'api_key_key_id'
+  'display_name' | 'base_url' | 'api_mode' | 'enabled' | 'api_key_ciphertext' | 'api_key_key_id' | 'api_key_base_url'
 >;
 
 /** Applies the patch to a non-deleted provider and bumps updated_at; undefined when there is none. */
@@ -157,13 +159,38 @@ export async function updateProvider(db: Db, id: string, patch: ProviderPatch): 
 }
 
 /**
+ * Stores a key re-sealed in its bound form (a key from before binding, at its first use), only if
+ * the row still holds `previous`: a concurrent admin change wins. Not an admin change, so
+ * updated_at stays.
+ */
+export async function rebindProviderKey(
+  db: Db,
+  id: string,
+  previous: Buffer,
+  key: { ciphertext: Buffer; keyId: string; baseUrl: string },
+): Promise<void> {
+  await db
+    .updateTable('chat_providers')
+    .set({ api_key_ciphertext: key.ciphertext, api_key_key_id: key.keyId, api_key_base_url: key.baseUrl })
+    .where('id', '=', id)
+    .where('api_key_ciphertext', '=', previous)
+    .execute();
+}
+
+/**
  * Soft-deletes a provider and, with it, every model config on it (they could no longer run); the
  * rows stay so costs keep referencing them. Returns false when there was no live provider.
  */
 export async function softDeleteProvider(db: Db, id: string): Promise<boolean> {
   const deleted = await db
     .updateTable('chat_providers')
-    .set({ deleted: true, api_key_ciphertext: null, api_key_key_id: null, updated_at: sql<Date>`now()` })
+    .set({
+      deleted: true,
+      api_key_ciphertext: null,
+      api_key_key_id: null,
+      api_key_base_url: null,
+      updated_at: sql<Date>`now()`,
+    })
     .where('id', '=', id)
     .where('deleted', '=', false)
     .executeTakeFirst();

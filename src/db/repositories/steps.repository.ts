@@ -2,15 +2,15 @@
  * The reads a turn's activities open a step with, one statement each: the chat row (what the turn
  * fence is checked against), the config generation (which tells whether the per-process config
  * caches still hold), what the step works on (the prompt, or the message holding the tool calls) and
- * the chat's linked workspace row.
+ * the chat's linked workspace row (for a tool step, also whether its use is due to be recorded).
  */
-import type { Kysely, Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import { jsonArrayFrom, jsonObjectFrom } from 'kysely/helpers/postgres';
 import type { ChatRow, Database } from '../database';
 import { isRunningTurn, markTurnRunningQuery } from './chats.repository';
 import { configGenerationQuery } from './configs.repository';
 import { promptRowsQuery, type PromptRow } from './messages.repository';
-import { linkedWorkspaceQuery, type LinkedWorkspace } from './workspaces.repository';
+import { linkedWorkspaceQuery, WORKSPACE_USE_INTERVAL, type LinkedWorkspace } from './workspaces.repository';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -101,15 +101,22 @@ export async function startModelStep(db: Db, chatId: string, turn: number): Prom
   return fresh && { ...fresh, chat: step.chat };
 }
 
+/** What a tool step opens with (readToolStep). */
+export interface ToolStepRead {
+  chat: ChatRow;
+  /** The content of the step's message; null when missing. */
+  stepContent: unknown[] | null;
+  /** The chat's linked workspace row; null when none. */
+  workspace: LinkedWorkspace | null;
+  /** Whether the linked workspace's `last_used_at` is due to move (touchWorkspaceUsed); false when none. */
+  workspaceUseDue: boolean;
+}
+
 /**
- * The tool step's input: the chat, the content of the step's message under `stepKey` (null when
- * missing) and the chat's linked workspace row (null when none).
+ * The tool step's input: the chat, the content of the step's message under `stepKey`, the chat's
+ * linked workspace row and whether its use is due to be recorded, in one statement.
  */
-export async function readToolStep(
-  db: Db,
-  chatId: string,
-  stepKey: string,
-): Promise<{ chat: ChatRow; stepContent: unknown[] | null; workspace: LinkedWorkspace | null } | undefined> {
+export async function readToolStep(db: Db, chatId: string, stepKey: string): Promise<ToolStepRead | undefined> {
   const row = await db
     .selectFrom('chats')
     .selectAll('chats')
@@ -121,10 +128,19 @@ export async function readToolStep(
         .where('step_key', '=', stepKey)
         .as('step_content'),
       jsonObjectFrom(linkedWorkspaceQuery(db, chatId)).as('workspace'),
+      eb
+        .selectFrom('workspaces')
+        .select(
+          sql<boolean>`last_used_at is null or last_used_at < now() - ${sql.lit(WORKSPACE_USE_INTERVAL)}::interval`.as(
+            'due',
+          ),
+        )
+        .whereRef('workspaces.id', '=', 'chats.workspace_id')
+        .as('workspace_use_due'),
     ])
     .where('id', '=', chatId)
     .executeTakeFirst();
   if (!row) return undefined;
-  const { step_content, workspace, ...chat } = row;
-  return { chat, stepContent: step_content ?? null, workspace };
+  const { step_content, workspace, workspace_use_due, ...chat } = row;
+  return { chat, stepContent: step_content ?? null, workspace, workspaceUseDue: workspace_use_due === true };
 }

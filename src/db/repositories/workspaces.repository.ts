@@ -31,8 +31,11 @@ export async function findWorkspaceForChat(db: Db, chatId: string): Promise<Work
     .executeTakeFirst();
 }
 
-/** What reaching a chat's workspace needs of its row (see ChatWorkspaces.forChat). */
-export type LinkedWorkspace = Pick<WorkspaceRow, 'id' | 'provider' | 'provider_ref' | 'status'>;
+/**
+ * What reaching a chat's workspace needs of its row (see ChatWorkspaces.forChat); `host_id` is the
+ * worker host that holds it, where its tool calls are routed (README "Workspace hosts").
+ */
+export type LinkedWorkspace = Pick<WorkspaceRow, 'id' | 'provider' | 'provider_ref' | 'status' | 'host_id'>;
 
 /** findWorkspaceForChat as a query to embed in a step's read, with the columns reaching it needs. */
 export function linkedWorkspaceQuery(
@@ -44,7 +47,13 @@ export function linkedWorkspaceQuery(
     .innerJoin('workspaces', (join) =>
       join.onRef('workspaces.id', '=', 'chats.workspace_id').onRef('workspaces.owner_id', '=', 'chats.owner_id'),
     )
-    .select(['workspaces.id', 'workspaces.provider', 'workspaces.provider_ref', 'workspaces.status'])
+    .select([
+      'workspaces.id',
+      'workspaces.provider',
+      'workspaces.provider_ref',
+      'workspaces.status',
+      'workspaces.host_id',
+    ])
     .where('chats.id', '=', chatId);
 }
 
@@ -71,4 +80,54 @@ export async function linkChatWorkspace(db: Db, chatId: string, workspaceId: str
     .returning('id')
     .executeTakeFirst();
   return row !== undefined;
+}
+
+/** How often at most `last_used_at` moves per workspace (an SQL interval). */
+export const WORKSPACE_USE_INTERVAL = '1 minute';
+
+/**
+ * Records that a chat's tools ran in the workspace: sets `last_used_at` unless it moved within the
+ * last WORKSPACE_USE_INTERVAL (so many chats and steps cost one write a minute). False when not due.
+ */
+export async function touchWorkspaceUsed(db: Db, id: string): Promise<boolean> {
+  const row = await db
+    .updateTable('workspaces')
+    .set({ last_used_at: sql<Date>`now()` })
+    .where('id', '=', id)
+    .where((eb) =>
+      eb.or([
+        eb('last_used_at', 'is', null),
+        eb('last_used_at', '<', sql<Date>`now() - ${sql.lit(WORKSPACE_USE_INTERVAL)}::interval`),
+      ]),
+    )
+    .returning('id')
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+/** The owner's workspaces that are not deleted, newest first (GET /workspaces). */
+export async function listWorkspacesForOwner(db: Db, ownerId: string): Promise<WorkspaceRow[]> {
+  return db
+    .selectFrom('workspaces')
+    .selectAll()
+    .where('owner_id', '=', ownerId)
+    .where('status', '<>', 'deleted')
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .execute();
+}
+
+/** The workspace if `ownerId` owns it (any status), locked against deletion until the transaction ends. */
+export async function findOwnedWorkspaceForShare(
+  trx: Transaction<Database>,
+  id: string,
+  ownerId: string,
+): Promise<WorkspaceRow | undefined> {
+  return trx
+    .selectFrom('workspaces')
+    .selectAll()
+    .where('id', '=', id)
+    .where('owner_id', '=', ownerId)
+    .forShare()
+    .executeTakeFirst();
 }

@@ -16,7 +16,7 @@ describe('instruction files', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'chatd-instructions-'));
-    provider = new LocalWorkspaceProvider({ baseDir: dir, sandbox: 'none', env: { PATH: '/usr/bin:/bin' } });
+    provider = new LocalWorkspaceProvider({ baseDir: dir, env: { PATH: '/usr/bin:/bin' } });
     const info = await provider.create({ templateId: 'empty' });
     workspace = await provider.connect(info.id);
   });

@@ -76,6 +76,8 @@ describe('a turn finishing while the API changes the chat', () => {
       .selectFrom('chat_messages')
       .select(['content', 'deleted', 'turn'])
       .where('chat_id', '=', chatId)
+      // The model-only workspace note written at creation is not part of these races.
+      .where('role', '!=', 'system')
       .orderBy('id')
       .execute();
     const queued = await database.db
@@ -174,7 +176,11 @@ describe('a turn finishing while the API changes the chat', () => {
     await api;
     const started = await starting;
     expect(started?.chat).toMatchObject({ id: chatId, turn: 2, status: 'running' });
-    expect(started?.prompt.map((m) => (m.content as Array<{ text: string }>)[0]!.text)).toEqual(['first', 'second']);
+    expect(started?.prompt.map((m) => (m.content as Array<{ text: string }>)[0]!.text)).toEqual([
+      expect.stringMatching(/^No workspace is attached/),
+      'first',
+      'second',
+    ]);
   });
 
   it('the first step of a turn that is already committed reads its prompt in the same statement', async () => {
@@ -183,7 +189,11 @@ describe('a turn finishing while the API changes the chat', () => {
     await sendMessage(service, actor, chatId, { content: text('second'), busy_behavior: 'queue' });
     const started = await startModelStep(database.db, chatId, 2);
     expect(started?.chat).toMatchObject({ id: chatId, turn: 2, status: 'running' });
-    expect(started?.prompt.map((m) => (m.content as Array<{ text: string }>)[0]!.text)).toEqual(['first', 'second']);
+    expect(started?.prompt.map((m) => (m.content as Array<{ text: string }>)[0]!.text)).toEqual([
+      expect.stringMatching(/^No workspace is attached/),
+      'first',
+      'second',
+    ]);
     // A step of a turn that was superseded, or stopped before it began, does not start.
     expect(await startModelStep(database.db, chatId, 1)).toBeUndefined();
     await finish(chatId, 2);
@@ -197,6 +207,8 @@ describe('a turn finishing while the API changes the chat', () => {
       .selectFrom('chat_messages')
       .select('id')
       .where('chat_id', '=', chatId)
+      .where('role', '=', 'user')
+      .orderBy('id')
       .executeTakeFirstOrThrow();
     await sendMessage(service, actor, chatId, { content: text('queued'), busy_behavior: 'queue' });
     await editMessage(service, actor, chatId, first.id, { content: text('edited') });

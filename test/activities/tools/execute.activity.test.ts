@@ -3,7 +3,7 @@
  * non-interactive environment, timeouts and interrupts that take the whole process group down, the
  * trailing-`&` promotion and the 32 KB output cap (reference §7.2).
  */
-import { createHarness, isAlive, pidIn, resultOf, waitFor, type Harness } from './support';
+import { createHarness, pidIn, resultOf, sleeping, uniqueSleep, waitFor, type Harness } from './support';
 
 let h: Harness;
 
@@ -63,41 +63,44 @@ describe('execute (foreground)', () => {
 
   it('kills the whole process group on timeout and returns the partial output', async () => {
     const started = Date.now();
-    const out = await h.call('execute', { command: 'sleep 300 & echo $!; echo partial; wait', timeout_ms: 500 });
+    const nap = uniqueSleep();
+    const out = await h.call('execute', { command: `sleep ${nap} & echo $!; echo partial; wait`, timeout_ms: 500 });
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(out.isError).toBe(true);
     expect(String(resultOf(out).error)).toMatch(/timed out after 500 ms/);
     expect(resultOf(out).output).toContain('partial');
-    const child = pidIn(resultOf(out).output);
-    expect(isAlive(child)).toBe(false);
+    pidIn(resultOf(out).output);
+    expect(sleeping(nap)).toBe(false);
   });
 
   it('stops processes a finished foreground command left behind', async () => {
-    const out = await h.call('execute', { command: 'sleep 300 > /dev/null 2>&1 & echo $!' });
+    const nap = uniqueSleep();
+    const out = await h.call('execute', { command: `sleep ${nap} > /dev/null 2>&1 & echo $!` });
     expect(resultOf(out)).toMatchObject({ success: true, exit_code: 0 });
-    const child = pidIn(resultOf(out).output);
-    await waitFor(() => !isAlive(child), 3_000);
-    expect(isAlive(child)).toBe(false);
+    pidIn(resultOf(out).output);
+    await waitFor(() => !sleeping(nap), 3_000);
+    expect(sleeping(nap)).toBe(false);
   });
 
   it('stops a foreground command promptly when the call is interrupted', async () => {
     const controller = new AbortController();
+    const nap = uniqueSleep();
     const pending = h.call(
       'execute',
-      { command: 'sleep 300 & echo $! > child.pid; wait', timeout_ms: 60_000 },
+      { command: `sleep ${nap} & echo $! > child.pid; wait`, timeout_ms: 60_000 },
       { signal: controller.signal },
     );
     await waitFor(async () => ((await h.workspace.stat('child.pid'))?.size ?? 0) > 0);
-    const child = pidIn(await h.workspace.readFile('child.pid'));
-    expect(isAlive(child)).toBe(true);
+    pidIn(await h.workspace.readFile('child.pid'));
+    expect(sleeping(nap)).toBe(true);
 
     const abortedAt = Date.now();
     controller.abort();
     const out = await pending;
     expect(Date.now() - abortedAt).toBeLessThan(500);
     expect(out).toEqual({ isError: true, result: { error: 'The tool call was interrupted.' } });
-    await waitFor(() => !isAlive(child), 2_000);
-    expect(isAlive(child)).toBe(false);
+    await waitFor(() => !sleeping(nap), 2_000);
+    expect(sleeping(nap)).toBe(false);
   });
 
   it('caps long output at 32 KB, keeping the start and the end', async () => {

@@ -3,7 +3,7 @@
  * `process_signal` takes down the whole process group and reaps exited processes, and every process is
  * scoped to the chat that started it (reference §7.3).
  */
-import { createHarness, isAlive, pidIn, resultOf, waitFor, type Harness } from './support';
+import { createHarness, pidIn, resultOf, sleeping, uniqueSleep, waitFor, type Harness } from './support';
 
 let h: Harness;
 
@@ -59,21 +59,21 @@ describe('process_output', () => {
 describe('process_signal', () => {
   // A dev server's workers are children of the shell: stopping only the shell would leave them running.
   it('signals the whole process group, then reaps the exited process', async () => {
-    const id = await startBackground('sleep 300 & echo $!; wait');
-    let child = 0;
+    const nap = uniqueSleep();
+    const id = await startBackground(`sleep ${nap} & echo $!; wait`);
     await waitFor(async () => {
       const output = resultOf(await h.call('process_output', { process_id: id, wait_ms: 0 })).output;
       if (!/^\d+$/m.test(String(output))) return false;
-      child = pidIn(output);
+      pidIn(output);
       return true;
     });
-    expect(isAlive(child)).toBe(true);
+    expect(sleeping(nap)).toBe(true);
 
     const out = await h.call('process_signal', { process_id: id, signal: 'terminate' });
     expect(out.isError).toBe(false);
     expect(resultOf(out)).toMatchObject({ process_id: id, status: 'exited', signal_sent: 'terminate', reaped: true });
-    await waitFor(() => !isAlive(child), 2_000);
-    expect(isAlive(child)).toBe(false);
+    await waitFor(() => !sleeping(nap), 2_000);
+    expect(sleeping(nap)).toBe(false);
 
     const list = await h.call('process_list', {});
     expect(resultOf(list)).toEqual({ processes: [], count: 0 });

@@ -1,17 +1,15 @@
 /**
- * The `local` workspace provider end to end on a temp directory: templates (files, setup command,
- * parameter checks), the running/stopped/deleted lifecycle, and the bubblewrap launch path, exercised
- * with a stand-in `bwrap` script that records its arguments and runs the command (the real bwrap is
- * usually absent on CI hosts).
+ * The `local` workspace provider end to end on a temp directory, on the real sandbox: templates (files,
+ * setup command, parameter checks), the running/stopped/deleted lifecycle, and what happens when the
+ * sandbox cannot run or is turned off.
  */
-import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { WorkspaceError } from '../../../src/workspaces/errors';
 import { LocalWorkspaceProvider, type LocalTemplate } from '../../../src/workspaces/local.provider';
-import { DEFAULT_PATH, detectBwrap } from '../../../src/workspaces/sandbox';
-import { isAlive, pidIn, waitFor } from './support';
+import { DEFAULT_PATH, detectSandbox } from '../../../src/workspaces/sandbox';
+import { pidIn, sleeping, uniqueSleep, waitFor } from './support';
 
 let dir: string;
 let provider: LocalWorkspaceProvider | undefined;
@@ -47,7 +45,7 @@ const codeOf = (promise: Promise<unknown>): Promise<string> =>
 
 describe('LocalWorkspaceProvider templates', () => {
   it('lists templates without their setup internals', async () => {
-    provider = new LocalWorkspaceProvider({ baseDir: dir, sandbox: 'none', templates: [greeter] });
+    provider = new LocalWorkspaceProvider({ baseDir: dir, templates: [greeter] });
     const templates = await provider.listTemplates();
     expect(templates).toEqual([
       {
@@ -62,7 +60,7 @@ describe('LocalWorkspaceProvider templates', () => {
   });
 
   it('creates a workspace from files and a setup command that receives the parameters', async () => {
-    provider = new LocalWorkspaceProvider({ baseDir: dir, sandbox: 'none', templates: [greeter] });
+    provider = new LocalWorkspaceProvider({ baseDir: dir, templates: [greeter] });
     const info = await provider.create({ templateId: 'greeter', parameters: { greeting: 'hi', times: '2' } });
     expect(info).toMatchObject({ templateId: 'greeter', status: 'running' });
     expect(info.name).toMatch(/^greeter-[0-9a-f]{4}$/);
@@ -72,7 +70,7 @@ describe('LocalWorkspaceProvider templates', () => {
   });
 
   it('rejects unknown templates and bad parameters', async () => {
-    provider = new LocalWorkspaceProvider({ baseDir: dir, sandbox: 'none', templates: [greeter] });
+    provider = new LocalWorkspaceProvider({ baseDir: dir, templates: [greeter] });
     expect(await codeOf(provider.create({ templateId: 'nope' }))).toBe('template_not_found');
     expect(await codeOf(provider.create({ templateId: 'greeter' }))).toBe('invalid_parameters');
     expect(await codeOf(provider.create({ templateId: 'greeter', parameters: { greeting: 'x', extra: '1' } }))).toBe(
@@ -86,7 +84,6 @@ describe('LocalWorkspaceProvider templates', () => {
   it('reports a failing setup command and leaves no workspace running', async () => {
     provider = new LocalWorkspaceProvider({
       baseDir: dir,
-      sandbox: 'none',
       templates: [{ ...greeter, id: 'broken', parameters: [], setupCommand: 'echo cannot build >&2; exit 2' }],
     });
     const err = await provider.create({ templateId: 'broken' }).catch((e: unknown) => e);
@@ -102,20 +99,21 @@ describe('LocalWorkspaceProvider templates', () => {
 
 describe('LocalWorkspaceProvider lifecycle', () => {
   it('stops (killing processes), starts again, and deletes', async () => {
-    provider = new LocalWorkspaceProvider({ baseDir: dir, sandbox: 'none', killGraceMs: 200 });
+    provider = new LocalWorkspaceProvider({ baseDir: dir, killGraceMs: 200 });
     const info = await provider.create({ templateId: 'empty' });
     const ws = await provider.connect(info.id);
-    const started = await ws.startProcess({ command: 'sleep 300 & echo $!; wait', owner: 'chat' });
-    let child = 0;
+    const nap = uniqueSleep();
+    const started = await ws.startProcess({ command: `sleep ${nap} & echo $!; wait`, owner: 'chat' });
     await waitFor(async () => {
       const output = (await ws.getProcess('chat', started.id))?.output ?? '';
       if (!/^\d+$/m.test(output)) return false;
-      child = pidIn(output);
+      pidIn(output);
       return true;
     });
+    expect(sleeping(nap)).toBe(true);
 
     expect((await provider.stop(info.id)).status).toBe('stopped');
-    expect(isAlive(child)).toBe(false);
+    expect(sleeping(nap)).toBe(false);
     expect(await codeOf(provider.connect(info.id))).toBe('not_running');
 
     expect((await provider.start(info.id)).status).toBe('running');
@@ -134,7 +132,7 @@ describe('LocalWorkspaceProvider lifecycle', () => {
   });
 
   it('does not know ids it never created, nor ids that are paths', async () => {
-    provider = new LocalWorkspaceProvider({ baseDir: dir, sandbox: 'none' });
+    provider = new LocalWorkspaceProvider({ baseDir: dir });
     expect(await provider.get('0b9a0a53-7c37-4c8e-9d7b-8f0e6f0d3b1a')).toBeNull();
     expect(await provider.get('../etc')).toBeNull();
     expect(await codeOf(provider.connect('../etc'))).toBe('workspace_not_found');
@@ -142,7 +140,7 @@ describe('LocalWorkspaceProvider lifecycle', () => {
 
   // Background processes must outlive the tool call (and the activity) that started them.
   it('shares one process table between connections to the same workspace', async () => {
-    provider = new LocalWorkspaceProvider({ baseDir: dir, sandbox: 'none' });
+    provider = new LocalWorkspaceProvider({ baseDir: dir });
     const info = await provider.create({ templateId: 'empty' });
     const first = await provider.connect(info.id);
     const proc = await first.startProcess({ command: 'sleep 300', owner: 'chat' });
@@ -151,48 +149,31 @@ describe('LocalWorkspaceProvider lifecycle', () => {
   });
 });
 
-describe('bubblewrap sandbox', () => {
-  /** A stand-in bwrap: logs its arguments, then runs what follows "--" (the shell and the command). */
-  async function fakeBwrap(): Promise<{ bin: string; log: string }> {
-    const bin = path.join(dir, 'bin');
-    const log = path.join(dir, 'bwrap.log');
-    await mkdir(bin);
-    await writeFile(
-      path.join(bin, 'bwrap'),
-      `#!/bin/sh\nprintf '%s\\n' "$@" > '${log}'\nwhile [ "$1" != "--" ]; do shift; done\nshift\nexec "$@"\n`,
-    );
-    await chmod(path.join(bin, 'bwrap'), 0o755);
-    return { bin, log };
-  }
-
-  it('is detected on PATH with command -v and a trial run', async () => {
-    const { bin } = await fakeBwrap();
-    expect(await detectBwrap(`${bin}:${DEFAULT_PATH}`)).toBe(path.join(bin, 'bwrap'));
-    expect(await detectBwrap(path.join(dir, 'empty-path'))).toBeNull();
+describe('sandbox availability', () => {
+  it('refuses commands with an actionable error when the sandbox cannot run', async () => {
+    provider = new LocalWorkspaceProvider({
+      baseDir: dir,
+      detectSandbox: async () => ({ ok: false, reason: 'The workspace sandbox needs bwrap (bubblewrap).' }),
+    });
+    const ws = await provider.connect((await provider.create({ templateId: 'empty' })).id);
+    expect(await codeOf(ws.exec({ command: 'true', timeoutMs: 1_000 }))).toBe('sandbox_unavailable');
+    await expect(ws.startProcess({ command: 'true', owner: 'chat' })).rejects.toThrow(/needs bwrap/);
+    expect(await provider.sandboxStatus()).toEqual({ ok: false, reason: expect.stringMatching(/bubblewrap/) });
   });
 
-  it('wraps every command when found (sandbox auto)', async () => {
-    const { bin, log } = await fakeBwrap();
-    provider = new LocalWorkspaceProvider({ baseDir: path.join(dir, 'ws'), env: { PATH: `${bin}:${DEFAULT_PATH}` } });
-    const ws = await provider.connect((await provider.create({ templateId: 'empty' })).id);
-    const result = await ws.exec({ command: 'echo sandboxed; echo "$HOME"', cwd: '.', timeoutMs: 5_000 });
-    expect(result.exitCode).toBe(0);
-    expect(result.output.split('\n')[0]).toBe('sandboxed');
-    const args = (await readFile(log, 'utf8')).trimEnd().split('\n');
-    expect(args.slice(0, 3)).toEqual(['--die-with-parent', '--unshare-all', '--share-net']);
-    expect(args.join(' ')).toContain(`--bind ${ws.root} ${ws.root}`);
-    expect(args.join(' ')).toContain(`--chdir ${ws.root}`);
-    expect(args.slice(-4)).toEqual([
-      '--',
-      existsSync('/bin/bash') ? '/bin/bash' : '/bin/sh',
-      '-c',
-      'echo sandboxed; echo "$HOME"',
-    ]);
+  it('detects the real sandbox here, and names what is missing on a bare PATH', async () => {
+    expect(await detectSandbox(DEFAULT_PATH)).toMatchObject({ ok: true, tools: { bwrap: expect.any(String) } });
+    const bare = await detectSandbox(path.join(dir, 'empty-path'));
+    expect(bare).toEqual({ ok: false, reason: expect.stringMatching(/bwrap \(bubblewrap\), nsenter, prlimit/) });
   });
 
-  it('fails commands clearly when bwrap is required but missing', async () => {
-    provider = new LocalWorkspaceProvider({ baseDir: dir, sandbox: 'bwrap', detectSandbox: async () => null });
+  it('runs commands unsandboxed only when the operator turned the sandbox off', async () => {
+    provider = new LocalWorkspaceProvider({ baseDir: dir, sandbox: 'off' });
+    expect(await provider.sandboxStatus()).toEqual({ ok: true, off: true });
     const ws = await provider.connect((await provider.create({ templateId: 'empty' })).id);
-    await expect(ws.exec({ command: 'true', timeoutMs: 1_000 })).rejects.toThrow(/bubblewrap is not installed/);
+    const result = await ws.exec({ command: 'cat /proc/1/comm', timeoutMs: 5_000 });
+    expect(result.sandbox).toBeNull();
+    // Unsandboxed, the command sees the host's PID 1, not a sandbox init.
+    expect(result.output.trim()).not.toBe('bwrap');
   });
 });

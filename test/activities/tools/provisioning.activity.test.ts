@@ -6,7 +6,7 @@
  * the linked row a step reads with its chat reaches the workspace as a lookup does.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { readToolStep } from '../../../src/db/repositories/steps.repository';
@@ -60,9 +60,9 @@ afterAll(async () => {
 
 beforeEach(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'chatd-provisioning-'));
+  await chmod(dir, 0o711); // sandboxes run as their workspace's uid, which must reach the workspaces
   provider = new LocalWorkspaceProvider({
     baseDir: path.join(dir, 'workspaces'),
-    sandbox: 'none',
     templates: [EMPTY_TEMPLATE, greeter],
   });
   workspaces = new ChatWorkspaces({ db: tdb.db, provider });
@@ -463,7 +463,7 @@ describe("a step's read of the linked workspace", () => {
     const chatId = await newChat();
     const { workspaceId, ref } = await createFor(chatId);
     const linked = await linkedOf(chatId);
-    expect(linked).toEqual({ id: workspaceId, provider: 'local', provider_ref: ref, status: 'running' });
+    expect(linked).toEqual({ id: workspaceId, provider: 'local', provider_ref: ref, status: 'running', host_id: null });
     const workspace = await workspaces.forChat(chatId, linked);
     expect(workspace?.root).toBe((await workspaces.forChat(chatId))?.root);
 

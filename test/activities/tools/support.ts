@@ -3,8 +3,8 @@
  * for a chat, and liveness checks for process ids. Each test file owns its temp directories and removes
  * them (and kills every process it started) in `cleanup`.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createWorkspaceTools } from '../../../src/tools';
@@ -30,7 +30,9 @@ export interface Harness {
 /** A provider on a new temp dir with one running workspace, and the workspace tools in a registry. */
 export async function createHarness(options: Partial<LocalProviderOptions> = {}): Promise<Harness> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'chatd-tools-'));
-  const provider = new LocalWorkspaceProvider({ baseDir: path.join(dir, 'workspaces'), sandbox: 'none', ...options });
+  // Sandboxes run as their workspace's own uid, which must be able to traverse to the workspace.
+  await chmod(dir, 0o711);
+  const provider = new LocalWorkspaceProvider({ baseDir: path.join(dir, 'workspaces'), ...options });
   const info = await provider.create({ templateId: 'empty' });
   const workspace = await provider.connect(info.id);
   const registry = buildToolRegistry(createWorkspaceTools());
@@ -64,23 +66,30 @@ export function context(workspace: Workspace | null, chatId = 'chat-a', signal?:
 export const resultOf = (output: ToolOutput): Record<string, unknown> => output.result as Record<string, unknown>;
 
 /**
- * Whether `pid` is a live process. A zombie counts as gone: a killed process whose parent already exited
- * is reparented to PID 1, and some container inits never reap it, so `kill(pid, 0)` alone would still
- * succeed long after the process died.
+ * A `sleep` duration no other process uses. Commands run in their own PID namespace, so the pid they
+ * echo means nothing on the host; a test finds its process there by this command line instead.
  */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
+export function uniqueSleep(): string {
+  return `300.${String(process.pid).padStart(7, '0')}${Math.floor(Math.random() * 1e6)}`;
+}
+
+/**
+ * Whether a `sleep <duration>` process is alive on the host. A zombie counts as gone: a killed process
+ * whose parent already exited is reparented, and some container inits never reap it.
+ */
+export function sleeping(duration: string): boolean {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8') !== `sleep\0${duration}\0`) continue;
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
+      if (state !== 'Z' && state !== 'X') return true;
+    } catch {
+      // exited while we looked
+    }
   }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return process.platform !== 'linux';
-  }
+  return false;
 }
 
 /** Polls `predicate` every 20 ms until it holds; throws after `timeoutMs`. */

@@ -13,6 +13,7 @@ import { healthRouter } from '../../../src/api/routes/health.routes';
 import { modelConfigsRouter } from '../../../src/api/routes/model-configs.routes';
 import { apiRoutes, openApiDocument, openApiRouter } from '../../../src/api/routes/openapi.routes';
 import { usersRouter } from '../../../src/api/routes/users.routes';
+import { workspacesRouter } from '../../../src/api/routes/workspaces.routes';
 import { TokenAuthenticator } from '../../../src/security/tokens';
 
 // Routers only read their deps when a request arrives, so building them needs none.
@@ -34,6 +35,7 @@ describe('the OpenAPI catalogue', () => {
       modelConfigsRouter(deps),
       configRouter(deps),
       filesRouter(deps),
+      workspacesRouter(deps),
     ];
     const actual = routers.flatMap(mounted).sort();
     const declared = apiRoutes.map((r) => `${r.method.toUpperCase()} ${toOpenApiPath(r.path)}`).sort();

@@ -24,6 +24,7 @@ const dockerfileText = readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
 /** Test values for the variables the compose file requires (`${VAR:?…}`). */
 const TEST_ENV: Record<string, string> = {
   POSTGRES_PASSWORD: 'test-postgres-password',
+  CHATD_DB_PASSWORD: 'test-chatd-db-password',
   TEMPORAL_DB_PASSWORD: 'test-temporal-password',
   CHATD_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}`,
   CHATD_BOOTSTRAP_ADMIN_TOKEN: 'test-bootstrap-admin-token-0123456789',
@@ -31,6 +32,7 @@ const TEST_ENV: Record<string, string> = {
 
 const SERVICES = [
   'postgres',
+  'chatd-db-setup',
   'temporal-schema',
   'temporal',
   'temporal-search-attributes',
@@ -38,7 +40,11 @@ const SERVICES = [
   'chatd-migrate',
   'chatd-api',
   'chatd-worker',
+  'chatd-worker-2',
 ] as const;
+
+/** The worker services: each a workspace host with its own id and volume (README "Workspace hosts"). */
+const WORKERS = ['chatd-worker', 'chatd-worker-2'] as const;
 
 interface Service {
   image?: string;
@@ -214,6 +220,40 @@ describe('docker-compose.yml', () => {
     expect(envOf(pg).POSTGRES_PASSWORD).toBe(TEST_ENV.POSTGRES_PASSWORD);
   });
 
+  // A superuser connection string lets whoever reads it run programs on the database server
+  // (COPY … FROM PROGRAM) and rewrite any row; chatd needs neither.
+  it('connects chatd as its own role, not the postgres superuser, after a one-shot job set that role up', () => {
+    const script = readFileSync(path.join(ROOT, 'deploy/postgres/chatd-db-setup.sh'), 'utf8');
+    expect(script).toMatch(/LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD/);
+    expect(script).toMatch(/CREATE DATABASE %I OWNER %I/);
+    expect(script).toMatch(/REVOKE %I FROM %I/);
+    if (!resolved) {
+      expect(serviceBlock('chatd-db-setup')).toMatch(/chatd-db-setup\.sh/);
+      expect(composeText).toMatch(/DATABASE_URL: postgres:\/\/\$\{CHATD_DB_USER:-chatd\}:\$\{CHATD_DB_PASSWORD/);
+      expect(serviceBlock('postgres')).toMatch(/POSTGRES_USER: \$\{POSTGRES_USER:-postgres\}/);
+      return;
+    }
+    const superuser = envOf(resolved.services.postgres!).POSTGRES_USER;
+    expect(superuser).toBe('postgres');
+    const setup = resolved.services['chatd-db-setup']!;
+    expect(conditionOf(setup, 'postgres')).toBe('service_healthy');
+    expect(asList(setup.command).join(' ')).toMatch(/chatd-db-setup\.sh/);
+    expect(envOf(setup)).toMatchObject({
+      PGHOST: 'postgres',
+      PGUSER: superuser,
+      PGPASSWORD: TEST_ENV.POSTGRES_PASSWORD,
+      CHATD_DB_PASSWORD: TEST_ENV.CHATD_DB_PASSWORD,
+    });
+    expect(conditionOf(resolved.services['chatd-migrate']!, 'chatd-db-setup')).toBe('service_completed_successfully');
+    for (const name of SERVICES.filter((n) => n.startsWith('chatd-') && n !== 'chatd-db-setup')) {
+      const url = new URL(envOf(resolved.services[name]!).DATABASE_URL!);
+      expect({ name, user: url.username }).toEqual({ name, user: envOf(setup).CHATD_DB_USER });
+      expect(url.username).not.toBe(superuser);
+      expect(decodeURIComponent(url.password)).not.toBe(TEST_ENV.POSTGRES_PASSWORD);
+      expect(url.pathname).toBe(`/${envOf(setup).CHATD_DB_NAME}`);
+    }
+  });
+
   it("creates Temporal's schemas in a one-shot admin-tools job before the server starts", () => {
     const script = readFileSync(path.join(ROOT, 'deploy/temporal/setup-schema.sh'), 'utf8');
     expect(script).toMatch(/temporal-sql-tool/);
@@ -296,6 +336,7 @@ describe('docker-compose.yml', () => {
     ['chatd-migrate', 'migrate'],
     ['chatd-api', 'api'],
     ['chatd-worker', 'worker'],
+    ['chatd-worker-2', 'worker'],
   ])('%s', (name, command) => {
     it(`is built from the Dockerfile and runs \`chatd ${command}\` configured by environment`, () => {
       if (!resolved) {
@@ -313,7 +354,7 @@ describe('docker-compose.yml', () => {
       const url = new URL(env.DATABASE_URL!);
       expect(url.protocol).toBe('postgres:');
       expect(url.hostname).toBe('postgres');
-      expect(decodeURIComponent(url.password)).toBe(TEST_ENV.POSTGRES_PASSWORD);
+      expect(decodeURIComponent(url.password)).toBe(TEST_ENV.CHATD_DB_PASSWORD);
       if (command !== 'migrate') {
         expect(env).toMatchObject({
           TEMPORAL_ADDRESS: 'temporal:7233',
@@ -327,7 +368,7 @@ describe('docker-compose.yml', () => {
   });
 
   it('starts the api and the worker only after migrations completed and Temporal is ready', () => {
-    for (const name of ['chatd-api', 'chatd-worker']) {
+    for (const name of ['chatd-api', ...WORKERS]) {
       if (!resolved) {
         expect(serviceBlock(name)).toMatch(/chatd-migrate:\s*\n\s*condition: service_completed_successfully/);
         continue;
@@ -337,7 +378,9 @@ describe('docker-compose.yml', () => {
       expect(conditionOf(svc, 'temporal')).toBe('service_healthy');
       expect(conditionOf(svc, 'temporal-search-attributes')).toBe('service_completed_successfully');
     }
-    if (resolved) expect(conditionOf(resolved.services['chatd-migrate']!, 'postgres')).toBe('service_healthy');
+    if (resolved) {
+      expect(conditionOf(resolved.services['chatd-migrate']!, 'chatd-db-setup')).toBe('service_completed_successfully');
+    }
   });
 
   it('exposes the api on 0.0.0.0:8080 with the bootstrap token, and disables the HTTP healthcheck for the worker', () => {
@@ -352,7 +395,43 @@ describe('docker-compose.yml', () => {
       CHATD_BOOTSTRAP_ADMIN_TOKEN: TEST_ENV.CHATD_BOOTSTRAP_ADMIN_TOKEN,
     });
     expect(targetPorts(api)).toContain(8080);
-    expect(resolved.services['chatd-worker']!.healthcheck?.disable).toBe(true);
+    for (const name of WORKERS) expect(resolved.services[name]!.healthcheck?.disable).toBe(true);
+  });
+
+  it('gives every worker a stable workspace host id of its own and its own volume for its workspaces', () => {
+    const dataDir = /CHATD_DATA_DIR=(\S+)/.exec(dockerfileText)?.[1];
+    expect(dataDir).toBe('/var/lib/chatd');
+    if (!resolved) {
+      const ids = WORKERS.map((name) => /CHATD_WORKSPACE_HOST_ID: (\S+)/.exec(serviceBlock(name))?.[1]);
+      expect(new Set(ids).size).toBe(WORKERS.length);
+      for (const name of WORKERS) expect(serviceBlock(name)).toMatch(new RegExp(`:${dataDir}\\b`));
+      return;
+    }
+    const ids = new Set<string>();
+    const volumes = new Set<string>();
+    for (const name of WORKERS) {
+      const svc = resolved.services[name]!;
+      const id = envOf(svc).CHATD_WORKSPACE_HOST_ID;
+      expect(id).toMatch(/^[a-z0-9][a-z0-9._-]*$/);
+      ids.add(id!);
+      const mounts = (svc.volumes ?? []).map((v) =>
+        typeof v === 'string' ? { source: v.split(':')[0], target: v.split(':')[1] } : v,
+      );
+      const data = mounts.find((m) => m.target === dataDir);
+      expect(data?.source).toBeTruthy();
+      // A named volume (not a bind mount of the checkout), declared at the top level.
+      expect(data!.source).not.toMatch(/^[./]/);
+      expect(Object.keys(resolved.volumes ?? {})).toContain(data!.source);
+      volumes.add(data!.source!);
+    }
+    expect(ids.size).toBe(WORKERS.length);
+    expect(volumes.size).toBe(WORKERS.length);
+  });
+
+  it('does not tell operators to --scale the workers (replicas would share one host id)', () => {
+    const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    expect(readme).not.toMatch(/docker compose up[^\n]*--scale chatd-worker/);
+    expect(composeText).not.toMatch(/^\s*#.*Scale with `docker compose up -d --scale chatd-worker/m);
   });
 
   it('refuses to resolve without the required secrets, each documented in .env.example', () => {

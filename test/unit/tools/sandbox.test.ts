@@ -1,78 +1,118 @@
 /**
- * Command launching (src/workspaces/sandbox.ts): the bubblewrap argument vector (the sandbox must keep
- * the command in the provider's process group, expose the workspace read-write at its own path and the
- * system read-only) and the non-interactive environment. Pure: runs without bwrap installed.
+ * Command launching (src/workspaces/sandbox.ts): the holder's and each command's argument vectors (every
+ * command joins the holder's network namespace, runs unprivileged with rlimits, sees the system
+ * read-only and only its workspace and home writable, and stays in the provider's process group) and the
+ * non-interactive environment. Pure: the real sandbox is exercised by the activity tests.
  */
 import {
-  buildBwrapArgs,
+  buildCommandArgs,
   buildCommandEnv,
-  buildLaunch,
+  buildHolderArgs,
+  DEFAULT_LIMITS,
   DEFAULT_PATH,
   NON_INTERACTIVE_ENV,
-  type BwrapPlan,
+  type CommandPlan,
 } from '../../../src/workspaces/sandbox';
 
-const plan: BwrapPlan = {
+const plan: CommandPlan = {
   root: '/srv/ws/abc',
   home: '/srv/ws/.chatd/home/abc',
   cwd: '/srv/ws/abc/src',
   shell: '/bin/bash',
   command: 'npm test -- --watch=false',
+  readOnlyPaths: [],
+  limits: { ...DEFAULT_LIMITS, processes: 64, memoryMb: 512, fileSizeMb: 10, cpuSeconds: 30 },
+  shared: { holderPid: 4242, uid: 200_123 },
+  tools: {
+    bwrap: '/usr/bin/bwrap',
+    nsenter: '/usr/bin/nsenter',
+    prlimit: '/usr/bin/prlimit',
+    setpriv: '/usr/bin/setpriv',
+    socat: null,
+  },
 };
 
 /** The values following each occurrence of `flag` in `args` (`arity` values per occurrence). */
 function valuesOf(args: string[], flag: string, arity: number): string[][] {
   const out: string[][] = [];
-  const end = args.indexOf('--');
-  args.slice(0, end).forEach((a, i) => {
+  args.forEach((a, i) => {
     if (a === flag) out.push(args.slice(i + 1, i + 1 + arity));
   });
   return out;
 }
 
-describe('buildBwrapArgs', () => {
-  const args = buildBwrapArgs(plan);
+describe('buildCommandArgs', () => {
+  const args = buildCommandArgs(plan);
+  const bwrap = args.slice(args.indexOf('/usr/bin/bwrap') + 1, args.lastIndexOf('--'));
 
-  it('ends with the shell running the command verbatim after "--"', () => {
+  it('ends with the shell running the command verbatim after the last "--"', () => {
     expect(args.slice(-4)).toEqual(['--', '/bin/bash', '-c', 'npm test -- --watch=false']);
   });
 
-  it('binds the workspace root and home read-write at their own paths, and chdirs to cwd', () => {
-    expect(valuesOf(args, '--bind', 2)).toEqual([
-      [plan.home, plan.home],
-      [plan.root, plan.root],
+  it('applies the rlimits first, joins the holder, drops to the workspace uid, then starts bubblewrap', () => {
+    const prlimit = args.slice(0, args.indexOf('--'));
+    expect(prlimit).toEqual([
+      '--nproc=64',
+      `--as=${512 * 1024 * 1024}`,
+      `--fsize=${10 * 1024 * 1024}`,
+      '--cpu=30',
+      `--nofile=${DEFAULT_LIMITS.openFiles}`,
+      '--core=0',
     ]);
-    expect(valuesOf(args, '--chdir', 1)).toEqual([[plan.cwd]]);
+    expect(args).toContain('--net=/proc/4242/ns/net');
+    expect(args).toEqual(expect.arrayContaining(['--reuid=200123', '--regid=200123', '--clear-groups']));
+    expect(args.indexOf('/usr/bin/nsenter')).toBeLessThan(args.indexOf('/usr/bin/setpriv'));
+    expect(args.indexOf('/usr/bin/setpriv')).toBeLessThan(args.indexOf('/usr/bin/bwrap'));
   });
 
-  it('shows the system read-only but not home directories', () => {
-    const readOnly = valuesOf(args, '--ro-bind-try', 2).map(([src]) => src);
+  it('without a holder (worker not root), gets a network namespace of its own and keeps the uid', () => {
+    const alone = buildCommandArgs({ ...plan, shared: null });
+    expect(alone).toContain('--unshare-net');
+    expect(alone).not.toContain('/usr/bin/nsenter');
+    expect(alone).not.toContain('/usr/bin/setpriv');
+  });
+
+  it('runs unprivileged in its own namespaces, with no capabilities and no further user namespaces', () => {
+    expect(bwrap).toEqual(expect.arrayContaining(['--unshare-user', '--unshare-pid', '--disable-userns']));
+    expect(valuesOf(bwrap, '--cap-drop', 1)).toEqual([['ALL']]);
+    expect(valuesOf(bwrap, '--uid', 1)).toEqual([['1000']]);
+    // The network namespace is the holder's: a command must not share the host's.
+    expect(bwrap).not.toContain('--share-net');
+  });
+
+  it('binds the workspace and home read-write at their own paths, chdirs to cwd, shows the system read-only', () => {
+    expect(valuesOf(bwrap, '--bind', 2)).toEqual([
+      [plan.root, plan.root],
+      [plan.home, plan.home],
+    ]);
+    expect(valuesOf(bwrap, '--chdir', 1)).toEqual([[plan.cwd]]);
+    const readOnly = valuesOf(bwrap, '--ro-bind-try', 2).map(([src]) => src);
     expect(readOnly).toEqual(expect.arrayContaining(['/usr', '/bin', '/lib', '/etc']));
-    expect(readOnly).not.toContain('/home');
-    expect(readOnly).not.toContain('/root');
-    expect(readOnly).not.toContain('/');
-    expect(valuesOf(args, '--tmpfs', 1)).toEqual([['/tmp']]);
+    for (const hidden of ['/', '/home', '/root', '/run', '/proc', '/sys', '/var'])
+      expect(readOnly).not.toContain(hidden);
+    expect(valuesOf(bwrap, '--tmpfs', 1)).toEqual([['/tmp']]);
   });
 
   // --new-session would move the command out of the process group the provider signals on timeout.
-  it("unshares namespaces, dies with the worker and stays in the caller's process group", () => {
-    expect(args).toContain('--unshare-all');
-    expect(args).toContain('--die-with-parent');
-    expect(args).not.toContain('--new-session');
-  });
-
-  it('shares the network unless disabled, and adds extra read-only paths', () => {
-    expect(args).toContain('--share-net');
-    const isolated = buildBwrapArgs({ ...plan, network: false, readOnlyPaths: ['/opt/toolchain'] });
-    expect(isolated).not.toContain('--share-net');
-    expect(valuesOf(isolated, '--ro-bind-try', 2)).toContainEqual(['/opt/toolchain', '/opt/toolchain']);
+  it("dies with its parent and stays in the caller's process group", () => {
+    expect(bwrap).toContain('--die-with-parent');
+    expect(bwrap).not.toContain('--new-session');
   });
 });
 
-describe('buildLaunch', () => {
-  it('runs the shell directly without bwrap, and bwrap with its arguments otherwise', () => {
-    expect(buildLaunch(plan, null)).toEqual({ file: '/bin/bash', args: ['-c', plan.command] });
-    expect(buildLaunch(plan, '/usr/bin/bwrap')).toEqual({ file: '/usr/bin/bwrap', args: buildBwrapArgs(plan) });
+describe('buildHolderArgs', () => {
+  it('unshares everything, reports its pid on fd 3, and binds the egress socket only when given', () => {
+    const plain = buildHolderArgs({ readOnlyPaths: [], command: ['cat'] });
+    expect(plain).toEqual(expect.arrayContaining(['--unshare-all', '--unshare-user', '--die-with-parent']));
+    expect(valuesOf(plain, '--info-fd', 1)).toEqual([['3']]);
+    expect(valuesOf(plain, '--bind', 2)).toEqual([]);
+    expect(plain.slice(-2)).toEqual(['--', 'cat']);
+    const egress = buildHolderArgs({
+      readOnlyPaths: [],
+      egress: { hostSocket: '/tmp/e/ws.sock', sandboxSocket: '/run/chatd/egress.sock' },
+      command: ['cat'],
+    });
+    expect(valuesOf(egress, '--bind', 2)).toEqual([['/tmp/e/ws.sock', '/run/chatd/egress.sock']]);
   });
 });
 

@@ -1,0 +1,65 @@
+/**
+ * Routing a step's local tool calls to the host holding the chat's workspace (README "Workspace
+ * hosts"). The model step reports the route, read from the workspace row, so the workflow routes
+ * by data. A host that does not pick the calls up in time is reported to the model as an error
+ * result for each call, and the turn goes on: the workspace is never concluded deleted from here.
+ */
+import { TimeoutType } from '@temporalio/common';
+import { ActivityFailure, log, patched, TimeoutFailure } from '@temporalio/workflow';
+import type { ToolStepSummary } from '../src/chat/tool-step';
+import type { WorkspaceHostRoute } from '../src/temporal/task-queues';
+import { hostTools, store, tools } from './activity-proxies';
+import type { ChatTurnInput } from './messages';
+
+/** Patch id of the host routing: histories from before it schedule runTools on the shared queue. */
+export const WORKSPACE_HOST_ROUTING_PATCH = 'route-tools-to-workspace-host';
+
+interface Call {
+  id: string;
+  name: string;
+}
+
+/** The tool result each call gets when its host did not pick the step up. */
+export function hostUnavailableMessage(route: WorkspaceHostRoute): string {
+  return (
+    `workspace host unavailable: ${route.hostId} did not pick up the tool calls within ` +
+    `${route.pickupTimeoutSeconds} s; try again later`
+  );
+}
+
+/**
+ * Runs the step's local tool calls: on the workspace host's task queue when the chat's workspace has
+ * a host, otherwise on the workflow's own (shared) queue, where any worker may create the workspace.
+ */
+export async function runLocalTools(
+  input: ChatTurnInput,
+  step: number,
+  calls: Call[],
+  route: WorkspaceHostRoute | null,
+): Promise<ToolStepSummary> {
+  const summary = `Tools: ${calls.map((c) => c.name).join(', ')}`;
+  if (!route || !patched(WORKSPACE_HOST_ROUTING_PATCH)) return tools(summary).runTools({ ...input, step });
+  try {
+    return await hostTools(`${summary} on host ${route.hostId}`, route).runTools({ ...input, step });
+  } catch (err) {
+    if (!isPickupTimeout(err)) throw err;
+    log.warn('workspace host did not pick up the tool calls', { chatId: input.chatId, host: route.hostId, step });
+    const error = hostUnavailableMessage(route);
+    const { stored } = await store('Store tool results: workspace host unavailable').persistToolResults({
+      chatId: input.chatId,
+      turn: input.turn,
+      step,
+      results: calls.map((call) => ({ callId: call.id, name: call.name, result: { error }, isError: true })),
+    });
+    return { status: 'ok', results: stored };
+  }
+}
+
+/** A schedule-to-start timeout: no worker polled the host's queue in time (not retried by Temporal). */
+function isPickupTimeout(err: unknown): boolean {
+  return (
+    err instanceof ActivityFailure &&
+    err.cause instanceof TimeoutFailure &&
+    err.cause.timeoutType === TimeoutType.SCHEDULE_TO_START
+  );
+}
