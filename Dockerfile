@@ -46,6 +46,12 @@ ENV NODE_ENV=production \
     CHATD_DATA_DIR=/var/lib/chatd
 WORKDIR /app
 
+# The workspace sandbox (docs/workspaces.md): bubblewrap, and socat for the egress bridge. nsenter,
+# prlimit and setpriv come with util-linux, which every Debian image has.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends bubblewrap socat \
+    && rm -rf /var/lib/apt/lists/*
+
 # Application files stay owned by root (read-only to the process); only the data dir is writable.
 COPY --from=prod-deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist

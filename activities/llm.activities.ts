@@ -7,16 +7,17 @@
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { runModelStep, type StepInput, type StepSummary, type TurnDeps } from '../src/chat/turn-runner';
-import { workspaceHostTaskQueue, type WorkspaceHostRoute } from '../src/temporal/task-queues';
+import {
+  DEFAULT_HOST_PICKUP_TIMEOUT_SECONDS,
+  workspaceHostTaskQueue,
+  type WorkspaceHostRoute,
+} from '../src/temporal/task-queues';
 import { compactChat, type CompactionTrigger } from '../src/chat/compact-step';
 import { generateChatTitle } from '../src/chat/title-step';
 import { classifyProviderError, retryDelayMs } from '../src/llm/errors';
 import { toActivityFailure } from './failures';
 import { startHeartbeat } from './heartbeat';
 import { interruptSignal } from './interrupts';
-
-/** How long a tool step waits for a workspace host to pick it up, unless configured (README "Workspace hosts"). */
-export const DEFAULT_WORKSPACE_HOST_TIMEOUT_SECONDS = 60;
 
 export interface WorkspaceRoutingDeps {
   /** CHATD_WORKSPACE_HOST_TIMEOUT: carried in each step's route, so the workflow needs no configuration. */
@@ -95,7 +96,7 @@ export function createLlmActivities(deps: TurnDeps & WorkspaceRoutingDeps) {
             provider = kind;
           },
         });
-        return withWorkspaceRoute(summary, deps.workspaceHostTimeoutSeconds ?? DEFAULT_WORKSPACE_HOST_TIMEOUT_SECONDS);
+        return withWorkspaceRoute(summary, deps.workspaceHostTimeoutSeconds ?? DEFAULT_HOST_PICKUP_TIMEOUT_SECONDS);
       } catch (err) {
         if (ctx.cancellationSignal.aborted && !ctx.cancellationDetails?.cancelRequested) {
           // Worker shutdown (or a timeout), not an interrupt: let Temporal run the step again elsewhere.

@@ -4,6 +4,7 @@
  */
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { DEFAULT_HOST_PICKUP_TIMEOUT_SECONDS } from './temporal/task-queues';
 import { parseEgressPolicy, type EgressPolicy } from './workspaces/egress/policy';
 import { DEFAULT_LIMITS, DEFAULT_UIDS, type SandboxLimits } from './workspaces/sandbox';
 
@@ -53,7 +54,7 @@ export const configSchema = z.object({
       .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, 'letters, digits, ".", "_" and "-", at most 100')
       .optional(),
   ),
-  CHATD_WORKSPACE_HOST_TIMEOUT: z.coerce.number().int().min(1).max(86_400).default(60),
+  CHATD_WORKSPACE_HOST_TIMEOUT: z.coerce.number().int().min(1).max(86_400).default(DEFAULT_HOST_PICKUP_TIMEOUT_SECONDS),
   CHATD_WORKER_SERVE_WORKSPACES: z
     .enum(['true', 'false', '1', '0'])
     .default('true')

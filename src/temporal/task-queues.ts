@@ -7,6 +7,9 @@
 /** Default task queue for chat turns; overridable with CHATD_TASK_QUEUE (tests use their own). */
 export const DEFAULT_TASK_QUEUE = 'chatd';
 
+/** How long a tool step waits for its workspace host to pick it up (CHATD_WORKSPACE_HOST_TIMEOUT). */
+export const DEFAULT_HOST_PICKUP_TIMEOUT_SECONDS = 60;
+
 /** The task queue of workspace host `hostId` (CHATD_WORKSPACE_HOST_ID). */
 export const workspaceHostTaskQueue = (hostId: string): string => `chatd-ws-${hostId}`;
 

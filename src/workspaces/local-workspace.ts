@@ -80,8 +80,7 @@ export class LocalWorkspace implements Workspace {
 
   async exec(options: ExecOptions): Promise<ExecResult> {
     const started = Date.now();
-    const sandbox = await this.settings.sandbox();
-    const proc = await this.launch(options.command, options.cwd, options.env);
+    const { proc, sandbox } = await this.launch(options.command, options.cwd, options.env);
     this.foreground.add(proc);
     try {
       const finished = await proc.waitExit(options.timeoutMs, options.signal);
@@ -135,7 +134,7 @@ export class LocalWorkspace implements Workspace {
   }
 
   async startProcess(options: StartProcessOptions): Promise<ProcessInfo> {
-    const proc = await this.launch(options.command, options.cwd);
+    const { proc } = await this.launch(options.command, options.cwd);
     let id: string;
     do id = `proc-${randomBytes(4).toString('hex')}`;
     while (this.processes.has(id));
@@ -224,7 +223,7 @@ export class LocalWorkspace implements Workspace {
     command: string,
     cwd: string | undefined,
     extraEnv?: Record<string, string>,
-  ): Promise<GroupProcess> {
+  ): Promise<{ proc: GroupProcess; sandbox: WorkspaceSandbox | null }> {
     this.touch();
     const dir = cwd === undefined ? this.settings.realRoot : await this.resolvePath(cwd);
     const dirInfo = await this.settings.fs.stat(dir);
@@ -245,7 +244,7 @@ export class LocalWorkspace implements Workspace {
     } else {
       launch = unsandboxedLaunch(this.settings.shell, command);
     }
-    return new GroupProcess({ launch, cwd: hostCwd, env, bufferBytes: this.settings.bufferBytes });
+    return { proc: new GroupProcess({ launch, cwd: hostCwd, env, bufferBytes: this.settings.bufferBytes }), sandbox };
   }
 }
 

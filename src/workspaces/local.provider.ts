@@ -27,7 +27,7 @@ import {
   type SandboxLimits,
 } from './sandbox';
 import type { CreateWorkspaceRequest, WorkspaceInfo, WorkspaceProvider, WorkspaceTemplate } from './types';
-import { WorkspaceSandbox } from './workspace-sandbox';
+import { WorkspaceSandbox, type WorkspaceSandboxSettings } from './workspace-sandbox';
 
 /** A template of the local provider: files to write and a setup command to run at creation. */
 export interface LocalTemplate extends WorkspaceTemplate {
@@ -80,6 +80,8 @@ export interface LocalProviderOptions {
   idleReapMs?: number;
   /** Directory for egress proxy sockets (short: Unix socket paths are limited). Default: a new temp dir. */
   egressDir?: string;
+  /** Test hooks of the egress proxy (name resolution, address check); production uses the defaults. */
+  egressHooks?: WorkspaceSandboxSettings['egressHooks'];
   log?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
   /** Host paths made visible read-only inside the sandbox in addition to the system directories. */
   readOnlyPaths?: string[];
@@ -281,7 +283,6 @@ export class LocalWorkspaceProvider implements WorkspaceProvider {
       this.egressDir ??= this.makeEgressDir();
       const template = this.templates.find((t) => t.id === templateId);
       sandbox = new WorkspaceSandbox({
-        workspaceId,
         root,
         home,
         uid: owner?.uid,
@@ -291,6 +292,7 @@ export class LocalWorkspaceProvider implements WorkspaceProvider {
         readOnlyPaths: this.options.readOnlyPaths ?? [],
         egress: template?.network ?? this.options.network ?? { mode: 'none' },
         egressSocket: path.join(await this.egressDir, `${workspaceId.slice(0, 18)}.sock`),
+        egressHooks: this.options.egressHooks,
         log: this.options.log,
       });
       sandbox = this.sandboxes.get(workspaceId) ?? sandbox;

@@ -13,6 +13,7 @@
  * namespace of its own, as its own uid.
  */
 import { execFile } from 'node:child_process';
+import { egressBind } from './egress/bridge';
 
 /**
  * Variables that keep commands from waiting for a human: no editors, pagers, credential prompts or
@@ -111,8 +112,8 @@ const IDENTITY = ['--uid', String(SANDBOX_UID), '--gid', String(SANDBOX_UID)];
 
 export interface HolderPlan {
   readOnlyPaths: readonly string[];
-  /** The host path of the workspace's egress proxy socket and its path inside; absent: no egress. */
-  egress?: { hostSocket: string; sandboxSocket: string };
+  /** The host path of the workspace's egress proxy socket; absent: no egress. */
+  egressSocket?: string;
   /** The holder's command: keeps the namespace alive (and bridges egress). */
   command: string[];
 }
@@ -124,10 +125,7 @@ export interface HolderPlan {
 export function buildHolderArgs(plan: HolderPlan): string[] {
   const args = ['--die-with-parent', '--unshare-all', '--unshare-user', ...IDENTITY, '--cap-drop', 'ALL'];
   args.push(...systemMounts(plan.readOnlyPaths, 1));
-  if (plan.egress) {
-    args.push('--dir', plan.egress.sandboxSocket.slice(0, plan.egress.sandboxSocket.lastIndexOf('/')));
-    args.push('--bind', plan.egress.hostSocket, plan.egress.sandboxSocket);
-  }
+  if (plan.egressSocket) args.push(...egressBind(plan.egressSocket));
   args.push('--info-fd', '3', '--', ...plan.command);
   return args;
 }

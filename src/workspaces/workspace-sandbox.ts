@@ -7,20 +7,17 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chown } from 'node:fs/promises';
 import { WorkspaceError } from './errors';
-import { startEgressProxy, type EgressProxy } from './egress/proxy';
-import { SANDBOX_PROXY_SOCKET, sandboxNetwork } from './egress/bridge';
-import type { EgressPolicy } from './egress/policy';
+import { startEgressProxy, type EgressProxy, type EgressProxyOptions } from './egress/proxy';
+import { bridgeArgv, egressEnv } from './egress/bridge';
+import { describeEgressPolicy, type EgressPolicy } from './egress/policy';
 import { signalGroup } from './process-group';
 import { buildCommandArgs, buildHolderArgs, type LaunchSpec, type SandboxLimits, type SandboxTools } from './sandbox';
 import type { SandboxReport } from './types';
 
-/** The port the egress bridge listens on inside the workspace's network namespace. */
-const BRIDGE_PORT = 3128;
 /** How long a holder may take to report its pid. */
 const HOLDER_START_MS = 5_000;
 
 export interface WorkspaceSandboxSettings {
-  workspaceId: string;
   /** Real path of the workspace root and of its home (bound read-write). */
   root: string;
   home: string;
@@ -33,6 +30,8 @@ export interface WorkspaceSandboxSettings {
   egress: EgressPolicy;
   /** Where this workspace's egress proxy socket goes (a short path: Unix socket names are limited). */
   egressSocket: string;
+  /** Test hooks of the egress proxy (name resolution, address check); production uses the defaults. */
+  egressHooks?: Pick<EgressProxyOptions, 'lookup' | 'isPermittedAddress'>;
   log?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
 }
 
@@ -50,20 +49,12 @@ export class WorkspaceSandbox {
 
   /** Environment variables commands need for the network policy (the proxy, when egress is allowed). */
   get env(): Record<string, string> {
-    if (this.settings.egress.mode === 'none') return {};
-    return sandboxNetwork(this.settings.egressSocket, this.settings.tools.socat ?? 'socat', BRIDGE_PORT).env;
+    return this.settings.egress.mode === 'none' ? {} : egressEnv();
   }
 
   /** What the tool result reports as enforced. */
   describe(): SandboxReport {
-    const { egress } = this.settings;
-    const network =
-      egress.mode === 'allowlist'
-        ? `allowlist (${egress.domains.join(', ')})`
-        : egress.mode === 'none'
-          ? 'none'
-          : 'internet';
-    return { network, limits: this.settings.limits };
+    return { network: describeEgressPolicy(this.settings.egress), limits: this.settings.limits };
   }
 
   /** The launch of `command` in directory `cwd` (a real path inside the root). */
@@ -129,14 +120,18 @@ export class WorkspaceSandbox {
             'An operator must install it (Debian: apt-get install socat) and restart the worker.',
         );
       }
-      proxy = await startEgressProxy({ socketPath: settings.egressSocket, policy: settings.egress, log: settings.log });
-      if (settings.uid !== undefined) await chown(settings.egressSocket, settings.uid, settings.gid ?? settings.uid);
-      const { bridgeArgv } = sandboxNetwork(settings.egressSocket, settings.tools.socat, BRIDGE_PORT);
-      command = ['/bin/sh', '-c', '"$@" & exec cat', 'sh', ...bridgeArgv];
+      proxy = await startEgressProxy({
+        ...settings.egressHooks,
+        socketPath: settings.egressSocket,
+        policy: settings.egress,
+        log: settings.log,
+      });
+      await chown(settings.egressSocket, settings.uid, settings.gid ?? settings.uid);
+      command = ['/bin/sh', '-c', '"$@" & exec cat', 'sh', ...bridgeArgv(settings.tools.socat)];
     }
     const args = buildHolderArgs({
       readOnlyPaths: settings.readOnlyPaths,
-      egress: proxy ? { hostSocket: settings.egressSocket, sandboxSocket: SANDBOX_PROXY_SOCKET } : undefined,
+      egressSocket: proxy ? settings.egressSocket : undefined,
       command,
     });
     const child = spawn(settings.tools.bwrap, args, {

@@ -7,7 +7,7 @@
  * turn completes and the workspace is not marked deleted; once the host restarts, tools work again.
  */
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
@@ -46,7 +46,7 @@ describe('workspace hosts', () => {
     taskQueue = `chatd-test-${randomUUID()}`;
     hosts = ['a', 'b'].map((name) => ({
       id: `e2e-${name}-${randomUUID()}`,
-      dataDir: mkdtempSync(path.join(os.tmpdir(), `chatd-host-${name}-`)),
+      dataDir: traversable(mkdtempSync(path.join(os.tmpdir(), `chatd-host-${name}-`))),
     }));
   });
 
@@ -67,8 +67,6 @@ describe('workspace hosts', () => {
         CHATD_WORKSPACE_HOST_ID: host.id,
         CHATD_DATA_DIR: host.dataDir,
         CHATD_WORKSPACE_HOST_TIMEOUT: String(PICKUP_TIMEOUT_SECONDS),
-        // Routing is under test, not the command sandbox (which needs namespaces this machine may lack).
-        CHATD_WORKSPACE_SANDBOX: 'off',
       },
     });
   }
@@ -150,7 +148,7 @@ describe('workspace hosts', () => {
       { id: 'call_w', name: 'write_file', args: { path: 'proof.txt', content: 'written on the host\n' } },
     ]);
     expect(written.results.map((r) => r.is_error)).toEqual([false]);
-    // Edited and read back in later turns (file tools: no dependency on the command sandbox).
+    // Edited, read back and run in later turns.
     const edited = await turn(chatId, [
       {
         id: 'call_e',
@@ -164,11 +162,17 @@ describe('workspace hosts', () => {
     const read = await turn(chatId, [{ id: 'call_r', name: 'read_file', args: { path: 'proof.txt' } }]);
     expect(read.results[0].is_error).toBe(false);
     expect(JSON.stringify(read.results[0].result)).toContain('written, then appended');
+    const ran = await turn(chatId, [{ id: 'call_x', name: 'execute', args: { command: 'cat proof.txt; id -u' } }]);
+    expect(ran.results[0].result).toMatchObject({
+      exit_code: 0,
+      output: 'written, then appended\n1000\n',
+      sandbox: expect.stringMatching(/^network none;/),
+    });
     expect(hasFile(owner.dataDir, 'proof.txt')).toBe(true);
     expect(hasFile(other.dataDir, 'proof.txt')).toBe(false);
     // The first tool step (no workspace yet) ran on the shared queue; every later one on the host's.
     expect((await runToolsQueues(chatId)).sort()).toEqual(
-      [taskQueue, ...Array<string>(3).fill(`chatd-ws-${owner.id}`)].sort(),
+      [taskQueue, ...Array<string>(4).fill(`chatd-ws-${owner.id}`)].sort(),
     );
 
     // The host dies: the model is told, the turn completes, the workspace stays.
@@ -197,3 +201,9 @@ describe('workspace hosts', () => {
     await captureTurn(chatId, 'chat-workflow.workspace-host');
   }, 300_000);
 });
+
+/** Sandboxes run as their workspace's own uid, which must be able to traverse to the workspace. */
+function traversable(dir: string): string {
+  chmodSync(dir, 0o711);
+  return dir;
+}

@@ -428,6 +428,18 @@ describe('docker-compose.yml', () => {
     expect(volumes.size).toBe(WORKERS.length);
   });
 
+  it('ships the workspace sandbox in the image and lets the workers create its namespaces', () => {
+    expect(dockerfileText).toMatch(/apt-get install[^\n]*\bbubblewrap\b[^\n]*\bsocat\b/);
+    for (const name of WORKERS) {
+      const block = serviceBlock(name);
+      expect(block).toMatch(/user: '0:0'/);
+      expect(block).toMatch(/seccomp=unconfined/);
+      expect(block).toMatch(/apparmor=unconfined/);
+    }
+    // The API serves no workspace: it keeps the image's unprivileged user and default profiles.
+    expect(serviceBlock('chatd-api')).not.toMatch(/user:|security_opt/);
+  });
+
   it('does not tell operators to --scale the workers (replicas would share one host id)', () => {
     const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
     expect(readme).not.toMatch(/docker compose up[^\n]*--scale chatd-worker/);

@@ -109,7 +109,7 @@ describe('buildHolderArgs', () => {
     expect(plain.slice(-2)).toEqual(['--', 'cat']);
     const egress = buildHolderArgs({
       readOnlyPaths: [],
-      egress: { hostSocket: '/tmp/e/ws.sock', sandboxSocket: '/run/chatd/egress.sock' },
+      egressSocket: '/tmp/e/ws.sock',
       command: ['cat'],
     });
     expect(valuesOf(egress, '--bind', 2)).toEqual([['/tmp/e/ws.sock', '/run/chatd/egress.sock']]);
