@@ -258,7 +258,9 @@ export class LocalWorkspaceProvider implements WorkspaceProvider {
   async sandboxStatus(): Promise<SandboxStatus> {
     if (this.options.sandbox === 'off') return { ok: true, off: true };
     const detection = await this.detect();
-    return detection.ok ? { ok: true, off: false } : detection;
+    if (!detection.ok) return detection;
+    const blocked = await this.untraversableAncestor();
+    return blocked ? { ok: false, reason: blocked } : { ok: true, off: false };
   }
 
   private detect(): Promise<SandboxDetection> {
@@ -367,15 +369,23 @@ export class LocalWorkspaceProvider implements WorkspaceProvider {
       await mkdir(dir, { recursive: true });
       await chmod(dir, 0o711);
     }
+    const blocked = await this.untraversableAncestor();
+    if (blocked) throw new WorkspaceError('sandbox_unavailable', blocked);
+  }
+
+  /** Why workspace uids cannot reach the workspaces (a parent without o+x), or null (root workers only). */
+  private async untraversableAncestor(): Promise<string | null> {
+    if (!this.asRoot) return null;
+    const base = path.resolve(this.options.baseDir);
     for (let dir = path.dirname(base); ; dir = path.dirname(dir)) {
-      if (((await stat(dir)).mode & 0o001) === 0) {
-        throw new WorkspaceError(
-          'sandbox_unavailable',
+      const info = await stat(dir).catch(() => null); // not created yet: chatd makes it traversable
+      if (info && (info.mode & 0o001) === 0) {
+        return (
           `Workspace sandboxes run as their own users, which cannot reach ${base} because ${dir} is not ` +
-            `traversable. An operator must run: chmod o+x ${dir}`,
+          `traversable. An operator must run: chmod o+x ${dir}`
         );
       }
-      if (dir === path.dirname(dir)) break;
+      if (dir === path.dirname(dir)) return null;
     }
   }
 

@@ -167,6 +167,14 @@ describe('sandbox availability', () => {
     expect(bare).toEqual({ ok: false, reason: expect.stringMatching(/bwrap \(bubblewrap\), nsenter, prlimit/) });
   });
 
+  // Root workers run each workspace as its own uid, which must be able to reach the workspaces.
+  it('names the private parent directory that keeps workspace uids out (root workers)', async () => {
+    expect(process.getuid?.()).toBe(0); // the test machine and CI run as root, as workspace hosts do
+    provider = new LocalWorkspaceProvider({ baseDir: path.join(dir, 'sub', 'ws') }); // dir is 0700
+    expect(await provider.sandboxStatus()).toEqual({ ok: false, reason: expect.stringContaining(`chmod o+x ${dir}`) });
+    expect(await codeOf(provider.create({ templateId: 'empty' }))).toBe('sandbox_unavailable');
+  });
+
   it('runs commands unsandboxed only when the operator turned the sandbox off', async () => {
     provider = new LocalWorkspaceProvider({ baseDir: dir, sandbox: 'off' });
     expect(await provider.sandboxStatus()).toEqual({ ok: true, off: true });
