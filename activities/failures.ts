@@ -4,7 +4,7 @@
  * ({message, kind, provider, retryable, status_code}) shown to users.
  */
 import { ApplicationFailure } from '@temporalio/activity';
-import { ModelConfigError } from '../src/chat/models';
+import { ModelConfigError } from '../src/turn/models';
 import { isDatabaseError } from '../src/db/create-db';
 import { classifyProviderError, LlmError, toStreamErrorPayload } from '../src/llm/errors';
 import type { ProviderKind } from '../src/llm/types';

@@ -3,12 +3,12 @@
  * Activity names (the object keys) are durable public API: never rename them.
  */
 import type { ChatServiceDeps } from '../src/chat/chat.service';
-import type { ToolStepDeps } from '../src/chat/tool-step';
-import type { TurnDeps } from '../src/chat/turn-runner';
+import type { ToolStepDeps } from '../src/turn/tool-step';
 import { createLlmActivities, type WorkspaceRoutingDeps } from './llm.activities';
-import { createStoreActivities } from './store.activities';
+import { createStoreActivities } from './finish.activities';
 import { createSubagentActivities } from './subagent.activities';
 import { createToolActivities } from './tools.activities';
+import type { TurnDeps } from '../src/turn/deps';
 
 export type ActivityDeps = TurnDeps & ToolStepDeps & ChatServiceDeps & WorkspaceRoutingDeps;
 

@@ -1,23 +1,24 @@
 /**
- * runModelStep: one LLM call of a turn (see src/chat/turn-runner.ts). Adapts Temporal to the
+ * runModelStep: one LLM call of a turn (see src/turn/model-step.ts). Adapts Temporal to the
  * domain: cancellation and the bus interrupt abort the call, a worker shutdown does not count as
  * an interrupt (the step is retried elsewhere), and failures are classified with a `retry` event
  * published before each retry so clients drop the partial answer. The summary carries the route
  * of the step's tool calls: the task queue of the host holding the chat's workspace.
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { runModelStep, type StepInput, type StepSummary, type TurnDeps } from '../src/chat/turn-runner';
+import { runModelStep, type StepSummary } from '../src/turn/model-step';
 import {
   DEFAULT_HOST_PICKUP_TIMEOUT_SECONDS,
   workspaceHostTaskQueue,
   type WorkspaceHostRoute,
 } from '../src/temporal/task-queues';
-import { compactChat, type CompactionTrigger } from '../src/chat/compact-step';
-import { generateChatTitle } from '../src/chat/title-step';
+import { compactChat, type CompactionTrigger } from '../src/turn/compact-step';
 import { classifyProviderError, retryDelayMs } from '../src/llm/errors';
 import { toActivityFailure } from './failures';
 import { startHeartbeat } from './heartbeat';
-import { interruptSignal } from './interrupts';
+import { interruptSignal } from './abort-on-interrupt';
+import { type StepInput, type TurnDeps } from '../src/turn/deps';
+import { generateChatTitle } from "../src/turn/title";
 
 export interface WorkspaceRoutingDeps {
   /** CHATD_WORKSPACE_HOST_TIMEOUT: carried in each step's route, so the workflow needs no configuration. */
@@ -50,7 +51,7 @@ export function withWorkspaceRoute(summary: StepSummary, timeoutSeconds: number)
 
 export function createLlmActivities(deps: TurnDeps & WorkspaceRoutingDeps) {
   return {
-    /** Summarises the conversation when the context passed the threshold (src/chat/compact-step.ts). */
+    /** Summarises the conversation when the context passed the threshold (src/turn/compact-step.ts). */
     async compactChat(input: StepInput & { trigger: CompactionTrigger }): Promise<{ status: 'compacted' | 'fenced' }> {
       const stop = startHeartbeat();
       try {
@@ -62,7 +63,7 @@ export function createLlmActivities(deps: TurnDeps & WorkspaceRoutingDeps) {
       }
     },
 
-    /** Best-effort title for a chat's first turn (src/chat/title-step.ts). */
+    /** Best-effort title for a chat's first turn (src/turn/title-step.ts). */
     async generateChatTitle(input: { chatId: string }): Promise<{ title: string | null }> {
       return generateChatTitle(deps, input, Context.current().cancellationSignal);
     },

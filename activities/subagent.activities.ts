@@ -1,6 +1,6 @@
 /**
  * Sub-agent activities: the database side of spawn_agent, wait_agent, message_agent and
- * close_agent (src/chat/subagents.ts). The workflow starts the child workflow and waits; these
+ * close_agent (src/turn/subagent-chats.ts). The workflow starts the child workflow and waits; these
  * only create, inspect and message chats, returning small summaries.
  */
 import type { ChatServiceDeps } from '../src/chat/chat.service';
@@ -14,7 +14,7 @@ import {
   type SubagentCall,
   type SubagentResult,
   type SubagentState,
-} from '../src/chat/subagents';
+} from '../src/turn/subagent-chats';
 
 export function createSubagentActivities(deps: ChatServiceDeps) {
   return {

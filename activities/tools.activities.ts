@@ -1,14 +1,14 @@
 /**
- * Tool activities: runTools executes a step's local tool calls (src/chat/tool-step.ts) and
+ * Tool activities: runTools executes a step's local tool calls (src/turn/tool-step.ts) and
  * persistToolResults stores the small results of the calls the workflow itself ran (sub-agents).
  * Interrupts abort running tools; a worker shutdown leaves the step to be retried elsewhere.
  */
 import { Context } from '@temporalio/activity';
-import { persistToolResults, type WorkflowToolResult } from '../src/chat/tool-results';
-import { runToolStep, type ToolStepDeps, type ToolStepSummary } from '../src/chat/tool-step';
-import type { StepInput } from '../src/chat/turn-runner';
+import { persistToolResults, type WorkflowToolResult } from '../src/turn/tool-results';
+import { runToolStep, type ToolStepDeps, type ToolStepSummary } from '../src/turn/tool-step';
 import { SUBAGENT_TOOL_NAMES } from '../src/tools/subagent-names';
-import { interruptSignal } from './interrupts';
+import { interruptSignal } from './abort-on-interrupt';
+import type { StepInput } from '../src/turn/deps';
 
 const WORKFLOW_TOOLS: ReadonlySet<string> = new Set(SUBAGENT_TOOL_NAMES);
 

@@ -2,7 +2,7 @@
  * Workspace use and the git diff of a chat's workspace. `workspaces.last_used_at` is when a chat's tools
  * last ran in the workspace (NULL: never), bumped at most once a minute per workspace. `chat_diff_status`
  * holds, per chat, the latest diff of its workspace's git repository as computed on the workspace host
- * after a step whose tools may change files (src/chat/diff-status.ts); GET /chats/{id}/diff reads it.
+ * after a step whose tools may change files (src/workspaces/diff-status.ts); GET /chats/{id}/diff reads it.
  */
 import { sql, type Kysely } from 'kysely';
 

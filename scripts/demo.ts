@@ -9,8 +9,8 @@ import { parseConfig } from '../src/config';
 import { freePort } from '../src/infra/embedded-postgres';
 import { createLogger } from '../src/log';
 import { startEmbedded } from '../src/main/dev';
-import { createKnobResponder, DEMO_KNOBS } from '../test/support/fake-llm/knobs';
-import { FakeLlmServer } from '../test/support/fake-llm/server';
+import { createKnobResponder, DEMO_KNOBS } from '../src/dev/fake-llm/knobs';
+import { FakeLlmServer } from '../src/dev/fake-llm/server';
 
 async function main(): Promise<void> {
   const say = (line: string): void => void process.stderr.write(`[demo] ${line}\n`);

@@ -17,7 +17,7 @@ import {
 } from '@temporalio/workflow';
 import { ChatStatusKey } from '../src/temporal/search-attributes';
 import { SUBAGENT_TOOL_NAMES } from '../src/tools/subagent-names';
-import type { CompactionTrigger } from '../src/chat/compact-step';
+import type { CompactionTrigger } from '../src/turn/compact-step';
 import type { WorkspaceHostRoute } from '../src/temporal/task-queues';
 import { background, compaction, finishing, modelStep } from './activity-proxies';
 import { MAX_COMPACTION_REENTRIES, nextTurnToRun, turnErrorFrom, type TurnError, type TurnOutcome } from './chat-turn';

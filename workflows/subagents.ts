@@ -5,7 +5,7 @@
  * message_agent and close_agent act through activities. Results are small and persisted in call order.
  */
 import { CancellationScope, condition, ParentClosePolicy, startChild } from '@temporalio/workflow';
-import type { SubagentResult, SubagentState } from '../src/chat/subagents';
+import type { SubagentResult, SubagentState } from '../src/turn/subagent-chats';
 import { pendingTurnSearchAttributes } from '../src/temporal/search-attributes';
 import { chatWorkflowId } from '../src/temporal/workflow-ids';
 import { store } from './activity-proxies';

@@ -6,7 +6,7 @@
  */
 import { TimeoutType } from '@temporalio/common';
 import { ActivityFailure, log, patched, TimeoutFailure } from '@temporalio/workflow';
-import type { ToolStepSummary } from '../src/chat/tool-step';
+import type { ToolStepSummary } from '../src/turn/tool-step';
 import type { WorkspaceHostRoute } from '../src/temporal/task-queues';
 import { hostTools, store, tools } from './activity-proxies';
 import type { ChatTurnInput } from './messages';

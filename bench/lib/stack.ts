@@ -201,7 +201,7 @@ export class BenchStack {
     const fakePort = await freePort();
     this.fake = await this.spawnChild(
       'fake',
-      ['test/support/fake-llm/main.ts', '--port', String(fakePort), '--ttft', '0', '--tps', '0', '--record', '3000'],
+      ['src/dev/fake-llm/main.ts', '--port', String(fakePort), '--ttft', '0', '--tps', '0', '--record', '3000'],
       {},
       async (child, output) => {
         while (!output().includes('fake-llm listening')) {

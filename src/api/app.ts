@@ -1,3 +1,4 @@
+import type { AppDeps } from './deps';
 /**
  * createApp(deps): the Koa application with its middleware order fixed in one place:
  * request id → error handler → body parser → public routes → authentication → API routes.
@@ -6,14 +7,8 @@
 import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
 import Koa from 'koa';
-import type { Kysely } from 'kysely';
-import type { Logger } from 'pino';
-import type { Database } from '../db/database';
 import { findLiveToken } from '../db/repositories/users.repository';
-import type { SecretBox } from '../security/secrets';
 import { TokenAuthenticator } from '../security/tokens';
-import type { StreamBus } from '../stream/bus';
-import type { TurnLauncher } from '../temporal/turns';
 import { authenticate } from './middleware/auth';
 import { errorHandler } from './middleware/error-handler';
 import { requestId } from './middleware/request-id';
@@ -25,23 +20,6 @@ import { modelConfigsRouter } from './routes/model-configs.routes';
 import { openApiRouter } from './routes/openapi.routes';
 import { usersRouter } from './routes/users.routes';
 import { workspacesRouter } from './routes/workspaces.routes';
-import type { SandboxStatus } from '../workspaces/local.provider';
-
-export interface AppDeps {
-  db: Kysely<Database>;
-  bus: StreamBus;
-  turns: TurnLauncher;
-  secrets: SecretBox;
-  log: Logger;
-  maxBodyBytes: number;
-  sseHeartbeatMs?: number;
-  /** Unsent SSE bytes per client above which a slow reader is disconnected (default 1 MiB). */
-  sseMaxBufferedBytes?: number;
-  checkTemporal: () => Promise<void>;
-  onModelConfigChange: () => void;
-  /** Whether workspace commands of this process are sandboxed (readiness reports it, never fails on it). */
-  workspaceSandbox?: () => Promise<SandboxStatus>;
-}
 
 export function createApp(deps: AppDeps): Koa {
   const app = new Koa();

@@ -1,3 +1,4 @@
+import type { Actor } from '../security/actor';
 /**
  * Chat lifecycle as the API drives it: create, list, update and archive, send (start a turn or
  * queue), edit, queue control, interrupt. Each mutation commits under the chat's row lock; a new
@@ -37,12 +38,12 @@ import { findOwnedWorkspaceForShare } from '../db/repositories/workspaces.reposi
 import { DependencyUnavailableError, NotFoundError, RateLimitedError, ValidationError } from '../errors';
 import type { StreamBus } from '../stream/bus';
 import type { ChatMessageDto, ChatQueuedMessageDto, WatchEvent } from '../stream/events';
-import type { TurnLauncher } from '../temporal/turns';
-import { messageRow } from './message-rows';
-import { toChatDto, toMessageDto, toQueuedDto, type ChatDto } from './dto';
-import { encodeParts, type ChatInputPart, type ChatMessagePart } from './message-parts';
+import { messageRow } from '../messages/rows';
+import { toChatDto, toMessageDto, toQueuedDto, type ChatDto } from '../messages/dto';
+import { encodeParts, type ChatInputPart, type ChatMessagePart } from '../messages/parts';
 import { fallbackTitle } from './title';
 import { workspaceAwarenessRow } from './workspace-awareness';
+import type { TurnLauncher } from './turn-launcher';
 
 /** At most this many queued messages per chat; one more is refused with 429 `queue_full`. */
 export const MAX_QUEUE_SIZE = 20;
@@ -52,11 +53,6 @@ export interface ChatServiceDeps {
   bus: StreamBus;
   turns: TurnLauncher;
   log: Logger;
-}
-
-export interface Actor {
-  id: string;
-  role: 'admin' | 'member';
 }
 
 type ChatStatus = ChatRow['status'];

@@ -5,7 +5,7 @@
  * that workspace or to create one, instead of calling file tools that can only fail.
  */
 import type { NewChatMessageRow, WorkspaceRow } from '../db/database';
-import { messageRow } from './message-rows';
+import { messageRow } from '../messages/rows';
 
 /** Longest workspace name or template id quoted in the message. */
 const MAX_QUOTED = 100;

@@ -4,11 +4,11 @@
  * embedded all-in-one. Configured only by environment variables, validated at boot.
  */
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { ensureBootstrapAdmin, ensureDefaultModel } from '../bootstrap';
+import { ensureBootstrapAdmin, ensureDefaultModel } from '../admin/bootstrap';
 import { ConfigError, parseConfig, type Config } from '../config';
 import { createDb } from '../db/create-db';
 import { migrateToLatest } from '../db/migrator';
-import { createDeps } from '../deps';
+import { createDeps } from './deps';
 import { createLogger } from '../log';
 import { PgStreamBus } from '../stream/pg-stream-bus';
 import { workspaceHostTaskQueue } from '../temporal/task-queues';

@@ -6,11 +6,11 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { ensureBootstrapAdmin, ensureDefaultModel } from '../bootstrap';
+import { ensureBootstrapAdmin, ensureDefaultModel } from '../admin/bootstrap';
 import { ConfigError, parseConfig, type Config } from '../config';
 import { createDb } from '../db/create-db';
 import { migrateToLatest } from '../db/migrator';
-import { createDeps, type Deps } from '../deps';
+import { createDeps, type Deps } from './deps';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../infra/embedded-postgres';
 import { resolveTemporalCli } from '../infra/temporal-binaries';
 import { startTemporalDevServer, type DevServerHandle } from '../infra/temporal-dev-server';

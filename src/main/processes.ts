@@ -8,10 +8,11 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { NativeConnection, type Worker } from '@temporalio/worker';
-import { createApp, type AppDeps } from '../api/app';
-import type { Deps } from '../deps';
+import { createApp } from '../api/app';
+import type { Deps } from './deps';
 import { createWorker, createWorkspaceHostWorker, type WorkerConfig } from '../temporal/create-worker';
 import { workspaceHostTaskQueue } from '../temporal/task-queues';
+import { type AppDeps } from '../api/deps';
 
 export interface RunningApi {
   url: string;

@@ -9,7 +9,7 @@
  */
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import { toMessageDto, toQueuedDto } from '../chat/dto';
+import { toMessageDto, toQueuedDto } from '../messages/dto';
 import type { Database } from '../db/database';
 import { findChat } from '../db/repositories/chats.repository';
 import {

@@ -2,7 +2,7 @@
  * The stream event union sent to clients over SSE (SPEC §5). Event `type` strings are public API:
  * add new ones, never rename. Payloads are snake_case like the rest of the HTTP API.
  */
-import type { ChatMessagePart } from '../chat/message-parts';
+import type { ChatMessagePart } from '../messages/parts';
 
 export type ChatStatusValue = 'waiting' | 'pending' | 'running' | 'paused' | 'completed' | 'error' | 'requires_action';
 
@@ -71,7 +71,7 @@ export type StreamEvent =
    * when the client's cursor points into a deleted run, so a reconnect after an edit stays correct.
    */
   | { type: 'history_truncated'; chat_id: string; from_message_id: number }
-  /** The git diff of the chat's workspace changed after a step that may change files (src/chat/diff-status.ts). */
+  /** The git diff of the chat's workspace changed after a step that may change files (src/workspaces/diff-status.ts). */
   | { type: 'diff_status_change'; chat_id: string; diff_status: DiffStatusSummary };
 
 export type StreamEventType = StreamEvent['type'];

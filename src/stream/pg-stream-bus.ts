@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'pg';
 import type { Logger } from 'pino';
-import { toMessageDto, toQueuedDto } from '../chat/dto';
+import { toMessageDto, toQueuedDto } from '../messages/dto';
 import type { ChatMessageRow, ChatQueuedMessageRow } from '../db/database';
 import type { InFlightPartial, LiveHandler, PartialSubscription, StreamBus, Unsubscribe } from './bus';
 import type { ControlMessage, StreamEvent, WatchEvent } from './events';

@@ -6,8 +6,8 @@
  * length (15 ms measured +13 ms added inter-token latency p99 in S5). Many paced streams are
  * merged further down instead, where NOTIFYs that queue up share one transaction (pg-stream-bus).
  */
-import { streamEventToPart } from '../chat/convert';
-import type { ChatMessagePart } from '../chat/message-parts';
+import { streamEventToPart } from '../messages/convert';
+import type { ChatMessagePart } from '../messages/parts';
 import type { ModelStreamEvent } from '../llm/types';
 import type { StreamBus } from './bus';
 

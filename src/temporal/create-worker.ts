@@ -8,7 +8,7 @@ import type { NativeConnection } from '@temporalio/worker';
 import { Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../../activities';
 import { createToolActivities } from '../../activities/tools.activities';
-import type { ToolStepDeps } from '../chat/tool-step';
+import type { ToolStepDeps } from '../turn/tool-step';
 
 export const workflowsPath = require.resolve('../../workflows');
 

@@ -8,23 +8,7 @@ import { chatWorkflow } from '../../workflows';
 import { interruptSignal, subagentFinishedSignal, turnRequestedSignal } from '../../workflows/messages';
 import { pendingTurnSearchAttributes } from './search-attributes';
 import { chatWorkflowId } from './workflow-ids';
-
-export interface TurnRequest {
-  chatId: string;
-  turn: number;
-  ownerId: string;
-  rootChatId: string;
-  modelConfigId: string;
-}
-
-/** What the chat service needs from the orchestrator (an interface, so domain code has no Temporal). */
-export interface TurnLauncher {
-  requestTurn(request: TurnRequest): Promise<void>;
-  interrupt(chatId: string, turn: number): Promise<void>;
-  /** Wakes a parent turn waiting for this sub-agent (no-op when the parent has no open run). */
-  notifySubagentFinished(parentChatId: string, childChatId: string): Promise<void>;
-}
-
+import type { TurnLauncher, TurnRequest } from '../chat/turn-launcher';
 /**
  * How long one request to Temporal may take, retries included. The client would otherwise retry an
  * unreachable server for about 20 s, and a turn request holds the chat's row lock and a database

@@ -6,9 +6,9 @@
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 
-import { createKnobResponder, DEMO_KNOBS } from '../support/fake-llm/knobs';
-import { cut, error, hang, overloadedInStream, text, toolCalls, webSearch } from '../support/fake-llm/script';
-import { FakeLlmServer } from '../support/fake-llm/server';
+import { createKnobResponder, DEMO_KNOBS } from '../../src/dev/fake-llm/knobs';
+import { cut, error, hang, overloadedInStream, text, toolCalls, webSearch } from '../../src/dev/fake-llm/script';
+import { FakeLlmServer } from '../../src/dev/fake-llm/server';
 
 type OpenAIApiError = InstanceType<typeof OpenAI.APIError>;
 type AnthropicApiError = InstanceType<typeof Anthropic.APIError>;

@@ -8,8 +8,8 @@ import { LlmError } from '../../src/llm/errors';
 import { createOpenAiProvider } from '../../src/llm/openai.provider';
 import { createLlmProvider, userAgentFor } from '../../src/llm/registry';
 import type { LlmProvider, ModelMessage, ModelRequest, ModelStepResult, ModelStreamEvent } from '../../src/llm/types';
-import { FakeLlmServer } from '../support/fake-llm/server';
-import { cut, error, hang, overloadedInStream, text, toolCalls, webSearch } from '../support/fake-llm/script';
+import { FakeLlmServer } from '../../src/dev/fake-llm/server';
+import { cut, error, hang, overloadedInStream, text, toolCalls, webSearch } from '../../src/dev/fake-llm/script';
 
 const USER_AGENT = userAgentFor('0.1.0-test');
 

@@ -7,9 +7,9 @@
 import { ActivityCancellationDetails, ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities, type ActivityDeps } from '../../activities';
-import { ModelResolver } from '../../src/chat/models';
-import { StepSettingsCache } from '../../src/chat/step-settings';
-import { messageRow } from '../../src/chat/message-rows';
+import { ModelResolver } from '../../src/turn/models';
+import { StepSettingsCache } from '../../src/turn/step-settings';
+import { messageRow } from '../../src/messages/rows';
 import { createLogger } from '../../src/log';
 import { sealProviderKey } from '../../src/security/provider-keys';
 import { SecretBox } from '../../src/security/secrets';
@@ -17,8 +17,8 @@ import type { StreamEvent } from '../../src/stream/events';
 import { MemoryStreamBus } from '../../src/stream/memory-stream-bus';
 import { buildToolRegistry } from '../../src/tools/registry';
 import { createTestDatabase, type TestDatabase } from '../support/db';
-import { error, hang, text } from '../support/fake-llm/script';
-import { FakeLlmServer } from '../support/fake-llm/server';
+import { error, hang, text } from '../../src/dev/fake-llm/script';
+import { FakeLlmServer } from '../../src/dev/fake-llm/server';
 
 describe('runModelStep', () => {
   let database: TestDatabase;

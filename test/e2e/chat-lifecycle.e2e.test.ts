@@ -8,12 +8,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
-import { messageRow } from '../../src/chat/message-rows';
+import { messageRow } from '../../src/messages/rows';
 import { insertMessages } from '../../src/db/repositories/messages.repository';
 import { startTestApp, startWorkerFor, textBody, turnRequests, waitForChat, type TestApp } from '../support/app';
 import { until } from '../support/wait';
-import { hang, text } from '../support/fake-llm/script';
-import { FakeLlmServer } from '../support/fake-llm/server';
+import { hang, text } from '../../src/dev/fake-llm/script';
+import { FakeLlmServer } from '../../src/dev/fake-llm/server';
 import { isAssistant, isStatus, SseClient, textOf } from '../support/sse';
 
 describe('chat turns', () => {

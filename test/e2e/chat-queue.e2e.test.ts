@@ -7,8 +7,8 @@
  */
 import { startTestApp, startWorkerFor, textBody, turnRequests, waitForChat, type TestApp } from '../support/app';
 import { until } from '../support/wait';
-import { error, text } from '../support/fake-llm/script';
-import { FakeLlmServer } from '../support/fake-llm/server';
+import { error, text } from '../../src/dev/fake-llm/script';
+import { FakeLlmServer } from '../../src/dev/fake-llm/server';
 import { SseClient, textOf } from '../support/sse';
 
 /** The last user text the model was sent in the turn's request `i` (title generation aside). */

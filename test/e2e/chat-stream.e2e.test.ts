@@ -7,8 +7,8 @@
 import * as http from 'node:http';
 import { startTestApp, textBody, waitForChat, type TestApp } from '../support/app';
 import { until } from '../support/wait';
-import { hang, text } from '../support/fake-llm/script';
-import { FakeLlmServer } from '../support/fake-llm/server';
+import { hang, text } from '../../src/dev/fake-llm/script';
+import { FakeLlmServer } from '../../src/dev/fake-llm/server';
 import { EventSourceProcess, isAssistant, isStatus, partsText, SseClient, textOf, type SseEvent } from '../support/sse';
 import { createTestUser } from '../support/users';
 

@@ -5,8 +5,8 @@
  */
 import { startTestApp, TEST_TITLE, turnRequests, type TestApp } from '../support/app';
 import { waitUntil } from '../support/wait';
-import { FakeLlmServer } from '../support/fake-llm/server';
-import { hang, text } from '../support/fake-llm/script';
+import { FakeLlmServer } from '../../src/dev/fake-llm/server';
+import { hang, text } from '../../src/dev/fake-llm/script';
 import { SseClient } from '../support/sse';
 import { captureHistory } from '../support/temporal';
 

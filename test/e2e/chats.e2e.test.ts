@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { insertChat } from '../../src/db/repositories/chats.repository';
 import { startTestApp, textBody, type TestApp } from '../support/app';
-import { FakeLlmServer } from '../support/fake-llm/server';
+import { FakeLlmServer } from '../../src/dev/fake-llm/server';
 import { SseClient } from '../support/sse';
 import { createTestUser, type TestUser } from '../support/users';
 

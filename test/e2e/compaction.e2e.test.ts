@@ -4,10 +4,10 @@
  * "chat_summarized" tool call and result, and the next step starts from the summary instead of the
  * full history. Compaction on the final step lets the model continue.
  */
-import { SUMMARY_PREFIX, SUMMARY_PROMPT } from '../../src/chat/compaction';
+import { SUMMARY_PREFIX, SUMMARY_PROMPT } from '../../src/turn/compaction';
 import { startTestApp, turnRequests, type TestApp } from '../support/app';
-import { text } from '../support/fake-llm/script';
-import { FakeLlmServer } from '../support/fake-llm/server';
+import { text } from '../../src/dev/fake-llm/script';
+import { FakeLlmServer } from '../../src/dev/fake-llm/server';
 import { SseClient } from '../support/sse';
 import { captureHistory } from '../support/temporal';
 

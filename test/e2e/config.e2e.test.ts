@@ -11,10 +11,10 @@ import {
   getUserCompactionThreshold,
   getUserPrompt,
   MAX_PROMPT_CHARS,
-} from '../../src/chat/config.service';
+} from '../../src/admin/chat-settings.service';
 import { startTestApp, turnRequests, waitForChat, type TestApp } from '../support/app';
-import { text } from '../support/fake-llm/script';
-import { FakeLlmServer } from '../support/fake-llm/server';
+import { text } from '../../src/dev/fake-llm/script';
+import { FakeLlmServer } from '../../src/dev/fake-llm/server';
 import { createTestUser, type TestUser } from '../support/users';
 
 describe('config', () => {

@@ -8,9 +8,9 @@
  * streamed each answer it saw live without a gap or a duplicate.
  */
 import { Client } from 'pg';
-import { lastUserText } from '../support/fake-llm/request';
-import { text } from '../support/fake-llm/script';
-import { FakeLlmServer } from '../support/fake-llm/server';
+import { lastUserText } from '../../src/dev/fake-llm/request';
+import { text } from '../../src/dev/fake-llm/script';
+import { FakeLlmServer } from '../../src/dev/fake-llm/server';
 import { FaultStack } from '../support/fault-stack';
 import { clientView, ResumingSseClient, type ResumedEvent } from '../support/resuming-sse';
 import { textBody } from '../support/app';

@@ -6,9 +6,9 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { parseContentDispositionFileName } from '../../src/api/content-disposition';
-import { MAX_FILE_BYTES } from '../../src/chat/file-types';
+import { MAX_FILE_BYTES } from '../../src/files/file-types';
 import { startTestApp, type TestApp } from '../support/app';
-import { FakeLlmServer } from '../support/fake-llm/server';
+import { FakeLlmServer } from '../../src/dev/fake-llm/server';
 import { createTestUser, type TestUser } from '../support/users';
 
 // A real 1×1 PNG.

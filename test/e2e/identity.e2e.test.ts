@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { startTestApp, type TestApp } from '../support/app';
-import { FakeLlmServer } from '../support/fake-llm/server';
+import { FakeLlmServer } from '../../src/dev/fake-llm/server';
 import { createTestUser, type TestUser } from '../support/users';
 import { hashToken } from '../../src/security/tokens';
 

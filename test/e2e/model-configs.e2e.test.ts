@@ -7,8 +7,8 @@
 import { randomUUID } from 'node:crypto';
 import { openProviderKey } from '../../src/security/provider-keys';
 import { startTestApp, type TestApp } from '../support/app';
-import { FakeLlmServer } from '../support/fake-llm/server';
-import { text } from '../support/fake-llm/script';
+import { FakeLlmServer } from '../../src/dev/fake-llm/server';
+import { text } from '../../src/dev/fake-llm/script';
 import { createTestUser, type TestUser } from '../support/users';
 
 describe('providers and model configs', () => {

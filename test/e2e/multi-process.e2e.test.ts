@@ -20,8 +20,8 @@ import {
   type WorkerProcess,
 } from '../support/app';
 import { createTestDatabase, type TestDatabase } from '../support/db';
-import { hang, text } from '../support/fake-llm/script';
-import { FakeLlmServer } from '../support/fake-llm/server';
+import { hang, text } from '../../src/dev/fake-llm/script';
+import { FakeLlmServer } from '../../src/dev/fake-llm/server';
 import { EventSourceProcess, isAssistant, isStatus, partsText, SseClient, textOf } from '../support/sse';
 
 const EVENT_TYPES = ['status', 'message_part', 'message', 'queue_update', 'retry', 'error', 'history_truncated'];

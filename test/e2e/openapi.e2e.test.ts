@@ -5,7 +5,7 @@
  */
 import { sql } from 'kysely';
 import { startTestApp, type TestApp } from '../support/app';
-import { FakeLlmServer } from '../support/fake-llm/server';
+import { FakeLlmServer } from '../../src/dev/fake-llm/server';
 
 describe('the API edge', () => {
   let fake: FakeLlmServer;

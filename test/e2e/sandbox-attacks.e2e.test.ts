@@ -9,8 +9,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { startTestApp, type TestApp } from '../support/app';
-import { FakeLlmServer } from '../support/fake-llm/server';
-import { text, toolCalls } from '../support/fake-llm/script';
+import { FakeLlmServer } from '../../src/dev/fake-llm/server';
+import { text, toolCalls } from '../../src/dev/fake-llm/script';
 import { SseClient } from '../support/sse';
 import { temporalAddress } from '../support/temporal';
 

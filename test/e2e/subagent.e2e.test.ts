@@ -5,9 +5,9 @@
  * parent and child requests interleave.
  */
 import { startTestApp, type TestApp } from '../support/app';
-import type { FakeStep } from '../support/fake-llm/script';
-import { text, toolCalls } from '../support/fake-llm/script';
-import { FakeLlmServer, type RecordedRequest } from '../support/fake-llm/server';
+import type { FakeStep } from '../../src/dev/fake-llm/script';
+import { text, toolCalls } from '../../src/dev/fake-llm/script';
+import { FakeLlmServer, type RecordedRequest } from '../../src/dev/fake-llm/server';
 import { SseClient } from '../support/sse';
 import { captureHistory } from '../support/temporal';
 

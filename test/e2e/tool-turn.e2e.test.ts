@@ -5,8 +5,8 @@
  */
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { startTestApp, turnRequests, type TestApp } from '../support/app';
-import { FakeLlmServer } from '../support/fake-llm/server';
-import { text, toolCalls } from '../support/fake-llm/script';
+import { FakeLlmServer } from '../../src/dev/fake-llm/server';
+import { text, toolCalls } from '../../src/dev/fake-llm/script';
 import { SseClient } from '../support/sse';
 import { captureHistory } from '../support/temporal';
 

@@ -7,8 +7,8 @@
  */
 import { sql } from 'kysely';
 import { startTestApp, textBody, turnRequests, waitForChat, type TestApp } from '../support/app';
-import { FakeLlmServer } from '../support/fake-llm/server';
-import { text, toolCalls } from '../support/fake-llm/script';
+import { FakeLlmServer } from '../../src/dev/fake-llm/server';
+import { text, toolCalls } from '../../src/dev/fake-llm/script';
 import { SseClient } from '../support/sse';
 import { createTestUser } from '../support/users';
 

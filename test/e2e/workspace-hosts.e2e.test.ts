@@ -20,8 +20,8 @@ import {
   type WorkerProcess,
 } from '../support/app';
 import { createTestDatabase, type TestDatabase } from '../support/db';
-import { text, toolCalls } from '../support/fake-llm/script';
-import { FakeLlmServer } from '../support/fake-llm/server';
+import { text, toolCalls } from '../../src/dev/fake-llm/script';
+import { FakeLlmServer } from '../../src/dev/fake-llm/server';
 import { captureHistory } from '../support/temporal';
 
 /** Short, so the dead-host turn is quick; the default is 60 s. */

@@ -7,7 +7,7 @@ import type { WorkflowStartOptions } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import type { Activities } from '../../activities';
-import type { StepSummary } from '../../src/chat/turn-runner';
+import type { StepSummary } from '../../src/turn/model-step';
 import type { chatWorkflow } from '../../workflows';
 import { getWorkflowBundle } from './temporal';
 

@@ -19,8 +19,8 @@ import { startTemporalDevServer, type DevServerHandle } from '../../src/infra/te
 import { SecretBox } from '../../src/security/secrets';
 import { generateToken } from '../../src/security/tokens';
 import { titleModelFor } from '../../src/llm/registry';
-import { text } from './fake-llm/script';
-import type { FakeLlmServer } from './fake-llm/server';
+import { text } from '../../src/dev/fake-llm/script';
+import type { FakeLlmServer } from '../../src/dev/fake-llm/server';
 import { waitUntil } from './wait';
 
 const REPO_ROOT = path.resolve(__dirname, '../..');

@@ -6,7 +6,7 @@
  * [<JSON object of extra config variables, e.g. CHATD_WORKSPACE_HOST_ID and CHATD_DATA_DIR>].
  */
 import { DefaultLogger, Runtime, makeTelemetryFilterString } from '@temporalio/worker';
-import { createDeps } from '../../src/deps';
+import { createDeps } from '../../src/main/deps';
 import { createLogger } from '../../src/log';
 import { startWorker } from '../../src/main/processes';
 import { PgStreamBus } from '../../src/stream/pg-stream-bus';

@@ -7,11 +7,13 @@ import { randomUUID } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { FinishInput, StepInput, StepSummary } from '../../src/chat/turn-runner';
+import type { StepSummary } from '../../src/turn/model-step';
 import { chatWorkflow } from '../../workflows';
 import { interruptSignal, subagentFinishedSignal, turnRequestedSignal } from '../../workflows/messages';
 import { mockActivities, okStep, turnOptions, withWorker } from '../support/chat-workflow';
 import { createTimeSkippingEnv } from '../support/temporal';
+import type { FinishInput } from '../../src/turn/finish-turn';
+import type { StepInput } from '../../src/turn/deps';
 
 describe('chatWorkflow', () => {
   let env: TestWorkflowEnvironment;

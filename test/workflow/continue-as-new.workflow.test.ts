@@ -5,10 +5,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { StepInput } from '../../src/chat/turn-runner';
 import { chatWorkflow } from '../../workflows';
 import { mockActivities, okStep, turnOptions, withWorker } from '../support/chat-workflow';
 import { connectDevServer } from '../support/temporal';
+import type { StepInput } from '../../src/turn/deps';
 
 describe('chatWorkflow on a long turn', () => {
   let env: TestWorkflowEnvironment;

@@ -11,13 +11,13 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import type { Activities } from '../../activities';
 import type { ModelStepSummary } from '../../activities/llm.activities';
-import type { WorkflowToolResult } from '../../src/chat/tool-results';
-import type { StepInput } from '../../src/chat/turn-runner';
+import type { WorkflowToolResult } from '../../src/turn/tool-results';
 import { workspaceHostTaskQueue, type WorkspaceHostRoute } from '../../src/temporal/task-queues';
 import { chatWorkflow } from '../../workflows';
 import { WORKSPACE_HOST_ROUTING_PATCH } from '../../workflows/workspace-hosts';
 import { mockActivities, okStep, turnOptions } from '../support/chat-workflow';
 import { createTimeSkippingEnv, getWorkflowBundle } from '../support/temporal';
+import type { StepInput } from '../../src/turn/deps';
 
 describe('chatWorkflow routing tool calls to the workspace host', () => {
   let env: TestWorkflowEnvironment;

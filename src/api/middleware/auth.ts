@@ -3,9 +3,9 @@
  * also accept `?access_token=`. Sets ctx.state.actor; `requireAdmin` guards admin-only routes.
  */
 import type { Middleware } from 'koa';
-import type { Actor } from '../../chat/chat.service';
 import { ForbiddenError, UnauthorizedError } from '../../errors';
 import type { TokenAuthenticator } from '../../security/tokens';
+import type { Actor } from '../../security/actor';
 
 /** The caller `authenticate` resolved; only for routes mounted after it. */
 export function actor(ctx: { state: { actor?: Actor } }): Actor {

@@ -5,7 +5,6 @@
  * or the stream, and shape the response.
  */
 import Router from '@koa/router';
-import type { AppDeps } from '../app';
 import {
   createChat,
   deleteQueuedMessageById,
@@ -18,8 +17,8 @@ import {
   sendMessage,
   updateChatSettings,
 } from '../../chat/chat.service';
-import { getChatDiff } from '../../chat/diff-status';
-import { toChatDto } from '../../chat/dto';
+import { getChatDiff } from '../../workspaces/diff-status';
+import { toChatDto } from '../../messages/dto';
 import { ValidationError } from '../../errors';
 import { ChatStreamHub, createStreamStore } from '../../stream/chat-stream';
 import { parseEventId } from '../../stream/cursor';
@@ -28,6 +27,7 @@ import { actor } from '../middleware/auth';
 import { SseWriter } from '../sse';
 import { mountRoute } from '../openapi';
 import { chatsApi } from './chats.schema';
+import type { AppDeps } from '../deps';
 
 /** The chat router (mounted after authentication); declarations live in chats.schema.ts. */
 export function chatsRouter(deps: AppDeps): Router {

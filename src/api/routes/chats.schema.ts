@@ -3,7 +3,7 @@
  * also generate the OpenAPI document, so they carry the descriptions clients read.
  */
 import { z } from 'zod';
-import { chatInputPartSchema } from '../../chat/message-parts';
+import { chatInputPartSchema } from '../../messages/parts';
 import { defineRoute } from '../openapi';
 import { timestamp, uuidParam } from './common.schema';
 
@@ -99,7 +99,7 @@ export const watchQuery = z.object({ access_token: z.string().optional() });
 
 const chatsTag = 'Chats';
 
-/** GET /chats/{id}/diff (src/chat/diff-status.ts). */
+/** GET /chats/{id}/diff (src/workspaces/diff-status.ts). */
 export const chatDiffResponse = z.object({
   chat_id: z.uuid(),
   workspace_id: z.uuid().nullable().describe('The workspace the diff was computed in.'),

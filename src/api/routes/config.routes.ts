@@ -12,11 +12,11 @@ import {
   setCompactionThreshold,
   setSystemPrompt,
   setUserPrompt,
-} from '../../chat/config.service';
-import type { AppDeps } from '../app';
+} from '../../admin/chat-settings.service';
 import { actor } from '../middleware/auth';
 import { mountRoute } from '../openapi';
 import { configApi as api } from './config.schema';
+import type { AppDeps } from '../deps';
 
 /** The config router (mounted after authentication). */
 export function configRouter(deps: AppDeps): Router {

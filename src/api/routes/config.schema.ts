@@ -3,7 +3,7 @@
  * system prompt, the caller's custom prompt and their per-model compaction thresholds.
  */
 import { z } from 'zod';
-import { MAX_PROMPT_CHARS } from '../../chat/config.service';
+import { MAX_PROMPT_CHARS } from '../../admin/chat-settings.service';
 import { defineRoute } from '../openapi';
 import { uuidParam } from './common.schema';
 

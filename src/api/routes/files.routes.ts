@@ -3,14 +3,14 @@
  * types, so the upload handler reads `ctx.req` itself, with the size limit enforced while reading.
  */
 import Router from '@koa/router';
-import { MAX_FILE_BYTES, MAX_FILE_NAME_BYTES, truncateUtf8 } from '../../chat/file-types';
-import { getFile, uploadFile } from '../../chat/files.service';
-import type { AppDeps } from '../app';
+import { MAX_FILE_BYTES, MAX_FILE_NAME_BYTES, truncateUtf8 } from '../../files/file-types';
+import { getFile, uploadFile } from '../../files/files.service';
 import { formatContentDisposition, parseContentDispositionFileName } from '../content-disposition';
 import { actor } from '../middleware/auth';
 import { mountRoute } from '../openapi';
 import { readRawBody } from '../raw-body';
 import { filesApi as api } from './files.schema';
+import type { AppDeps } from '../deps';
 
 /** The files router (mounted after authentication). */
 export function filesRouter(deps: AppDeps): Router {

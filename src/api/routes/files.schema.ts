@@ -3,7 +3,7 @@
  * upload body is raw bytes, not JSON, so it is declared as a raw body rather than a zod schema.
  */
 import { z } from 'zod';
-import { IMAGE_MEDIA_TYPES } from '../../chat/file-types';
+import { IMAGE_MEDIA_TYPES } from '../../files/file-types';
 import { defineRoute } from '../openapi';
 import { idParams, timestamp } from './common.schema';
 

@@ -1,7 +1,7 @@
 /** Liveness and readiness (PostgreSQL and Temporal reachable), outside authentication. */
 import Router from '@koa/router';
 import { sql } from 'kysely';
-import type { AppDeps } from '../app';
+import type { AppDeps } from '../deps';
 
 export function healthRouter(deps: AppDeps): Router {
   const router = new Router();

@@ -12,11 +12,11 @@ import {
   getProviders,
   updateModelConfigById,
   updateProviderConfig,
-} from '../../chat/model-configs.service';
-import type { AppDeps } from '../app';
+} from '../../admin/model-configs.service';
 import { actor } from '../middleware/auth';
 import { mountRoute } from '../openapi';
 import { modelConfigsApi as api } from './model-configs.schema';
+import type { AppDeps } from '../deps';
 
 /** The providers and model-configs router (mounted after authentication). */
 export function modelConfigsRouter(deps: AppDeps): Router {

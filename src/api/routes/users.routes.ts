@@ -12,12 +12,12 @@ import {
   getUsers,
   removeUserFromGroup,
   revokeToken,
-} from '../../chat/users.service';
+} from '../../admin/users.service';
 import type { TokenAuthenticator } from '../../security/tokens';
-import type { AppDeps } from '../app';
 import { actor } from '../middleware/auth';
 import { mountRoute } from '../openapi';
 import { usersApi } from './users.schema';
+import type { AppDeps } from '../deps';
 
 /** The identity router (mounted after authentication); a revocation reaches `tokens` at once. */
 export function usersRouter(deps: AppDeps, tokens: TokenAuthenticator): Router {

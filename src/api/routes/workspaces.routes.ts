@@ -3,11 +3,11 @@
  * the `workspaces` rows only; creating, starting and stopping workspaces is the agent's (its tools).
  */
 import Router from '@koa/router';
-import { listWorkspaces } from '../../chat/workspaces.service';
-import type { AppDeps } from '../app';
+import { listWorkspaces } from '../../workspaces/workspaces.service';
 import { actor } from '../middleware/auth';
 import { mountRoute } from '../openapi';
 import { workspacesApi as api } from './workspaces.schema';
+import type { AppDeps } from '../deps';
 
 /** The workspaces router (mounted after authentication). */
 export function workspacesRouter(deps: AppDeps): Router {

@@ -163,7 +163,7 @@ export async function listQueuedMessages(db: Db, chatId: string): Promise<ChatQu
   return db.selectFrom('chat_queued_messages').selectAll().where('chat_id', '=', chatId).orderBy('id').execute();
 }
 
-/** The message a step wrote under `stepKey` (see src/chat/turn-runner.ts), if any. */
+/** The message a step wrote under `stepKey` (see src/turn/model-step.ts), if any. */
 export async function findMessageByStepKey(db: Db, chatId: string, key: string): Promise<ChatMessageRow | undefined> {
   return db
     .selectFrom('chat_messages')

@@ -1,15 +1,15 @@
 /**
- * The summary call of compaction (src/chat/compaction.ts `summarize`) through the real provider adapters
+ * The summary call of compaction (src/turn/compaction.ts `summarize`) through the real provider adapters
  * and SDKs against the fake provider HTTP server. Assertions are on the recorded wire requests (summary
  * prompt last, no tools, tool choice none) and on how failures surface (reference §11.3 `ErrorsAreReported`).
  */
-import { SUMMARY_PROMPT, summarize } from '../../../src/chat/compaction';
+import { SUMMARY_PROMPT, summarize } from '../../../src/turn/compaction';
 import { LlmError } from '../../../src/llm/errors';
 import { createLlmProvider } from '../../../src/llm/registry';
 import type { LlmProvider, ModelMessage, ToolSpec } from '../../../src/llm/types';
-import { lastUserText } from '../../support/fake-llm';
-import { error, hang, text } from '../../support/fake-llm/script';
-import { FakeLlmServer } from '../../support/fake-llm/server';
+import { lastUserText } from '../../../src/dev/fake-llm';
+import { error, hang, text } from '../../../src/dev/fake-llm/script';
+import { FakeLlmServer } from '../../../src/dev/fake-llm/server';
 
 let server: FakeLlmServer;
 

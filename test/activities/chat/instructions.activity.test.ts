@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { formatWorkspaceContext, loadInstructionFile, MAX_INSTRUCTION_BYTES } from '../../../src/chat/instructions';
+import { formatWorkspaceContext, loadInstructionFile, MAX_INSTRUCTION_BYTES } from '../../../src/turn/instructions';
 import { LocalWorkspaceProvider } from '../../../src/workspaces/local.provider';
 import type { Workspace } from '../../../src/workspaces/types';
 

@@ -3,8 +3,8 @@
  * their threshold per model config), served from memory while the config generation the step read
  * stays the same, and read again once a write moved it. Users never see each other's settings.
  */
-import { compactionThresholdKey } from '../../../src/chat/compaction';
-import { StepSettingsCache } from '../../../src/chat/step-settings';
+import { compactionThresholdKey } from '../../../src/turn/compaction';
+import { StepSettingsCache } from '../../../src/turn/step-settings';
 import { putSiteConfig, putUserConfig } from '../../../src/db/repositories/configs.repository';
 import { findChatWithConfigGeneration } from '../../../src/db/repositories/steps.repository';
 import { insertUser } from '../../../src/db/repositories/users.repository';

@@ -4,7 +4,7 @@
  * step the rows of its first attempt, and stores nothing for a superseded turn; and the config
  * generation moves with every write to the config tables, in the writing transaction.
  */
-import { messageRow, toolResultRow } from '../../../src/chat/message-rows';
+import { messageRow, toolResultRow } from '../../../src/messages/rows';
 import { insertMessagesIfCurrentTurn } from '../../../src/db/repositories/messages.repository';
 import { putSiteConfig, putUserConfig } from '../../../src/db/repositories/configs.repository';
 import { findChatWithConfigGeneration } from '../../../src/db/repositories/steps.repository';

@@ -1,15 +1,15 @@
 /**
- * Title generation (src/chat/title-generator.ts, reference §6.13): when a chat qualifies, and the title
+ * Title generation (src/turn/title.ts, reference §6.13): when a chat qualifies, and the title
  * call through the real provider adapters against the fake provider HTTP server, asserting on the recorded
  * request (cheap model, title prompt, 256-token cap, no tools) and on the normalised result.
  */
 import { fallbackTitle } from '../../../src/chat/title';
-import { generateTitle, shouldGenerateTitle, TITLE_PROMPT, type TitleState } from '../../../src/chat/title-generator';
+import { generateTitle, shouldGenerateTitle, TITLE_PROMPT, type TitleState } from '../../../src/turn/title';
 import { createLlmProvider, titleModelFor } from '../../../src/llm/registry';
 import type { LlmProvider } from '../../../src/llm/types';
-import { lastUserText } from '../../support/fake-llm';
-import { error, hang, text } from '../../support/fake-llm/script';
-import { FakeLlmServer } from '../../support/fake-llm/server';
+import { lastUserText } from '../../../src/dev/fake-llm';
+import { error, hang, text } from '../../../src/dev/fake-llm/script';
+import { FakeLlmServer } from '../../../src/dev/fake-llm/server';
 
 const FIRST_MESSAGE = 'the login test fails about one run in five on CI, can you find out why and fix it';
 

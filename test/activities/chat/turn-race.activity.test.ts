@@ -7,16 +7,18 @@
  */
 import { sql } from 'kysely';
 import { createLogger } from '../../../src/log';
-import { createChat, editMessage, sendMessage, type Actor, type ChatServiceDeps } from '../../../src/chat/chat.service';
-import { finishTurn, type TurnDeps } from '../../../src/chat/turn-runner';
-import { messageRow } from '../../../src/chat/message-rows';
+import { createChat, editMessage, sendMessage, type ChatServiceDeps } from '../../../src/chat/chat.service';
+import { messageRow } from '../../../src/messages/rows';
 import { lockChat, updateChat } from '../../../src/db/repositories/chats.repository';
 import { insertMessages } from '../../../src/db/repositories/messages.repository';
 import { startModelStep } from '../../../src/db/repositories/steps.repository';
 import { insertUser } from '../../../src/db/repositories/users.repository';
 import { MemoryStreamBus } from '../../../src/stream/memory-stream-bus';
-import type { TurnLauncher, TurnRequest } from '../../../src/temporal/turns';
 import { createTestDatabase, insertUnusedModelConfig, type TestDatabase } from '../../support/db';
+import { type Actor } from '../../../src/security/actor';
+import type { TurnLauncher, TurnRequest } from '../../../src/chat/turn-launcher';
+import { finishTurn } from '../../../src/turn/finish-turn';
+import { type TurnDeps } from '../../../src/turn/deps';
 
 class RecordingLauncher implements TurnLauncher {
   readonly requested: TurnRequest[] = [];

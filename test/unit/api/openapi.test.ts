@@ -4,7 +4,6 @@
  */
 import type Router from '@koa/router';
 import { z } from 'zod';
-import type { AppDeps } from '../../../src/api/app';
 import { buildOpenApiDocument, defineRoute, toOpenApiPath } from '../../../src/api/openapi';
 import { chatsRouter } from '../../../src/api/routes/chats.routes';
 import { configRouter } from '../../../src/api/routes/config.routes';
@@ -15,6 +14,7 @@ import { apiRoutes, openApiDocument, openApiRouter } from '../../../src/api/rout
 import { usersRouter } from '../../../src/api/routes/users.routes';
 import { workspacesRouter } from '../../../src/api/routes/workspaces.routes';
 import { TokenAuthenticator } from '../../../src/security/tokens';
+import type { AppDeps } from '../../../src/api/deps';
 
 // Routers only read their deps when a request arrives, so building them needs none.
 const deps = {} as AppDeps;

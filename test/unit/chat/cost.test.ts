@@ -1,9 +1,9 @@
 /**
- * Step cost in micro-dollars (src/chat/cost.ts, reference §6.14). The rules that matter for billing and
+ * Step cost in micro-dollars (src/turn/cost.ts, reference §6.14). The rules that matter for billing and
  * usage limits: unpriced is null and never 0, the arithmetic is exact decimal with one ceil at the end, and
  * reasoning tokens are not charged twice.
  */
-import { calculateCostMicros, parsePrices, type ModelPrices } from '../../../src/chat/cost';
+import { calculateCostMicros, parsePrices, type ModelPrices } from '../../../src/turn/cost';
 import { emptyUsage, type Usage } from '../../../src/llm/types';
 
 const usage = (overrides: Partial<Usage>): Usage => ({ ...emptyUsage(), ...overrides });

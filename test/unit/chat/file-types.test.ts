@@ -2,7 +2,7 @@
  * Upload type rules: the server trusts the bytes, not the client's Content-Type, and stored names
  * must be safe to put in a header and fit 255 UTF-8 bytes without breaking a character.
  */
-import { normalizeMediaType, sanitizeFileName, sniffImageType, truncateUtf8 } from '../../../src/chat/file-types';
+import { normalizeMediaType, sanitizeFileName, sniffImageType, truncateUtf8 } from '../../../src/files/file-types';
 
 const bytes = (...parts: Array<number[] | string>): Buffer =>
   Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'latin1') : Buffer.from(p))));

@@ -3,7 +3,7 @@
  * drops them all, a value read under an older one is never kept, and the entry count is bounded
  * with the least recently used entry going first.
  */
-import { GenerationCache } from '../../../src/chat/generation-cache';
+import { GenerationCache } from '../../../src/turn/generation-cache';
 
 describe('GenerationCache', () => {
   it('serves an entry while the generation it was read under is current', () => {

@@ -1,5 +1,5 @@
 /** NUL-byte escaping for jsonb (which cannot store U+0000) must be lossless for any string. */
-import { decodeParts, encodeParts, stripInternal, type ChatMessagePart } from '../../../src/chat/message-parts';
+import { decodeParts, encodeParts, stripInternal, type ChatMessagePart } from '../../../src/messages/parts';
 
 describe('encodeParts / decodeParts', () => {
   it.each([

@@ -2,7 +2,7 @@
  * buildPrompt: persisted parts → the neutral prompt, with the history repairs providers need
  * (both OpenAI and Anthropic reject unanswered tool calls and results without their call).
  */
-import { buildPrompt, INTERRUPTED_TOOL_RESULT, sanitizeToolCallId, type PromptMessage } from '../../../src/chat/prompt';
+import { buildPrompt, INTERRUPTED_TOOL_RESULT, sanitizeToolCallId, type PromptMessage } from '../../../src/turn/prompt';
 
 const user = (text: string): PromptMessage => ({ role: 'user', content: [{ type: 'text', text }] });
 

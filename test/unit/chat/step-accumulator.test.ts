@@ -1,5 +1,5 @@
 /** The partial answer kept on interrupt is rebuilt from the stream events seen so far. */
-import { StepAccumulator } from '../../../src/chat/step-accumulator';
+import { StepAccumulator } from '../../../src/turn/step-accumulator';
 
 describe('StepAccumulator', () => {
   it('merges deltas into parts in stream order and keeps a half-streamed tool call', () => {

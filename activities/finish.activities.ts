@@ -1,7 +1,5 @@
-/**
- * Small database transitions the turn workflow needs: finishing a turn.
- */
-import { finishTurn, type FinishInput, type TurnDeps } from '../src/chat/turn-runner';
+import { finishTurn, type FinishInput } from '../src/turn/finish-turn';
+import { type TurnDeps } from '../src/turn/deps';
 
 export function createStoreActivities(deps: TurnDeps) {
   return {

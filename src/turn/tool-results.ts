@@ -7,9 +7,9 @@ import type { Database } from '../db/database';
 import { insertMessagesIfCurrentTurn } from '../db/repositories/messages.repository';
 import type { ModelToolResult } from '../llm/types';
 import type { StreamBus } from '../stream/bus';
-import { toMessageDto } from './dto';
-import { toolResultRow } from './message-rows';
-import type { StepInput } from './turn-runner';
+import { toMessageDto } from '../messages/dto';
+import { toolResultRow } from '../messages/rows';
+import type { StepInput } from './deps';
 
 /** A small, JSON-safe tool result that may pass through workflow history. */
 export interface WorkflowToolResult {

@@ -1,7 +1,7 @@
 /**
  * Chat configuration (reference §4.5): the admin's system prompt (site-wide), each user's custom
  * prompt and per-model compaction threshold overrides. The readers take only the database; the
- * turn runner reads the same rows through its per-process cache (src/chat/step-settings.ts).
+ * turn runner reads the same rows through its per-process cache (src/turn/step-settings.ts).
  */
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/database';
@@ -14,9 +14,9 @@ import {
   putSiteConfig,
   putUserConfig,
 } from '../db/repositories/configs.repository';
-import type { Actor } from './chat.service';
-import { compactionThresholdKey } from './compaction';
+import { compactionThresholdKey } from '../turn/compaction';
 import { requireVisibleModelConfig } from './model-configs.service';
+import type { Actor } from '../security/actor';
 
 /** Longest system or user prompt, in characters (Unicode code points). */
 export const MAX_PROMPT_CHARS = 131_072;

@@ -1,11 +1,16 @@
 /**
- * Generated chat titles (reference §6.13): when a chat qualifies for one, and one cheap model call that
- * turns the first user message into a short title. Best effort by design: callers run it beside the turn
- * and ignore its failures. Fallback titles and normalisation live in title.ts.
+ * Generated chat titles, run by the worker beside a chat's first turn: whether a chat qualifies, the one
+ * cheap model call that turns the first user message into a short title, and storing it unless someone
+ * renamed the chat meanwhile. Best effort by design: callers ignore its failures. The placeholder title
+ * a chat gets at creation, and the normalisation both share, live in src/chat/title.ts.
  */
 import type { LlmProvider, ModelRequest } from '../llm/types';
 import { completeText } from './compaction';
-import { fallbackTitle, normalizeTitle } from './title';
+import { fallbackTitle, normalizeTitle } from '../chat/title';
+import { findChatWithConfigGeneration } from '../db/repositories/steps.repository';
+import { titleModelFor } from '../llm/registry';
+import { decodeParts } from '../messages/parts';
+import type { TurnDeps } from './deps';
 
 /** Time allowed for the title call. */
 export const TITLE_TIMEOUT_MS = 30_000;
@@ -85,4 +90,65 @@ export async function generateTitle(
   const title = normalizeTitle(raw);
   if (title === '' || title === fallbackTitle(firstUserText)) return null;
   return title;
+}
+export async function generateChatTitle(
+  deps: TurnDeps,
+  input: { chatId: string },
+  signal: AbortSignal,
+): Promise<{ title: string | null }> {
+  const found = await findChatWithConfigGeneration(deps.db, input.chatId);
+  if (!found) return { title: null };
+  const { chat, configGeneration } = found;
+  const messages = await deps.db
+    .selectFrom('chat_messages')
+    .select(['role', 'content'])
+    .where('chat_id', '=', chat.id)
+    .where('deleted', '=', false)
+    .where('visibility', 'in', ['user', 'both'])
+    .orderBy('id')
+    .limit(20)
+    .execute();
+  const users = messages.filter((m) => m.role === 'user');
+  const firstUserText = users[0]
+    ? decodeParts(users[0].content)
+        .filter((p) => p.type === 'text')
+        .map((p) => p.text)
+        .join(' ')
+    : '';
+  const state = {
+    userMessages: users.length,
+    assistantOrToolMessages: messages.filter((m) => m.role === 'assistant' || m.role === 'tool').length,
+    currentTitle: chat.title,
+    firstUserText,
+  };
+  if (!shouldGenerateTitle(state)) return { title: null };
+
+  const model = await deps.models.resolve(chat.last_model_config_id, configGeneration);
+  const title = await generateTitle(
+    model.provider,
+    titleModelFor(model.providerKind) ?? model.model,
+    firstUserText,
+    signal,
+  );
+  if (!title) return { title: null };
+  const updated = await deps.db
+    .updateTable('chats')
+    .set({ title })
+    .where('id', '=', chat.id)
+    .where('title', '=', chat.title)
+    .returning(['id', 'owner_id', 'status', 'parent_chat_id', 'archived'])
+    .executeTakeFirst();
+  if (!updated) return { title: null };
+  deps.bus.publish(chat.id, { type: 'title_change', chat_id: chat.id, title });
+  deps.bus.publishWatch(updated.owner_id, {
+    kind: 'title_change',
+    chat: {
+      id: chat.id,
+      status: updated.status,
+      title,
+      parent_chat_id: updated.parent_chat_id,
+      archived: updated.archived,
+    },
+  });
+  return { title };
 }

@@ -4,7 +4,7 @@
  */
 import type { ChatMessageRole, ChatMessageVisibility, NewChatMessageRow } from '../db/database';
 import type { ModelToolResult } from '../llm/types';
-import { encodeParts, type ChatMessagePart } from './message-parts';
+import { encodeParts, type ChatMessagePart } from './parts';
 
 /** Step keys make persistence idempotent across activity retries (unique per chat). */
 export const stepKey = (turn: number, step: number, slot: string): string => `t${turn}.s${step}.${slot}`;

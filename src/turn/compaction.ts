@@ -7,7 +7,7 @@
 import type { ChatMessageRole, ChatMessageVisibility } from '../db/database';
 import { LlmError } from '../llm/errors';
 import type { LlmProvider, ModelCallOptions, ModelMessage, ModelRequest, ToolSpec, Usage } from '../llm/types';
-import type { ChatMessagePart } from './message-parts';
+import type { ChatMessagePart } from '../messages/parts';
 
 /**
  * Model-facing preamble of the hidden summary message. Verbatim from the reference: the model must read the

@@ -1,13 +1,19 @@
 /**
- * The chat configuration a model step applies (src/chat/config.service.ts): the admin's system
+ * The chat configuration a model step applies (src/admin/chat-settings.service.ts): the admin's system
  * prompt, the chat owner's custom prompt and their compaction threshold overrides. Cached per
- * process for the config generation the step read (src/chat/generation-cache.ts), so steps read
+ * process for the config generation the step read (src/turn/generation-cache.ts), so steps read
  * the config tables only after a change, and then in one statement.
  */
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/database';
 import { listSiteAndUserConfigs } from '../db/repositories/configs.repository';
-import { asPrompt, asThresholdOverride, SYSTEM_PROMPT_KEY, THRESHOLD_PREFIX, USER_PROMPT_KEY } from './config.service';
+import {
+  asPrompt,
+  asThresholdOverride,
+  SYSTEM_PROMPT_KEY,
+  THRESHOLD_PREFIX,
+  USER_PROMPT_KEY,
+} from '../admin/chat-settings.service';
 import { GenerationCache } from './generation-cache';
 
 /** What a step applies for one user. */

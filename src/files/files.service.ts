@@ -7,8 +7,8 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../db/database';
 import { findChatFileForOwner, insertChatFile } from '../db/repositories/chat-files.repository';
 import { NotFoundError, ValidationError } from '../errors';
-import type { Actor } from './chat.service';
 import { isImageMediaType, normalizeMediaType, sanitizeFileName, sniffImageType } from './file-types';
+import type { Actor } from '../security/actor';
 
 /** An uploaded file's metadata, as the API shows it. */
 export interface FileDto {

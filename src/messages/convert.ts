@@ -3,7 +3,7 @@
  * persisted and wire format. Kept in one place so the two formats cannot drift apart.
  */
 import type { ModelAssistantPart, ModelStreamEvent } from '../llm/types';
-import type { ChatMessagePart } from './message-parts';
+import type { ChatMessagePart } from './parts';
 
 /** An assistant part as it is persisted (signatures kept as internal fields). */
 export function assistantPartToChat(part: ModelAssistantPart): ChatMessagePart {

@@ -1,63 +1,23 @@
-/**
- * The work of a turn, below Temporal: run one model step (load the prompt, stream the call,
- * publish deltas, persist the assistant message under the turn fence) and finish a turn (final
- * status, queue promotion, events). Activities are thin adapters over these two functions.
- */
-import type { Kysely } from 'kysely';
-import type { Logger } from 'pino';
-import type { ChatRow, Database, NewChatMessageRow } from '../db/database';
-import { endTurnPromotingQueued, lockChat, updateChat } from '../db/repositories/chats.repository';
-import {
-  insertMessages,
-  insertMessagesIfCurrentTurn,
-  listQueuedMessages,
-  type PromptRow,
-} from '../db/repositories/messages.repository';
+import type { NewChatMessageRow } from '../db/database';
+import { insertMessagesIfCurrentTurn, type PromptRow } from '../db/repositories/messages.repository';
 import { readModelStep, startModelStep } from '../db/repositories/steps.repository';
 import type { LinkedWorkspace } from '../db/repositories/workspaces.repository';
 import { LlmError } from '../llm/errors';
-import { emptyUsage, type ModelRequest, type ModelStepResult, type ProviderKind, type ToolSpec } from '../llm/types';
-import type { StreamBus } from '../stream/bus';
-import type { StreamErrorPayload } from '../stream/events';
+import { emptyUsage, type ModelRequest, type ModelStepResult } from '../llm/types';
 import { StepPublisher } from '../stream/step-publisher';
-import { assistantPartToChat } from './convert';
-import { toMessageDto, toQueuedDto } from './dto';
-import { decodeParts, encodeParts } from './message-parts';
+import { assistantPartToChat } from '../messages/convert';
+import { toMessageDto } from '../messages/dto';
+import { decodeParts, encodeParts } from '../messages/parts';
 import type { CompactionTrigger } from './compact-step';
 import { measureContext, resolveThreshold, shouldCompact } from './compaction';
 import { calculateCostMicros } from './cost';
-import type { ModelResolver, ResolvedModel } from './models';
+import type { ResolvedModel } from './models';
 import { formatWorkspaceContext, loadInstructionFile } from './instructions';
-import { messageRow, stepKey } from './message-rows';
+import { stepKey } from '../messages/rows';
 import { buildPrompt, type PromptMessage } from './prompt';
-import type { StepSettingsCache } from './step-settings';
-import type { Workspace } from '../workspaces/types';
 import { StepAccumulator } from './step-accumulator';
-
-export interface TurnDeps {
-  db: Kysely<Database>;
-  bus: StreamBus;
-  models: ModelResolver;
-  /** The system prompt and the owner's prompt and thresholds, cached per process. */
-  settings: StepSettingsCache;
-  log: Logger;
-  maxSteps: number;
-  /** The tools offered to the model in this chat (sub-agent chats get fewer). */
-  toolSpecs(chat: ChatRow): ToolSpec[];
-  /**
-   * The chat's running workspace, when the deployment has workspaces (instruction files come from it);
-   * `linked` is the chat's linked workspace row, already read with the step.
-   */
-  workspaceFor?(chatId: string, linked?: LinkedWorkspace | null): Promise<Workspace | null>;
-  /** Tells a parent chat's running turn that its sub-agent finished (the wait_agent wake-up). */
-  notifySubagentFinished?(parentChatId: string, childChatId: string): Promise<void>;
-}
-
-export interface StepInput {
-  chatId: string;
-  turn: number;
-  step: number;
-}
+import type { TurnDeps, StepInput, StepContext } from './deps';
+import { INTERRUPT } from './deps';
 
 export interface ToolCallSummary {
   id: string;
@@ -80,18 +40,6 @@ export type StepSummary =
     }
   | { status: 'interrupted' }
   | { status: 'fenced' };
-
-/** The abort reason that means "the user interrupted"; any other reason (shutdown) is rethrown. */
-export const INTERRUPT = 'interrupt';
-
-export interface StepContext {
-  /** Aborts the provider call: with reason INTERRUPT for a user interrupt, anything else otherwise. */
-  signal: AbortSignal;
-  /** Told which provider serves the step, so its errors can be classified. */
-  onProvider?: (kind: ProviderKind) => void;
-}
-
-export { stepKey };
 
 /**
  * Runs step `step` of turn `turn`. Throws the provider's LlmError (to be classified and retried by
@@ -282,81 +230,4 @@ async function persistAssistant(
   for (const row of rows)
     deps.bus.publish(input.chatId, { type: 'message', chat_id: input.chatId, message: toMessageDto(row) });
   return true;
-}
-
-export interface FinishInput {
-  chatId: string;
-  turn: number;
-  outcome: 'completed' | 'interrupted' | 'superseded' | 'failed' | 'fenced';
-  error: StreamErrorPayload | null;
-}
-
-/**
- * Ends a turn under the chat's row lock: `waiting` (success or interrupt) promotes the oldest queued
- * message into the next turn; `error` keeps the queue. Returns the turn to run next, if any.
- */
-export async function finishTurn(
-  deps: TurnDeps,
-  input: FinishInput,
-): Promise<{ nextTurn: number | null; status: ChatRow['status'] | null }> {
-  const { db, bus } = deps;
-  const outcome = await db.transaction().execute(async (trx) => {
-    const chat = await lockChat(trx, input.chatId);
-    if (!chat) return null;
-    // Superseded (edit) or already handed on: only report a newer pending turn.
-    if (chat.turn !== input.turn) return { chat, next: chat.status === 'pending' ? chat.turn : null, promoted: null };
-    // A user interrupt already wrote `waiting`; it wins over a failure that raced it.
-    const failed = input.outcome === 'failed' && chat.status !== 'waiting';
-    // An archived chat keeps its queue: archiving stops the chat, it must not start the next turn.
-    if (failed || chat.archived) {
-      const updated = await updateChat(trx, chat.id, {
-        status: failed ? 'error' : 'waiting',
-        last_error: failed ? (input.error?.message ?? 'The agent failed.') : null,
-        last_error_kind: failed ? (input.error?.kind ?? 'generic') : null,
-      });
-      return { chat: updated, next: null, promoted: null };
-    }
-    const { chat: updated, promotedContent } = await endTurnPromotingQueued(trx, chat.id);
-    if (promotedContent === null) return { chat: updated, next: null, promoted: null };
-    const [message] = await insertMessages(trx, [
-      messageRow({
-        chatId: chat.id,
-        turn: updated.turn,
-        role: 'user',
-        content: JSON.stringify(promotedContent),
-        modelConfigId: chat.last_model_config_id,
-        createdBy: chat.owner_id,
-      }),
-    ]);
-    return { chat: updated, next: updated.turn, promoted: message ?? null };
-  });
-  if (!outcome) return { nextTurn: null, status: null };
-
-  const { chat } = outcome;
-  if (outcome.promoted) {
-    bus.publish(chat.id, { type: 'message', chat_id: chat.id, message: toMessageDto(outcome.promoted) });
-    const queue = await listQueuedMessages(db, chat.id);
-    bus.publish(chat.id, { type: 'queue_update', chat_id: chat.id, queued_messages: queue.map(toQueuedDto) });
-  }
-  if (chat.turn === input.turn || outcome.promoted) {
-    if (chat.status === 'error' && input.error)
-      bus.publish(chat.id, { type: 'error', chat_id: chat.id, ...input.error });
-    bus.publish(chat.id, { type: 'status', chat_id: chat.id, status: chat.status });
-    bus.publishWatch(chat.owner_id, {
-      kind: 'status_change',
-      chat: {
-        id: chat.id,
-        status: chat.status,
-        title: chat.title,
-        parent_chat_id: chat.parent_chat_id,
-        archived: chat.archived,
-      },
-    });
-  }
-  if (chat.parent_chat_id && (chat.status === 'waiting' || chat.status === 'error') && chat.turn === input.turn) {
-    await deps
-      .notifySubagentFinished?.(chat.parent_chat_id, chat.id)
-      .catch((err: unknown) => deps.log.warn({ err, chatId: chat.id }, 'could not notify the parent chat'));
-  }
-  return { nextTurn: outcome.next, status: chat.turn === input.turn || outcome.promoted ? chat.status : null };
 }

@@ -12,13 +12,12 @@ import { findMessageByStepKey, insertMessages } from '../db/repositories/message
 import { findWorkspace } from '../db/repositories/workspaces.repository';
 import { WAIT_AGENT_DEFAULT_SECONDS } from '../tools/subagent-names';
 import { CloseAgentArgs, MessageAgentArgs, SpawnAgentArgs, WaitAgentArgs } from '../tools/subagent.tools';
-import { interruptChat, sendMessage, type ChatServiceDeps } from './chat.service';
-import { toMessageDto } from './dto';
-import { decodeParts } from './message-parts';
-import { messageRow } from './message-rows';
-import { fallbackTitle, normalizeTitle } from './title';
-import { stepKey } from './turn-runner';
-import { workspaceAwarenessRow } from './workspace-awareness';
+import { interruptChat, sendMessage, type ChatServiceDeps } from '../chat/chat.service';
+import { toMessageDto } from '../messages/dto';
+import { decodeParts } from '../messages/parts';
+import { messageRow, stepKey } from '../messages/rows';
+import { fallbackTitle, normalizeTitle } from '../chat/title';
+import { workspaceAwarenessRow } from '../chat/workspace-awareness';
 
 export interface SubagentCall {
   chatId: string;

@@ -23,7 +23,7 @@ import {
 } from '../db/repositories/users.repository';
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
 import { generateToken, hashToken } from '../security/tokens';
-import type { Actor } from './chat.service';
+import type { Actor } from '../security/actor';
 
 /** A user as the API shows it. */
 export interface UserDto {

@@ -4,8 +4,8 @@
  * worker shutdown or timeout, which must not be treated as the user's interrupt.
  */
 import { Context } from '@temporalio/activity';
-import { INTERRUPT, type StepInput } from '../src/chat/turn-runner';
 import type { StreamBus } from '../src/stream/bus';
+import { INTERRUPT, type StepInput } from '../src/turn/deps';
 
 export interface InterruptSignal {
   signal: AbortSignal;

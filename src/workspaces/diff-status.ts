@@ -15,14 +15,8 @@ import { findDiffStatusForOwner, upsertDiffStatus } from '../db/repositories/dif
 import { NotFoundError } from '../errors';
 import type { StreamBus } from '../stream/bus';
 import type { DiffStatusSummary } from '../stream/events';
-import {
-  computeWorkspaceDiff,
-  diffContentHash,
-  DIFF_TIMEOUT_MS,
-  GitDiffError,
-  NO_REPOSITORY,
-} from '../workspaces/git-diff';
-import type { Workspace } from '../workspaces/types';
+import { computeWorkspaceDiff, diffContentHash, DIFF_TIMEOUT_MS, GitDiffError, NO_REPOSITORY } from './git-diff';
+import type { Workspace } from './types';
 
 /**
  * Tools whose calls may change the workspace's files: the file writers, commands, and the process

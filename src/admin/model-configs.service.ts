@@ -27,7 +27,7 @@ import { ConflictError, NotFoundError, ValidationError } from '../errors';
 import type { ModelCallOptions } from '../llm/types';
 import { decryptBoundKey, openProviderKey, sealProviderKey, type BoundProviderKey } from '../security/provider-keys';
 import type { SecretBox } from '../security/secrets';
-import type { Actor } from './chat.service';
+import type { Actor } from '../security/actor';
 
 export interface ProviderDto {
   id: string;

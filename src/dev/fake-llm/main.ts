@@ -1,6 +1,6 @@
 /**
  * Standalone fake LLM process for the offline demo and the benchmarks:
- * `npx tsx test/support/fake-llm/main.ts --port 4010 [--tps 0 --ttft 0 --tokens 2000 …]`.
+ * `npx tsx src/dev/fake-llm/main.ts --port 4010 [--tps 0 --ttft 0 --tokens 2000 …]`.
  * Prints its URLs, answers from the knob-driven fallback when its script queue is empty, exposes the
  * `/__fake/*` control endpoints, and stops cleanly on SIGINT/SIGTERM.
  */
@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { createKnobResponder, DEMO_KNOBS, parseKnobs } from './knobs';
 import { FakeLlmServer } from './server';
 
-const USAGE = `Usage: tsx test/support/fake-llm/main.ts [options]
+const USAGE = `Usage: tsx src/dev/fake-llm/main.ts [options]
 
   --port <n>        port to listen on (default 4010; 0 = any free port)
   --host <addr>     interface to bind (default 127.0.0.1)

@@ -14,11 +14,11 @@ import {
   summaryToolCallPart,
   summaryToolResultPart,
 } from './compaction';
-import { toMessageDto } from './dto';
-import { decodeParts } from './message-parts';
-import { messageRow } from './message-rows';
+import { toMessageDto } from '../messages/dto';
+import { decodeParts } from '../messages/parts';
+import { messageRow, stepKey } from '../messages/rows';
 import { buildPrompt } from './prompt';
-import { stepKey, type StepInput, type TurnDeps } from './turn-runner';
+import { type StepInput, type TurnDeps } from './deps';
 
 /** What the model step measured; passed along so compaction records the numbers that triggered it. */
 export interface CompactionTrigger {

@@ -3,12 +3,12 @@
  * provider key are given, a default provider and model config so a fresh install can chat.
  */
 import { sql, type Kysely } from 'kysely';
-import type { Database, ProviderName } from './db/database';
-import { findDefaultModelConfig, insertModelConfig, insertProvider } from './db/repositories/model-configs.repository';
-import { countUsers, insertApiToken, insertUser } from './db/repositories/users.repository';
-import { sealProviderKey } from './security/provider-keys';
-import type { SecretBox } from './security/secrets';
-import { generateToken, hashToken } from './security/tokens';
+import type { Database, ProviderName } from '../db/database';
+import { findDefaultModelConfig, insertModelConfig, insertProvider } from '../db/repositories/model-configs.repository';
+import { countUsers, insertApiToken, insertUser } from '../db/repositories/users.repository';
+import { sealProviderKey } from '../security/provider-keys';
+import type { SecretBox } from '../security/secrets';
+import { generateToken, hashToken } from '../security/tokens';
 
 /**
  * Creates the admin when there is no user yet. Returns the token to print once (the given one, or

@@ -3,7 +3,7 @@
  */
 import type { ChatMessageRow, ChatQueuedMessageRow, ChatRow } from '../db/database';
 import type { ChatMessageDto, ChatQueuedMessageDto } from '../stream/events';
-import { decodeParts, stripInternal } from './message-parts';
+import { decodeParts, stripInternal } from './parts';
 
 export interface ChatDto {
   id: string;

@@ -1,7 +1,7 @@
 /**
  * Resolves a model config id to a ready provider client and the config's limits and options.
  * Every step needs them, so they are cached per process for the config generation the step read
- * (src/chat/generation-cache.ts): an admin's change, in any process, is picked up by the next step.
+ * (src/turn/generation-cache.ts): an admin's change, in any process, is picked up by the next step.
  */
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/database';

@@ -4,7 +4,7 @@
  * turn fence. Tool arguments and outputs never pass through workflow history: they are read from
  * and written to PostgreSQL here. It runs on the workspace's host, so it also records the
  * workspace's use and, after calls that may change files, refreshes the chat's git diff
- * (src/chat/diff-status.ts).
+ * (src/workspaces/diff-status.ts).
  */
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
@@ -19,10 +19,11 @@ import type { ToolInputError } from '../llm/types';
 import type { StreamBus } from '../stream/bus';
 import { executeToolCalls, type ToolCallRequest, type ToolRegistry } from '../tools/registry';
 import type { Workspace } from '../workspaces/types';
-import { FILE_CHANGING_TOOLS, refreshDiffStatus, WORKSPACE_PROVISIONING_TOOLS } from './diff-status';
-import { decodeParts, type ChatMessagePart } from './message-parts';
+import { FILE_CHANGING_TOOLS, refreshDiffStatus, WORKSPACE_PROVISIONING_TOOLS } from '../workspaces/diff-status';
+import { decodeParts, type ChatMessagePart } from '../messages/parts';
 import { storeToolResults } from './tool-results';
-import { INTERRUPT, stepKey, type StepInput } from './turn-runner';
+import { stepKey } from '../messages/rows';
+import { INTERRUPT, type StepInput } from './deps';
 
 export interface ToolStepDeps {
   db: Kysely<Database>;

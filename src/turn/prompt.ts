@@ -4,7 +4,7 @@
  * call, and Anthropic refuses empty text blocks and non-object tool input.
  */
 import type { ModelAssistantPart, ModelMessage, ModelToolResult, ModelUserPart } from '../llm/types';
-import type { ChatMessagePart } from './message-parts';
+import type { ChatMessagePart } from '../messages/parts';
 
 export interface PromptMessage {
   role: 'system' | 'user' | 'assistant' | 'tool';

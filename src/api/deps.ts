@@ -1,0 +1,24 @@
+/** What the HTTP API is built from: injected by src/main (and by tests), shared by createApp and every router. */
+import type { TurnLauncher } from '../chat/turn-launcher';
+import type { SandboxStatus } from '../workspaces/local.provider';
+import type { StreamBus } from '../stream/bus';
+import type { SecretBox } from '../security/secrets';
+import type { Database } from '../db/database';
+import type { Logger } from 'pino';
+import type { Kysely } from 'kysely';
+
+export interface AppDeps {
+  db: Kysely<Database>;
+  bus: StreamBus;
+  turns: TurnLauncher;
+  secrets: SecretBox;
+  log: Logger;
+  maxBodyBytes: number;
+  sseHeartbeatMs?: number;
+  /** Unsent SSE bytes per client above which a slow reader is disconnected (default 1 MiB). */
+  sseMaxBufferedBytes?: number;
+  checkTemporal: () => Promise<void>;
+  onModelConfigChange: () => void;
+  /** Whether workspace commands of this process are sandboxed (readiness reports it, never fails on it). */
+  workspaceSandbox?: () => Promise<SandboxStatus>;
+}

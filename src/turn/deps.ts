@@ -1,0 +1,44 @@
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import type { ChatRow, Database } from '../db/database';
+import type { LinkedWorkspace } from '../db/repositories/workspaces.repository';
+import { type ProviderKind, type ToolSpec } from '../llm/types';
+import type { StreamBus } from '../stream/bus';
+import type { ModelResolver } from './models';
+import type { StepSettingsCache } from './step-settings';
+import type { Workspace } from '../workspaces/types';
+
+export interface TurnDeps {
+  db: Kysely<Database>;
+  bus: StreamBus;
+  models: ModelResolver;
+  /** The system prompt and the owner's prompt and thresholds, cached per process. */
+  settings: StepSettingsCache;
+  log: Logger;
+  maxSteps: number;
+  /** The tools offered to the model in this chat (sub-agent chats get fewer). */
+  toolSpecs(chat: ChatRow): ToolSpec[];
+  /**
+   * The chat's running workspace, when the deployment has workspaces (instruction files come from it);
+   * `linked` is the chat's linked workspace row, already read with the step.
+   */
+  workspaceFor?(chatId: string, linked?: LinkedWorkspace | null): Promise<Workspace | null>;
+  /** Tells a parent chat's running turn that its sub-agent finished (the wait_agent wake-up). */
+  notifySubagentFinished?(parentChatId: string, childChatId: string): Promise<void>;
+}
+
+export interface StepInput {
+  chatId: string;
+  turn: number;
+  step: number;
+}
+
+export interface StepContext {
+  /** Aborts the provider call: with reason INTERRUPT for a user interrupt, anything else otherwise. */
+  signal: AbortSignal;
+  /** Told which provider serves the step, so its errors can be classified. */
+  onProvider?: (kind: ProviderKind) => void;
+}
+
+/** The abort reason that means "the user interrupted"; any other reason (shutdown) is rethrown. */
+export const INTERRUPT = 'interrupt';

@@ -1,0 +1,84 @@
+import type { ChatRow } from '../db/database';
+import { endTurnPromotingQueued, lockChat, updateChat } from '../db/repositories/chats.repository';
+import { insertMessages, listQueuedMessages } from '../db/repositories/messages.repository';
+import type { StreamErrorPayload } from '../stream/events';
+import { toMessageDto, toQueuedDto } from '../messages/dto';
+import { messageRow } from '../messages/rows';
+import type { TurnDeps } from './deps';
+
+export interface FinishInput {
+  chatId: string;
+  turn: number;
+  outcome: 'completed' | 'interrupted' | 'superseded' | 'failed' | 'fenced';
+  error: StreamErrorPayload | null;
+}
+
+/**
+ * Ends a turn under the chat's row lock: `waiting` (success or interrupt) promotes the oldest queued
+ * message into the next turn; `error` keeps the queue. Returns the turn to run next, if any.
+ */
+export async function finishTurn(
+  deps: TurnDeps,
+  input: FinishInput,
+): Promise<{ nextTurn: number | null; status: ChatRow['status'] | null }> {
+  const { db, bus } = deps;
+  const outcome = await db.transaction().execute(async (trx) => {
+    const chat = await lockChat(trx, input.chatId);
+    if (!chat) return null;
+    // Superseded (edit) or already handed on: only report a newer pending turn.
+    if (chat.turn !== input.turn) return { chat, next: chat.status === 'pending' ? chat.turn : null, promoted: null };
+    // A user interrupt already wrote `waiting`; it wins over a failure that raced it.
+    const failed = input.outcome === 'failed' && chat.status !== 'waiting';
+    // An archived chat keeps its queue: archiving stops the chat, it must not start the next turn.
+    if (failed || chat.archived) {
+      const updated = await updateChat(trx, chat.id, {
+        status: failed ? 'error' : 'waiting',
+        last_error: failed ? (input.error?.message ?? 'The agent failed.') : null,
+        last_error_kind: failed ? (input.error?.kind ?? 'generic') : null,
+      });
+      return { chat: updated, next: null, promoted: null };
+    }
+    const { chat: updated, promotedContent } = await endTurnPromotingQueued(trx, chat.id);
+    if (promotedContent === null) return { chat: updated, next: null, promoted: null };
+    const [message] = await insertMessages(trx, [
+      messageRow({
+        chatId: chat.id,
+        turn: updated.turn,
+        role: 'user',
+        content: JSON.stringify(promotedContent),
+        modelConfigId: chat.last_model_config_id,
+        createdBy: chat.owner_id,
+      }),
+    ]);
+    return { chat: updated, next: updated.turn, promoted: message ?? null };
+  });
+  if (!outcome) return { nextTurn: null, status: null };
+
+  const { chat } = outcome;
+  if (outcome.promoted) {
+    bus.publish(chat.id, { type: 'message', chat_id: chat.id, message: toMessageDto(outcome.promoted) });
+    const queue = await listQueuedMessages(db, chat.id);
+    bus.publish(chat.id, { type: 'queue_update', chat_id: chat.id, queued_messages: queue.map(toQueuedDto) });
+  }
+  if (chat.turn === input.turn || outcome.promoted) {
+    if (chat.status === 'error' && input.error)
+      bus.publish(chat.id, { type: 'error', chat_id: chat.id, ...input.error });
+    bus.publish(chat.id, { type: 'status', chat_id: chat.id, status: chat.status });
+    bus.publishWatch(chat.owner_id, {
+      kind: 'status_change',
+      chat: {
+        id: chat.id,
+        status: chat.status,
+        title: chat.title,
+        parent_chat_id: chat.parent_chat_id,
+        archived: chat.archived,
+      },
+    });
+  }
+  if (chat.parent_chat_id && (chat.status === 'waiting' || chat.status === 'error') && chat.turn === input.turn) {
+    await deps
+      .notifySubagentFinished?.(chat.parent_chat_id, chat.id)
+      .catch((err: unknown) => deps.log.warn({ err, chatId: chat.id }, 'could not notify the parent chat'));
+  }
+  return { nextTurn: outcome.next, status: chat.turn === input.turn || outcome.promoted ? chat.status : null };
+}
