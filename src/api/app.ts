@@ -21,6 +21,15 @@ import { openApiRouter } from './routes/openapi.routes';
 import { usersRouter } from './routes/users.routes';
 import { workspacesRouter } from './routes/workspaces.routes';
 
+/**
+ * The parser's cap on any JSON body: a full-size message plus 64 KiB for the other fields and JSON
+ * quoting. The message text itself is checked exactly by the routes that accept one (chats.routes.ts);
+ * a text made mostly of characters JSON must escape can meet this cap first.
+ */
+export function jsonBodyLimit(maxMessageBytes: number): number {
+  return maxMessageBytes + 64 * 1024;
+}
+
 export function createApp(deps: AppDeps): Koa {
   const app = new Koa();
   app.proxy = true;
@@ -29,7 +38,7 @@ export function createApp(deps: AppDeps): Koa {
   app.use(
     bodyParser({
       enableTypes: ['json'],
-      jsonLimit: deps.maxBodyBytes,
+      jsonLimit: jsonBodyLimit(deps.maxMessageBytes),
       // Reject a non-object body the same way as malformed JSON.
       jsonStrict: true,
       encoding: 'utf-8',

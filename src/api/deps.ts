@@ -13,7 +13,11 @@ export interface AppDeps {
   turns: TurnLauncher;
   secrets: SecretBox;
   log: Logger;
-  maxBodyBytes: number;
+  /**
+   * Largest message text in UTF-8 bytes (CHATD_MAX_MESSAGE_BYTES), summed over a message's text parts and
+   * checked exactly; a JSON body may exceed it by 64 KiB for the other fields and quoting.
+   */
+  maxMessageBytes: number;
   sseHeartbeatMs?: number;
   /** Unsent SSE bytes per client above which a slow reader is disconnected (default 1 MiB). */
   sseMaxBufferedBytes?: number;

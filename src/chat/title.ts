@@ -1,13 +1,16 @@
 /**
- * Chat titles before the title model has run: the first words of the first message (reference
- * §6.13), or `New Chat` when it has no text. Normalisation is shared with generated titles.
+ * Chat titles before the title model has run: the first words of the first message, or `New Chat` when it has no text. Normalisation is shared with generated titles.
  */
 export const DEFAULT_TITLE = 'New Chat';
 const MAX_TITLE_RUNES = 80;
 
-/** Trims quotes and whitespace, collapses runs of whitespace, caps at 80 code points. */
+/** Control characters, NUL included (PostgreSQL text cannot hold it): a title never shows them. */
+const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/g;
+
+/** Drops control characters, trims quotes and whitespace, collapses runs of whitespace, caps at 80 code points. */
 export function normalizeTitle(raw: string): string {
   const collapsed = raw
+    .replace(CONTROL_CHARS, ' ')
     .trim()
     .replace(/^["'`\u201c\u2018]+|["'`\u201d\u2019]+$/g, '')
     .replace(/\s+/g, ' ')

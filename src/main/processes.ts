@@ -32,7 +32,7 @@ export async function startApi(deps: Deps, host: string, port: number, options: 
     turns: deps.turns,
     secrets: deps.secrets,
     log: deps.log,
-    maxBodyBytes: deps.config.maxMessageBytes + 64 * 1024,
+    maxMessageBytes: deps.config.maxMessageBytes,
     checkTemporal: async () => {
       await deps.temporal.connection.workflowService.getSystemInfo({});
     },

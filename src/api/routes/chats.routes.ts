@@ -19,7 +19,8 @@ import {
 } from '../../chat/chat.service';
 import { getChatDiff } from '../../workspaces/diff-status';
 import { toChatDto } from '../../messages/dto';
-import { ValidationError } from '../../errors';
+import { PayloadTooLargeError, ValidationError } from '../../errors';
+import type { ChatInputPart } from '../../messages/parts';
 import { ChatStreamHub, createStreamStore } from '../../stream/chat-stream';
 import { parseEventId } from '../../stream/cursor';
 import { streamWatch } from '../../stream/watch-stream';
@@ -36,7 +37,10 @@ export function chatsRouter(deps: AppDeps): Router {
   // One per app: a chat's clients share one bus subscription, one read per hint and one encoding per event.
   const chatStreams = new ChatStreamHub({ bus: deps.bus, store: createStreamStore(deps.db), log: deps.log });
 
+  const withinLimit = messageSizeCheck(deps.maxMessageBytes);
+
   mountRoute(router, chatsApi.create, async (ctx, { body }) => {
+    withinLimit(body.content);
     ctx.body = await createChat(deps, actor(ctx), body);
     ctx.status = 201;
   });
@@ -71,10 +75,12 @@ export function chatsRouter(deps: AppDeps): Router {
   });
 
   mountRoute(router, chatsApi.sendMessage, async (ctx, { params, body }) => {
+    withinLimit(body.content);
     ctx.body = await sendMessage(deps, actor(ctx), params.id, body);
   });
 
   mountRoute(router, chatsApi.editMessage, async (ctx, { params, body }) => {
+    withinLimit(body.content);
     ctx.body = await editMessage(deps, actor(ctx), params.id, params.messageId, body);
   });
 
@@ -108,4 +114,18 @@ export function chatsRouter(deps: AppDeps): Router {
   });
 
   return router;
+}
+
+/**
+ * The exact message limit: the UTF-8 bytes of a message's text parts, summed, at most `maxBytes`
+ * (CHATD_MAX_MESSAGE_BYTES); more is a 413 before anything is read or written.
+ */
+function messageSizeCheck(maxBytes: number): (content: readonly ChatInputPart[]) => void {
+  return (content) => {
+    let bytes = 0;
+    for (const part of content) if (part.type === 'text') bytes += Buffer.byteLength(part.text, 'utf8');
+    if (bytes > maxBytes) {
+      throw new PayloadTooLargeError(`The message is ${bytes} bytes; at most ${maxBytes} bytes are accepted.`);
+    }
+  };
 }

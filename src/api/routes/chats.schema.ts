@@ -23,8 +23,22 @@ const bigintId = (message: string) =>
 export const messageParams = chatIdParams.extend({ messageId: bigintId('Invalid chat message ID.') });
 export const queuedMessageParams = chatIdParams.extend({ queuedId: bigintId('Invalid queued message ID.') });
 
+/** PostgreSQL's text and jsonb cannot hold U+0000: a NUL is a 400 here, never a database error. */
+const noNul = (label: string) =>
+  [(s: string) => !s.includes('\u0000'), `${label} must not contain NUL characters.`] as const;
+
 const labels = z
-  .record(z.string().min(1).max(64), z.string().max(256))
+  .record(
+    z
+      .string()
+      .min(1)
+      .max(64)
+      .refine(...noNul('A label key')),
+    z
+      .string()
+      .max(256)
+      .refine(...noNul('A label value')),
+  )
   .refine((l) => Object.keys(l).length <= 50, 'At most 50 labels.')
   .describe('Arbitrary key/value labels, filterable in listings.');
 
@@ -56,7 +70,13 @@ export const editMessageBody = z.strictObject({
 
 export const updateChatBody = z
   .strictObject({
-    title: z.string().trim().min(1, 'The title must not be empty.').max(200).optional(),
+    title: z
+      .string()
+      .trim()
+      .min(1, 'The title must not be empty.')
+      .max(200)
+      .refine(...noNul('The title'))
+      .optional(),
     labels: labels.optional().describe('Replaces all labels.'),
     archived: z
       .boolean()
@@ -83,7 +103,16 @@ export const listChatsQuery = z.object({
     .union([z.string(), z.array(z.string())])
     .optional()
     .transform((v) => (v === undefined ? [] : Array.isArray(v) ? v : [v]))
-    .pipe(z.array(z.string().regex(/^[^:]{1,64}:.{0,256}$/s, 'A label filter is `key:value`.')).max(50))
+    .pipe(
+      z
+        .array(
+          z
+            .string()
+            .regex(/^[^:]{1,64}:.{0,256}$/s, 'A label filter is `key:value`.')
+            .refine(...noNul('A label filter')),
+        )
+        .max(50),
+    )
     .describe('Repeatable `key:value` filter; a chat must carry every given label.'),
   cursor: z.string().max(512).optional().describe('`next_cursor` of the previous page.'),
   after_id: z.uuid({ message: 'Invalid cursor.' }).optional().describe('List the chats after this chat.'),
