@@ -7,12 +7,19 @@ import { Context } from '@temporalio/activity';
 import type { StreamBus } from '../src/stream/bus';
 import { INTERRUPT, type StepInput } from '../src/turn/deps';
 
-export interface InterruptSignal {
+/** An activity's abort signal and the function that stops listening (call it in `finally`). */
+export interface InterruptAbort {
   signal: AbortSignal;
   dispose(): void;
 }
 
-export function interruptSignal(bus: StreamBus, input: Pick<StepInput, 'chatId' | 'turn'>): InterruptSignal {
+/**
+ * Listens for the interrupt of turn `input.turn` on the bus (the fast path) and for the activity's
+ * cancellation, and aborts the returned signal on either. Not the workflow's `interruptSignal`
+ * (workflows/messages.ts): that signal is how the workflow hears of an interrupt; this is how a
+ * running activity does.
+ */
+export function abortOnInterrupt(bus: StreamBus, input: Pick<StepInput, 'chatId' | 'turn'>): InterruptAbort {
   const ctx = Context.current();
   const abort = new AbortController();
   const onCancel = (): void =>

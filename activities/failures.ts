@@ -1,14 +1,14 @@
 /**
  * The only place where Temporal failure types are chosen. Errors below become ApplicationFailures
- * whose `type` the workflow branches on and whose first detail is the classified payload
- * ({message, kind, provider, retryable, status_code}) shown to users.
+ * whose `type` the workflow branches on and whose first detail is the classified ErrorPayload
+ * (src/messages/error-payload.ts) shown to users.
  */
 import { ApplicationFailure } from '@temporalio/activity';
 import { ModelConfigError } from '../src/turn/models';
 import { isDatabaseError } from '../src/db/create-db';
 import { classifyProviderError, LlmError, toStreamErrorPayload } from '../src/llm/errors';
 import type { ProviderKind } from '../src/llm/types';
-import type { StreamErrorPayload } from '../src/stream/events';
+import { genericErrorPayload, type ErrorPayload } from '../src/messages/error-payload';
 
 const typeName = (kind: string): string =>
   'LlmError.' +
@@ -19,7 +19,7 @@ const typeName = (kind: string): string =>
 
 export interface ClassifiedFailure {
   failure: ApplicationFailure;
-  payload: StreamErrorPayload;
+  payload: ErrorPayload;
   retryable: boolean;
 }
 
@@ -30,7 +30,7 @@ export function toActivityFailure(
   nextRetryDelayMs?: number,
 ): ClassifiedFailure {
   if (err instanceof ModelConfigError) {
-    const payload: StreamErrorPayload = {
+    const payload: ErrorPayload = {
       message: err.message,
       kind: 'config',
       provider,
@@ -53,13 +53,7 @@ export function toActivityFailure(
   const llm =
     err instanceof LlmError ? err : provider && !isDatabaseError(err) ? classifyProviderError(err, provider) : null;
   if (!llm) {
-    const payload: StreamErrorPayload = {
-      message: 'The agent failed unexpectedly.',
-      kind: 'generic',
-      provider: null,
-      retryable: true,
-      status_code: null,
-    };
+    const payload = genericErrorPayload(true);
     return {
       failure: ApplicationFailure.create({
         type: 'InternalError',
@@ -71,7 +65,7 @@ export function toActivityFailure(
       retryable: true,
     };
   }
-  const payload = toStreamErrorPayload(llm) as StreamErrorPayload;
+  const payload = toStreamErrorPayload(llm);
   return {
     failure: ApplicationFailure.create({
       type: typeName(llm.kind),

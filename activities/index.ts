@@ -5,7 +5,7 @@
 import type { ChatServiceDeps } from '../src/chat/chat.service';
 import type { ToolStepDeps } from '../src/turn/tool-step';
 import { createLlmActivities, type WorkspaceRoutingDeps } from './llm.activities';
-import { createStoreActivities } from './finish.activities';
+import { createFinishActivities } from './finish.activities';
 import { createSubagentActivities } from './subagent.activities';
 import { createToolActivities } from './tools.activities';
 import type { TurnDeps } from '../src/turn/deps';
@@ -17,7 +17,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createLlmActivities(deps),
     ...createToolActivities(deps),
     ...createSubagentActivities(deps),
-    ...createStoreActivities(deps),
+    ...createFinishActivities(deps),
   };
 }
 

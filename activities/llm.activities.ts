@@ -14,11 +14,13 @@ import {
 } from '../src/temporal/task-queues';
 import { compactChat, type CompactionTrigger } from '../src/turn/compact-step';
 import { classifyProviderError, retryDelayMs } from '../src/llm/errors';
+import type { ErrorPayload } from '../src/messages/error-payload';
+import type { StreamEvent } from '../src/stream/events';
 import { toActivityFailure } from './failures';
 import { startHeartbeat } from './heartbeat';
-import { interruptSignal } from './abort-on-interrupt';
-import { type StepInput, type TurnDeps } from '../src/turn/deps';
-import { generateChatTitle } from "../src/turn/title";
+import { abortOnInterrupt } from './abort-on-interrupt';
+import type { StepInput, TurnDeps } from '../src/turn/deps';
+import { generateChatTitle } from '../src/turn/title';
 
 export interface WorkspaceRoutingDeps {
   /** CHATD_WORKSPACE_HOST_TIMEOUT: carried in each step's route, so the workflow needs no configuration. */
@@ -49,10 +51,34 @@ export function withWorkspaceRoute(summary: StepSummary, timeoutSeconds: number)
   };
 }
 
+/** The error of a `retry` event for an attempt whose predecessor left no classified failure (a crashed worker). */
+const RETRY_WITHOUT_FAILURE: ErrorPayload = {
+  message: 'The model step is being retried.',
+  kind: 'retry',
+  provider: null,
+  retryable: true,
+  status_code: null,
+};
+
+/**
+ * The `retry` event: the step's partial answer is void (clients drop it) and the step runs again
+ * `delayMs` from now. `attempt` is the number of the activity attempt that publishes it.
+ */
+function retryEvent(chatId: string, attempt: number, delayMs: number, error: ErrorPayload): StreamEvent {
+  return {
+    type: 'retry',
+    chat_id: chatId,
+    attempt,
+    delay_ms: delayMs,
+    retrying_at: new Date(Date.now() + delayMs).toISOString(),
+    error,
+  };
+}
+
 export function createLlmActivities(deps: TurnDeps & WorkspaceRoutingDeps) {
   return {
     /** Summarises the conversation when the context passed the threshold (src/turn/compact-step.ts). */
-    async compactChat(input: StepInput & { trigger: CompactionTrigger }): Promise<{ status: 'compacted' | 'fenced' }> {
+    async compactChat(input: StepInput & { trigger: CompactionTrigger }): ReturnType<typeof compactChat> {
       const stop = startHeartbeat();
       try {
         return await compactChat(deps, input, Context.current().cancellationSignal);
@@ -63,31 +89,18 @@ export function createLlmActivities(deps: TurnDeps & WorkspaceRoutingDeps) {
       }
     },
 
-    /** Best-effort title for a chat's first turn (src/turn/title-step.ts). */
+    /** Best-effort title for a chat's first turn (src/turn/title.ts). */
     async generateChatTitle(input: { chatId: string }): Promise<{ title: string | null }> {
       return generateChatTitle(deps, input, Context.current().cancellationSignal);
     },
 
     async runModelStep(input: StepInput): Promise<ModelStepSummary> {
       const ctx = Context.current();
-      const interrupt = interruptSignal(deps.bus, input);
+      const interrupt = abortOnInterrupt(deps.bus, input);
       const stopHeartbeat = startHeartbeat();
       if (ctx.info.attempt > 1) {
         // A retry (also after a crashed worker, which published nothing): clients drop the old partial.
-        deps.bus.publish(input.chatId, {
-          type: 'retry',
-          chat_id: input.chatId,
-          attempt: ctx.info.attempt,
-          delay_ms: 0,
-          retrying_at: new Date().toISOString(),
-          error: {
-            message: 'The model step is being retried.',
-            kind: 'retry',
-            provider: null,
-            retryable: true,
-            status_code: null,
-          },
-        });
+        deps.bus.publish(input.chatId, retryEvent(input.chatId, ctx.info.attempt, 0, RETRY_WITHOUT_FAILURE));
       }
       let provider: Parameters<typeof toActivityFailure>[1] = null;
       try {
@@ -107,14 +120,7 @@ export function createLlmActivities(deps: TurnDeps & WorkspaceRoutingDeps) {
         const delay = retryDelayMs(ctx.info.attempt - 1, retryAfter);
         const classified = toActivityFailure(err, provider, delay);
         if (classified.retryable && !ctx.cancellationSignal.aborted) {
-          deps.bus.publish(input.chatId, {
-            type: 'retry',
-            chat_id: input.chatId,
-            attempt: ctx.info.attempt,
-            delay_ms: delay,
-            retrying_at: new Date(Date.now() + delay).toISOString(),
-            error: classified.payload,
-          });
+          deps.bus.publish(input.chatId, retryEvent(input.chatId, ctx.info.attempt, delay, classified.payload));
         }
         throw classified.failure;
       } finally {

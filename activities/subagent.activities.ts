@@ -10,7 +10,6 @@ import {
   prepareWaitAgent,
   spawnSubagent,
   subagentState,
-  type SpawnedChild,
   type SubagentCall,
   type SubagentResult,
   type SubagentState,
@@ -18,7 +17,7 @@ import {
 
 export function createSubagentActivities(deps: ChatServiceDeps) {
   return {
-    async spawnSubagent(call: SubagentCall): Promise<{ child: SpawnedChild } | { error: SubagentResult }> {
+    async spawnSubagent(call: SubagentCall): ReturnType<typeof spawnSubagent> {
       return spawnSubagent(deps, call);
     },
 

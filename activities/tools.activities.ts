@@ -6,19 +6,17 @@
 import { Context } from '@temporalio/activity';
 import { persistToolResults, type WorkflowToolResult } from '../src/turn/tool-results';
 import { runToolStep, type ToolStepDeps, type ToolStepSummary } from '../src/turn/tool-step';
-import { SUBAGENT_TOOL_NAMES } from '../src/tools/subagent-names';
-import { interruptSignal } from './abort-on-interrupt';
+import { SUBAGENT_TOOLS } from '../src/tools/subagent-names';
+import { abortOnInterrupt } from './abort-on-interrupt';
 import type { StepInput } from '../src/turn/deps';
-
-const WORKFLOW_TOOLS: ReadonlySet<string> = new Set(SUBAGENT_TOOL_NAMES);
 
 export function createToolActivities(deps: ToolStepDeps) {
   return {
     async runTools(input: StepInput): Promise<ToolStepSummary> {
       const ctx = Context.current();
-      const interrupt = interruptSignal(deps.bus, input);
+      const interrupt = abortOnInterrupt(deps.bus, input);
       try {
-        return await runToolStep(deps, input, WORKFLOW_TOOLS, {
+        return await runToolStep(deps, input, SUBAGENT_TOOLS, {
           signal: interrupt.signal,
           heartbeat: () => ctx.heartbeat(),
         });

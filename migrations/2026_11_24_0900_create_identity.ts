@@ -1,5 +1,5 @@
 /**
- * Users, groups and API tokens (SPEC §2). Tokens are stored as SHA-256 digests: they are random
+ * Users, groups and API tokens. Tokens are stored as SHA-256 digests: they are random
  * 256-bit secrets, so a slow password hash buys nothing and would cost every request.
  */
 import { sql, type Kysely } from 'kysely';

@@ -1,5 +1,5 @@
 /**
- * LLM provider endpoints and the model configs chats run on (reference §3.5, §3.6). API keys are
+ * LLM provider endpoints and the model configs chats run on. API keys are
  * AES-256-GCM ciphertext with the id of the key that sealed them, so keys can be rotated.
  */
 import { sql, type Kysely } from 'kysely';

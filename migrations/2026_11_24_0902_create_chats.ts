@@ -1,5 +1,5 @@
 /**
- * Chats, their messages and their queue (reference §3.2–§3.4). `turn` is the fencing token: every
+ * Chats, their messages and their queue. `turn` is the fencing token: every
  * new turn (send, promote, edit) increments it and every write of a turn checks it, so output of a
  * turn that an edit superseded never lands. `step_key` makes step persistence idempotent.
  */

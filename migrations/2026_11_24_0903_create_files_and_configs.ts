@@ -1,5 +1,5 @@
 /**
- * Uploaded chat files and the key-value config rows (site-wide and per user, reference §3.7, §3.11).
+ * Uploaded chat files and the key-value config rows (site-wide and per user).
  */
 import { sql, type Kysely } from 'kysely';
 

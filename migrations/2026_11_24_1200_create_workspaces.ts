@@ -1,5 +1,5 @@
 /**
- * Workspaces chats work in (reference §3.2, SPEC §9). A row records which provider built the workspace,
+ * Workspaces chats work in. A row records which provider built the workspace,
  * from which template, and the provider's own id for it (`provider_ref`); the provider stays the source
  * of truth for the lifecycle and `status` mirrors it. `chats.workspace_id` becomes a real foreign key.
  */

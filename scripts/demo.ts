@@ -1,7 +1,8 @@
 /**
- * `npm run demo`: an offline tour. Starts the fake LLM (real HTTP, OpenAI wire format) and chatd
- * with embedded defaults under .data/demo, configures a provider and default model through the
- * admin API, creates a chat and prints the answer as it streams over SSE. Needs no API key.
+ * `npm run demo`: an offline tour. Starts the fake LLM in-process (docs/fake-llm.md; real HTTP, here
+ * as an OpenAI-compatible Chat Completions endpoint) and chatd with embedded defaults under
+ * .data/demo, configures a provider and default model through the admin API, creates a chat and
+ * prints the answer as it streams over SSE. Needs no API key.
  */
 import * as path from 'node:path';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
@@ -9,8 +10,7 @@ import { parseConfig } from '../src/config';
 import { freePort } from '../src/infra/embedded-postgres';
 import { createLogger } from '../src/log';
 import { startEmbedded } from '../src/main/dev';
-import { createKnobResponder, DEMO_KNOBS } from '../src/dev/fake-llm/knobs';
-import { FakeLlmServer } from '../src/dev/fake-llm/server';
+import { createKnobResponder, DEMO_KNOBS, FakeLlmServer } from '../src/dev/fake-llm';
 
 async function main(): Promise<void> {
   const say = (line: string): void => void process.stderr.write(`[demo] ${line}\n`);

@@ -35,7 +35,8 @@ const toolOptions: ActivityOptions = {
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '60 seconds' },
 };
 
-const storeOptions: ActivityOptions = {
+/** Short database transitions: one statement or transaction each, retried until the database answers. */
+const databaseOptions: ActivityOptions = {
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
 };
@@ -60,10 +61,17 @@ export const hostTools = (summary: string, route: WorkspaceHostRoute) =>
     summary,
   });
 
-/** Small database transitions: finishing the turn, sub-agent bookkeeping, stored tool results. */
-export const store = (summary: string) => proxyActivities<Activities>({ ...storeOptions, summary });
+/**
+ * Sub-agent bookkeeping in the database (activities/subagent.activities.ts): creating, inspecting,
+ * messaging and closing the child chats the workflow runs.
+ */
+export const subagentChats = (summary: string) => proxyActivities<Activities>({ ...databaseOptions, summary });
 
-export const finishing = proxyActivities<Activities>({ ...storeOptions, summary: 'Finish turn' });
+/** Storing the results of tool calls the workflow settled itself (sub-agent calls, an unavailable host). */
+export const toolResults = (summary: string) => proxyActivities<Activities>({ ...databaseOptions, summary });
+
+/** finishTurn: hands the chat back at the end of the run. */
+export const finishing = proxyActivities<Activities>({ ...databaseOptions, summary: 'Finish turn' });
 
 /** Compaction: a model call (the summary) with the model step's retry policy, labelled with its step. */
 export const compaction = (step: number) =>

@@ -2,18 +2,7 @@
  * Pure decisions of the turn workflow, kept free of Temporal imports so they are unit tested
  * without a server: how a run ended, and which turn (if any) runs next.
  */
-
-/** How a turn ended, as reported to finishTurn. */
-export type TurnOutcome = 'completed' | 'interrupted' | 'superseded' | 'failed' | 'fenced';
-
-/** Small, JSON-safe classification of a failure (never message bodies). */
-export interface TurnError {
-  message: string;
-  kind: string;
-  provider: string | null;
-  retryable: boolean;
-  status_code: number | null;
-}
+import { genericErrorPayload, type ErrorPayload } from '../src/messages/error-payload';
 
 /** The turn to continue as: the newest of what the database and the signals asked for, if newer. */
 export function nextTurnToRun(current: number, fromDatabase: number | null, fromSignals: number): number | null {
@@ -22,9 +11,9 @@ export function nextTurnToRun(current: number, fromDatabase: number | null, from
 }
 
 /** The classified error an activity attached to its failure (activities/failures.ts), or a generic one. */
-export function turnErrorFrom(err: unknown): TurnError {
+export function turnErrorFrom(err: unknown): ErrorPayload {
   const cause = (err as { cause?: { details?: unknown[] } }).cause;
-  const detail = cause?.details?.[0] as Partial<TurnError> | undefined;
+  const detail = cause?.details?.[0] as Partial<ErrorPayload> | undefined;
   if (detail && typeof detail.message === 'string' && typeof detail.kind === 'string') {
     return {
       message: detail.message,
@@ -34,13 +23,8 @@ export function turnErrorFrom(err: unknown): TurnError {
       status_code: detail.status_code ?? null,
     };
   }
-  return {
-    message: 'The agent failed unexpectedly.',
-    kind: 'generic',
-    provider: null,
-    retryable: false,
-    status_code: null,
-  };
+  // The turn is over: nothing will retry it.
+  return genericErrorPayload(false);
 }
 
 /** A compaction on what would have been the last step lets the model continue, at most this often. */

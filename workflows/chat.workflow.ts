@@ -15,12 +15,15 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
+import type { ChatStatus } from '../src/messages/chat-status';
+import type { ErrorPayload } from '../src/messages/error-payload';
 import { ChatStatusKey } from '../src/temporal/search-attributes';
-import { SUBAGENT_TOOL_NAMES } from '../src/tools/subagent-names';
+import { SUBAGENT_TOOLS } from '../src/tools/subagent-names';
 import type { CompactionTrigger } from '../src/turn/compact-step';
+import type { TurnOutcome } from '../src/turn/finish-turn';
 import type { WorkspaceHostRoute } from '../src/temporal/task-queues';
 import { background, compaction, finishing, modelStep } from './activity-proxies';
-import { MAX_COMPACTION_REENTRIES, nextTurnToRun, turnErrorFrom, type TurnError, type TurnOutcome } from './chat-turn';
+import { MAX_COMPACTION_REENTRIES, nextTurnToRun, turnErrorFrom } from './chat-turn';
 import { interruptSignal, subagentFinishedSignal, turnRequestedSignal, type ChatTurnInput } from './messages';
 import { SubagentCalls } from './subagents';
 import { runLocalTools } from './workspace-hosts';
@@ -30,12 +33,10 @@ export interface ChatTurnResult {
   steps: number;
 }
 
-const SUBAGENT_TOOLS: ReadonlySet<string> = new Set(SUBAGENT_TOOL_NAMES);
-
 export async function chatWorkflow(input: ChatTurnInput): Promise<ChatTurnResult> {
   const steps = new CancellationScope();
   const subagents = new SubagentCalls(input);
-  let stopReason: 'interrupted' | 'superseded' | null = null;
+  let stopReason: Extract<TurnOutcome, 'interrupted' | 'superseded'> | null = null;
   let requestedTurn = input.turn;
 
   setHandler(interruptSignal, ({ turn }) => {
@@ -60,7 +61,7 @@ export async function chatWorkflow(input: ChatTurnInput): Promise<ChatTurnResult
       : null;
 
   let outcome: TurnOutcome = 'completed';
-  let error: TurnError | null = null;
+  let error: ErrorPayload | null = null;
   let step = input.fromStep ?? 0;
   let reentries = 0;
   // Where local tool calls run: the latest route a model step reported (README "Workspace hosts").
@@ -133,7 +134,7 @@ async function compact(
 }
 
 /** Keeps the ChatStatus search attribute current, where the run was started with chatd's attributes. */
-function setChatStatus(status: string): void {
+function setChatStatus(status: ChatStatus): void {
   if (workflowInfo().typedSearchAttributes.get(ChatStatusKey) === undefined) return;
   upsertSearchAttributes([{ key: ChatStatusKey, value: status }]);
 }

@@ -1,20 +1,17 @@
 /**
- * The sub-agent tools as the turn workflow runs them (reference §8). spawn_agent creates the child
+ * The sub-agent tools as the turn workflow runs them. spawn_agent creates the child
  * chat (activity) and starts its turn as a child workflow that outlives this turn (ABANDON);
  * wait_agent waits for the child's "finished" signal racing a durable timer (no polling);
  * message_agent and close_agent act through activities. Results are small and persisted in call order.
  */
 import { CancellationScope, condition, ParentClosePolicy, startChild } from '@temporalio/workflow';
+import type { ToolCallSummary } from '../src/turn/model-step';
 import type { SubagentResult, SubagentState } from '../src/turn/subagent-chats';
 import { pendingTurnSearchAttributes } from '../src/temporal/search-attributes';
 import { chatWorkflowId } from '../src/temporal/workflow-ids';
-import { store } from './activity-proxies';
+import { isSubagentTool } from '../src/tools/subagent-names';
+import { subagentChats, toolResults } from './activity-proxies';
 import type { ChatTurnInput } from './messages';
-
-interface Call {
-  id: string;
-  name: string;
-}
 
 const interrupted = { result: { error: 'The tool call was interrupted.' }, isError: true };
 
@@ -29,7 +26,7 @@ export class SubagentCalls {
   }
 
   /** Runs the step's sub-agent calls concurrently and persists their results in call order. */
-  async run(step: number, calls: Call[]): Promise<void> {
+  async run(step: number, calls: ToolCallSummary[]): Promise<void> {
     const results: Array<SubagentResult | undefined> = new Array(calls.length).fill(undefined);
     try {
       await Promise.all(
@@ -40,7 +37,7 @@ export class SubagentCalls {
     } finally {
       // Interrupted or not, every call gets a stored result, so history never has a dangling call.
       await CancellationScope.nonCancellable(() =>
-        store('Store sub-agent tool results').persistToolResults({
+        toolResults('Store sub-agent tool results').persistToolResults({
           chatId: this.input.chatId,
           turn: this.input.turn,
           step,
@@ -50,11 +47,12 @@ export class SubagentCalls {
     }
   }
 
-  private async runOne(step: number, call: Call): Promise<SubagentResult> {
+  private async runOne(step: number, call: ToolCallSummary): Promise<SubagentResult> {
     const ref = { chatId: this.input.chatId, turn: this.input.turn, step, callId: call.id };
+    if (!isSubagentTool(call.name)) return { result: { error: `Unknown tool ${call.name}.` }, isError: true };
     switch (call.name) {
       case 'spawn_agent': {
-        const spawned = await store('Create sub-agent chat').spawnSubagent(ref);
+        const spawned = await subagentChats('Create sub-agent chat').spawnSubagent(ref);
         if ('error' in spawned) return spawned.error;
         const { child } = spawned;
         try {
@@ -73,7 +71,7 @@ export class SubagentCalls {
       case 'wait_agent': {
         // Counted before the state is read, so a "finished" signal that races the read still wakes us.
         const seenBefore = new Map(this.finished);
-        const prepared = await store('Check sub-agent').prepareWaitAgent(ref);
+        const prepared = await subagentChats('Check sub-agent').prepareWaitAgent(ref);
         if ('error' in prepared) return prepared.error;
         if (prepared.state.done) return stateResult(prepared.childChatId, prepared.state);
         const seen = seenBefore.get(prepared.childChatId) ?? 0;
@@ -81,7 +79,7 @@ export class SubagentCalls {
           () => (this.finished.get(prepared.childChatId) ?? 0) > seen,
           prepared.timeoutSeconds * 1000,
         );
-        const state = await store('Read sub-agent answer').getSubagentState({
+        const state = await subagentChats('Read sub-agent answer').getSubagentState({
           chatId: this.input.chatId,
           childChatId: prepared.childChatId,
         });
@@ -91,11 +89,9 @@ export class SubagentCalls {
         return stateResult(prepared.childChatId, state);
       }
       case 'message_agent':
-        return store('Message sub-agent').messageSubagent(ref);
+        return subagentChats('Message sub-agent').messageSubagent(ref);
       case 'close_agent':
-        return store('Close sub-agent').closeSubagent(ref);
-      default:
-        return { result: { error: `Unknown tool ${call.name}.` }, isError: true };
+        return subagentChats('Close sub-agent').closeSubagent(ref);
     }
   }
 }

@@ -6,18 +6,14 @@
  */
 import { TimeoutType } from '@temporalio/common';
 import { ActivityFailure, log, patched, TimeoutFailure } from '@temporalio/workflow';
+import type { ToolCallSummary } from '../src/turn/model-step';
 import type { ToolStepSummary } from '../src/turn/tool-step';
 import type { WorkspaceHostRoute } from '../src/temporal/task-queues';
-import { hostTools, store, tools } from './activity-proxies';
+import { hostTools, toolResults, tools } from './activity-proxies';
 import type { ChatTurnInput } from './messages';
 
 /** Patch id of the host routing: histories from before it schedule runTools on the shared queue. */
 export const WORKSPACE_HOST_ROUTING_PATCH = 'route-tools-to-workspace-host';
-
-interface Call {
-  id: string;
-  name: string;
-}
 
 /** The tool result each call gets when its host did not pick the step up. */
 export function hostUnavailableMessage(route: WorkspaceHostRoute): string {
@@ -34,7 +30,7 @@ export function hostUnavailableMessage(route: WorkspaceHostRoute): string {
 export async function runLocalTools(
   input: ChatTurnInput,
   step: number,
-  calls: Call[],
+  calls: ToolCallSummary[],
   route: WorkspaceHostRoute | null,
 ): Promise<ToolStepSummary> {
   const summary = `Tools: ${calls.map((c) => c.name).join(', ')}`;
@@ -45,7 +41,7 @@ export async function runLocalTools(
     if (!isPickupTimeout(err)) throw err;
     log.warn('workspace host did not pick up the tool calls', { chatId: input.chatId, host: route.hostId, step });
     const error = hostUnavailableMessage(route);
-    const { stored } = await store('Store tool results: workspace host unavailable').persistToolResults({
+    const { stored } = await toolResults('Store tool results: workspace host unavailable').persistToolResults({
       chatId: input.chatId,
       turn: input.turn,
       step,

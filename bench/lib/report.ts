@@ -1,6 +1,6 @@
 /**
  * Writing results: one JSON file per scenario, and SUMMARY.md with every headline beside its
- * same-run baseline, ratio and BENCHMARKS.md target. Scenarios not run in this invocation keep the
+ * same-run baseline, ratio and target. Scenarios not run in this invocation keep the
  * rows of their last JSON, marked with its date.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -51,7 +51,7 @@ export function renderSummary(results: Map<string, ScenarioResult>, current: Set
     '',
     `Generated ${new Date().toISOString()} by \`npm run bench\` on ${machine}.`,
     'Every figure is a median of the runs stated per scenario; each headline is set against a baseline',
-    'measured in the same run (BENCHMARKS.md). Absolute numbers are context; the ratios and targets matter.',
+    'measured in the same run. Absolute numbers are context; the ratios and targets matter.',
     '',
   ];
   for (const id of ids) {

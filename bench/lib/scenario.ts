@@ -20,7 +20,7 @@ export interface Headline {
   /** value relative to the baseline (how it is formed is in ratio_label). */
   ratio?: number | null;
   ratio_label?: string;
-  /** The BENCHMARKS.md target, in words. */
+  /** The scenario's target, in words. */
   target?: string;
   /** Whether the target is met; null when it cannot be judged. */
   pass?: boolean | null;
@@ -33,7 +33,7 @@ export interface ScenarioResult {
   duration_s: number;
   /** How many repetitions the medians are over. */
   runs: number;
-  /** Deviations from BENCHMARKS.md's sizes, and why. */
+  /** Deviations from the scenario's standard sizes, and why. */
   scaled_down: string[];
   headlines: Headline[];
   /** Medians over the runs, and scenario-specific figures. */

@@ -145,7 +145,7 @@ export const s1: Scenario = {
     }
     result.skipped['postgres_backed_temporal'] =
       'Only the dev server (SQLite) is available offline; a PostgreSQL-backed Temporal server needs ' +
-      '`go install go.temporal.io/server/cmd/server` plus its schema tool (INFRA.md), not set up here.';
+      '`go install go.temporal.io/server/cmd/server` plus its schema tool, not set up here.';
     return result;
   },
 };

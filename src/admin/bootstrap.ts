@@ -1,5 +1,5 @@
 /**
- * First-start provisioning: the bootstrap admin (SPEC §2) and, when CHATD_DEFAULT_MODEL and a
+ * First-start provisioning: the bootstrap admin and, when CHATD_DEFAULT_MODEL and a
  * provider key are given, a default provider and model config so a fresh install can chat.
  */
 import { sql, type Kysely } from 'kysely';

@@ -1,7 +1,8 @@
 /**
- * Chat configuration (reference §4.5): the admin's system prompt (site-wide), each user's custom
- * prompt and per-model compaction threshold overrides. The readers take only the database; the
- * turn runner reads the same rows through its per-process cache (src/turn/step-settings.ts).
+ * Chat configuration: the admin's system prompt (site-wide), each user's custom prompt and
+ * per-model compaction threshold overrides. The readers take only the database; the model step
+ * reads the same rows through its per-process cache (src/turn/step-settings.ts). Keys and value
+ * decoding live in src/turn/settings-keys.ts, shared with that cache.
  */
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/database';
@@ -15,26 +16,20 @@ import {
   putUserConfig,
 } from '../db/repositories/configs.repository';
 import { compactionThresholdKey } from '../turn/compaction';
+import {
+  asPercent,
+  asPrompt,
+  asThresholdOverride,
+  SYSTEM_PROMPT_KEY,
+  THRESHOLD_PREFIX,
+  USER_PROMPT_KEY,
+  type CompactionThresholdDto,
+} from '../turn/settings-keys';
 import { requireVisibleModelConfig } from './model-configs.service';
 import type { Actor } from '../security/actor';
 
 /** Longest system or user prompt, in characters (Unicode code points). */
 export const MAX_PROMPT_CHARS = 131_072;
-
-/** site_configs key of the admin's system prompt. */
-export const SYSTEM_PROMPT_KEY = 'chat_system_prompt';
-
-/** user_configs key of a user's custom prompt. */
-export const USER_PROMPT_KEY = 'chat_user_prompt';
-
-/** Prefix of the user_configs keys holding compaction threshold overrides (one per model config). */
-export const THRESHOLD_PREFIX = compactionThresholdKey('');
-
-/** A user's compaction threshold override for one model config. */
-export interface CompactionThresholdDto {
-  model_config_id: string;
-  threshold_percent: number;
-}
 
 /** One model config's threshold as the user sees it: the override (or null) and the config's own. */
 export interface CompactionThresholdSettingDto {
@@ -43,21 +38,6 @@ export interface CompactionThresholdSettingDto {
   threshold_percent: number | null;
   /** The model config's own threshold. */
   default_threshold_percent: number;
-}
-
-/** A stored prompt value as a prompt: null unless a non-empty string. */
-export const asPrompt = (value: unknown): string | null => (typeof value === 'string' && value !== '' ? value : null);
-
-/** A stored threshold value as a percent: null unless an integer in 0–100. */
-const asPercent = (value: unknown): number | null =>
-  typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 100 ? value : null;
-
-/** A user_configs row under THRESHOLD_PREFIX as the override it holds; null for a value that is not a percent. */
-export function asThresholdOverride(row: { key: string; value: unknown }): CompactionThresholdDto | null {
-  const percent = asPercent(row.value);
-  return percent === null
-    ? null
-    : { model_config_id: row.key.slice(THRESHOLD_PREFIX.length), threshold_percent: percent };
 }
 
 /** A blank prompt means "no prompt": it is removed rather than stored. */

@@ -1,5 +1,5 @@
 /**
- * Identity management (SPEC §2): users, their API tokens and groups. Tokens are random secrets
+ * Identity management: users, their API tokens and groups. Tokens are random secrets
  * shown once at creation and stored only as SHA-256 digests. Expiry takes effect at once; a
  * revocation on the next request to the API process that revoked it, and within a few seconds on
  * the others (authentication remembers live tokens that long, see TokenAuthenticator).

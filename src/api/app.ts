@@ -1,9 +1,9 @@
-import type { AppDeps } from './deps';
 /**
  * createApp(deps): the Koa application with its middleware order fixed in one place:
  * request id → error handler → body parser → public routes → authentication → API routes.
  * It does not listen; callers (main, tests) do.
  */
+import type { AppDeps } from './deps';
 import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
 import Koa from 'koa';

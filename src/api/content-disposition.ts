@@ -2,6 +2,10 @@
  * Content-Disposition for file uploads and downloads: reading the client's file name (RFC 6266,
  * with RFC 5987 `filename*` for Unicode names) and writing a header every client can parse (an
  * ASCII `filename` fallback plus the exact name in `filename*`). HTTP concerns only; no I/O.
+ *
+ * Not the `content-disposition` package koa depends on: its parser throws on the whole header for one
+ * malformed parameter (losing a usable `filename`) and decodes invalid UTF-8 in `filename*` to U+FFFD,
+ * and its formatter sends `filename*` only for names that need it; the tests pin all three.
  */
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+/;

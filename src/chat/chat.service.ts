@@ -1,4 +1,3 @@
-import type { Actor } from '../security/actor';
 /**
  * Chat lifecycle as the API drives it: create, list, update and archive, send (start a turn or
  * queue), edit, queue control, interrupt. Each mutation commits under the chat's row lock; a new
@@ -7,6 +6,8 @@ import type { Actor } from '../security/actor';
  * the committed message (creation differs slightly: see createChat). Events are published after
  * the commit, so nobody sees uncommitted state.
  */
+import type { Actor } from '../security/actor';
+import { isBusy } from '../messages/chat-status';
 import type { Kysely, Transaction } from 'kysely';
 import type { Logger } from 'pino';
 import type { ChatQueuedMessageRow, ChatRow, Database } from '../db/database';
@@ -54,12 +55,6 @@ export interface ChatServiceDeps {
   turns: TurnLauncher;
   log: Logger;
 }
-
-type ChatStatus = ChatRow['status'];
-
-/** A turn is running or about to: new messages queue, interrupt and archive have something to stop. */
-const isBusy = (status: ChatStatus): boolean =>
-  status === 'pending' || status === 'running' || status === 'requires_action';
 
 /** Validates user input parts: at least one non-blank text or a file. */
 function toUserParts(parts: ChatInputPart[]): ChatMessagePart[] {

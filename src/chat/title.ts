@@ -5,6 +5,7 @@ export const DEFAULT_TITLE = 'New Chat';
 const MAX_TITLE_RUNES = 80;
 
 /** Control characters, NUL included (PostgreSQL text cannot hold it): a title never shows them. */
+// eslint-disable-next-line no-control-regex
 const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/g;
 
 /** Drops control characters, trims quotes and whitespace, collapses runs of whitespace, caps at 80 code points. */

@@ -1,5 +1,5 @@
 /**
- * The workspace-awareness message (SPEC §7): a system message stored with a chat's first messages,
+ * The workspace-awareness message: a system message stored with a chat's first messages,
  * visible to the model only (`visibility` `model`: prompts include it, GET /messages and the stream
  * never show it). It tells the model whether a workspace is attached, so its first move is to use
  * that workspace or to create one, instead of calling file tools that can only fail.

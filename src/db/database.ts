@@ -3,6 +3,7 @@
  * everything else sees domain types. Must match migrations/ (the migrations are the source of truth).
  */
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+import type { ChatStatus } from '../messages/chat-status';
 
 /** A timestamptz with a database default: optional on insert. */
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
@@ -10,7 +11,6 @@ type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefine
 type Json<T> = ColumnType<T, string, string>;
 
 export type UserRole = 'admin' | 'member';
-export type ChatStatus = 'waiting' | 'pending' | 'running' | 'paused' | 'completed' | 'error' | 'requires_action';
 export type ChatMessageRole = 'system' | 'user' | 'assistant' | 'tool';
 export type ChatMessageVisibility = 'user' | 'model' | 'both';
 export type ProviderName = 'openai' | 'anthropic' | 'openai-compat';

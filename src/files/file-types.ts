@@ -1,5 +1,5 @@
 /**
- * What a chat file may be (reference §4.3): raster images only, recognised by their magic bytes
+ * What a chat file may be: raster images only, recognised by their magic bytes
  * rather than by what the client claims, plus the name rules for stored files. Pure functions, so
  * the rules are unit-tested without HTTP or a database.
  */

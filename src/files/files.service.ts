@@ -1,5 +1,5 @@
 /**
- * Chat file uploads and downloads (reference §4.3). An upload is accepted only when the declared
+ * Chat file uploads and downloads. An upload is accepted only when the declared
  * type is an allowed image type AND the bytes are that type; the declared type is checked before
  * the body is read, so a refused upload costs no memory. Files are visible to their owner only.
  */

@@ -4,7 +4,7 @@
  * owns spawning, readiness and teardown; without a local binary it uses the SDK's download.
  */
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { ChatIdKey, ChatStatusKey, ModelConfigIdKey, OwnerIdKey, RootChatIdKey } from '../temporal/search-attributes';
+import { SEARCH_ATTRIBUTE_KEYS } from '../temporal/search-attributes';
 import type { ResolvedBinary } from './temporal-binaries';
 
 export interface DevServerHandle {
@@ -46,7 +46,7 @@ export async function startTemporalDevServer(options: {
       ...(options.dbFilename ? { dbFilename: options.dbFilename } : {}),
       ui: options.ui ?? false,
       ...(options.ui && options.uiPort !== undefined ? { uiPort: options.uiPort } : {}),
-      searchAttributes: [ChatIdKey, OwnerIdKey, RootChatIdKey, ModelConfigIdKey, ChatStatusKey],
+      searchAttributes: [...SEARCH_ATTRIBUTE_KEYS],
       log: { format: 'pretty', level: 'error' },
       extraArgs: [...CHATD_DYNAMIC_CONFIG, ...(options.extraArgs ?? [])],
     },

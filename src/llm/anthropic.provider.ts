@@ -8,16 +8,6 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { classifyProviderError, LlmError } from './errors';
 import {
-  ConsumerError,
-  ContentBuilder,
-  count,
-  guardedEmitter,
-  linkAbort,
-  toolResultText,
-  truncatedStream,
-  type Emit,
-} from './openai.provider';
-import {
   type FinishReason,
   type LlmProvider,
   type ModelAssistantPart,
@@ -27,6 +17,16 @@ import {
   type StreamStepOptions,
   type Usage,
 } from './types';
+import {
+  ConsumerError,
+  ContentBuilder,
+  count,
+  guardedEmitter,
+  linkAbort,
+  truncatedStream,
+  type Emit,
+} from './step-stream';
+import { toolResultText } from './step-stream';
 
 type MessageParam = Anthropic.Messages.MessageParam;
 type ContentBlockParam = Anthropic.Messages.ContentBlockParam;
@@ -39,7 +39,7 @@ export interface AnthropicProviderOptions {
   apiKey: string;
   /** Defaults to `https://api.anthropic.com` (without `/v1`: the SDK adds it). */
   baseUrl?: string;
-  /** Sent as `User-Agent` on every request, replacing the SDK's own (reference §6.16). */
+  /** Sent as `User-Agent` on every request, replacing the SDK's own. */
   userAgent: string;
   fetch?: typeof fetch;
   /** Time allowed until response headers arrive; the SDK default (10 min) when unset. */
@@ -377,7 +377,7 @@ function assistantBlock(part: ModelAssistantPart): ContentBlockParam[] {
 
 /**
  * Cache breakpoints 2 and 3 of 3: the last block of each of the final two messages, so the next step reads
- * the whole conversation so far from cache (reference §6.3). Thinking blocks cannot carry cache_control, so
+ * the whole conversation so far from cache. Thinking blocks cannot carry cache_control, so
  * the breakpoint goes on the last block that can.
  */
 function withCacheBreakpoints(messages: MessageParam[]): MessageParam[] {

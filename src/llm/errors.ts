@@ -1,5 +1,5 @@
 /**
- * Classification of provider failures into one `LlmError` shape (reference §6.6, STYLE §6.12).
+ * Classification of provider failures into one `LlmError` shape, and the user-facing ErrorPayload built from it.
  *
  * The provider SDKs never retry (`maxRetries: 0`); whoever retries decides from `kind`, `retryable` and
  * `retryAfterMs` here. Precedence: our own cancellation, then the SDK's typed error class and HTTP status,
@@ -7,6 +7,7 @@
  */
 import * as Anthropic from '@anthropic-ai/sdk';
 import * as OpenAI from 'openai';
+import type { ErrorPayload } from '../messages/error-payload';
 import type { ProviderKind } from './types';
 
 /** Stable failure categories; they become Temporal failure types (`LlmError.<Kind>`) and SSE payload kinds. */
@@ -56,17 +57,8 @@ export class LlmError extends Error {
   }
 }
 
-/** Snake_case payload of the SSE `error` and `retry` events (reference `StreamErrorPayload`). */
-export interface StreamErrorPayload {
-  message: string;
-  kind: LlmErrorKind;
-  provider: string;
-  retryable: boolean;
-  status_code: number | null;
-}
-
 /** Builds the client-facing error payload; it carries only the user message, never provider internals. */
-export function toStreamErrorPayload(e: LlmError): StreamErrorPayload {
+export function toStreamErrorPayload(e: LlmError): ErrorPayload {
   return {
     message: e.userMessage,
     kind: e.kind,
@@ -80,9 +72,9 @@ const BASE_RETRY_DELAY_MS = 1_000;
 const MAX_RETRY_DELAY_MS = 60_000;
 
 /**
- * Backoff before retry number `attempt` (0-based: 0 → 1 s, 1 → 2 s, … capped at 60 s, as the reference's
- * `TestDelay`). A server-sent Retry-After wins when it asks for longer; it is not capped, because retrying
- * earlier than the provider asked only earns another 429.
+ * Backoff before retry number `attempt` (0-based: 0 → 1 s, 1 → 2 s, … capped at 60 s). A server-sent
+ * Retry-After wins when it asks for longer; it is not capped, because retrying earlier than the provider
+ * asked only earns another 429.
  */
 export function retryDelayMs(attempt: number, retryAfterMs: number | null): number {
   const n = Number.isFinite(attempt) ? Math.max(0, Math.floor(attempt)) : 0;
@@ -264,7 +256,7 @@ function classifyFacts(f: ErrorFacts): LlmErrorKind {
   }
   if (byField) return byField;
 
-  // Tier 4: message text, only when nothing typed was available (the reference warns against this).
+  // Tier 4: message text, only when nothing typed was available (message text is the least reliable signal).
   if (f.transport) return kindFromText(f.message) ?? (f.transport.code ? 'server' : 'unknown');
   return kindFromText(f.message) ?? 'unknown';
 }
@@ -353,7 +345,7 @@ function contextLengthFromText(byStatus: LlmErrorKind, f: ErrorFacts): LlmErrorK
 const CONTEXT_LENGTH_TEXT =
   /prompt is too long|context length|context window|maximum context|too many tokens|input is too long/i;
 
-/** Last resort, mirroring the reference's older string matching. */
+/** Last resort: keyword matching on the message, for failures that carry nothing typed. */
 function kindFromText(message: string): LlmErrorKind | null {
   const m = message.toLowerCase();
   if (!m) return null;

@@ -78,7 +78,7 @@ function missingKey(provider: ProviderKind, envName: string): LlmError {
 }
 
 /**
- * The cheap model used for title generation (reference §6.13) on each provider kind, or null for
+ * The cheap model used for title generation on each provider kind, or null for
  * OpenAI-compatible endpoints (Ollama, vLLM, …), which serve only their own models: the chat's
  * model writes the title there.
  */

@@ -19,12 +19,13 @@ import {
 } from '../db/repositories/messages.repository';
 import type { PartialSubscription, StreamBus } from './bus';
 import { EventIdSequence, type StreamCursor } from './cursor';
-import type { ChatMessageDto, ChatQueuedMessageDto, ChatStatusValue, StreamEvent, StreamEventType } from './events';
+import type { ChatStatus } from '../messages/chat-status';
+import type { ChatMessageDto, ChatQueuedMessageDto, StreamEvent, StreamEventType } from './events';
 import { MAX_IN_FLIGHT } from './in-flight';
 
 /** What the stream reads from the system of record. */
 export interface StreamStore {
-  chatStatus(chatId: string): Promise<ChatStatusValue | undefined>;
+  chatStatus(chatId: string): Promise<ChatStatus | undefined>;
   /** Live, user-visible messages with id > afterId (and <= upToId when given), oldest first. */
   messagesAfter(chatId: string, afterId: number, upToId?: number): Promise<ChatMessageDto[]>;
   queue(chatId: string): Promise<ChatQueuedMessageDto[]>;
@@ -331,7 +332,7 @@ class ChatFeed {
    * after the events handled so far is among the messages read, and its parts still queued here
    * are stale for this client. A partial left out is left out whole: the client gets none of it.
    */
-  private sendPartial(session: ChatStreamSession, status: ChatStatusValue): void {
+  private sendPartial(session: ChatStreamSession, status: ChatStatus): void {
     let persistedAt = -1;
     this.items.forEach((item, i) => {
       if (
@@ -400,7 +401,7 @@ class ChatFeed {
 /** One client: its event ids, and what it already has (status, queue, messages, skipped steps). */
 class ChatStreamSession {
   private readonly ids: EventIdSequence;
-  private lastStatus: ChatStatusValue | null = null;
+  private lastStatus: ChatStatus | null = null;
   /** The JSON of the last queue_update sent (the chat id is the same in all of them). */
   private lastQueue: string | null = null;
   /** Steps whose parts this client must not get (see ChatFeed.sendPartial). */
@@ -422,7 +423,7 @@ class ChatStreamSession {
     return this.ids.lastMessageId;
   }
 
-  status(status: ChatStatusValue, frame: Frame): void {
+  status(status: ChatStatus, frame: Frame): void {
     if (status === this.lastStatus) return;
     this.lastStatus = status;
     this.write(frame);

@@ -1,19 +1,10 @@
 /**
- * The stream event union sent to clients over SSE (SPEC §5). Event `type` strings are public API:
- * add new ones, never rename. Payloads are snake_case like the rest of the HTTP API.
+ * The stream event union sent to clients over SSE (docs/stream-events.md). Event `type` strings are
+ * public API: add new ones, never rename. Payloads are snake_case like the rest of the HTTP API.
  */
+import type { ChatStatus } from '../messages/chat-status';
+import type { ErrorPayload } from '../messages/error-payload';
 import type { ChatMessagePart } from '../messages/parts';
-
-export type ChatStatusValue = 'waiting' | 'pending' | 'running' | 'paused' | 'completed' | 'error' | 'requires_action';
-
-/** Classified error payload shared by `error` and `retry` events and the chat's last_error. */
-export interface StreamErrorPayload {
-  message: string;
-  kind: string;
-  provider: string | null;
-  retryable: boolean;
-  status_code: number | null;
-}
 
 /** The JSON shape of a persisted message, as GET /messages returns it. */
 export interface ChatMessageDto {
@@ -56,14 +47,12 @@ export interface DiffStatusSummary {
 }
 
 export type StreamEvent =
-  | { type: 'status'; chat_id: string; status: ChatStatusValue }
+  | { type: 'status'; chat_id: string; status: ChatStatus }
   | { type: 'message_part'; chat_id: string; role: 'assistant' | 'tool'; part: ChatMessagePart }
   | { type: 'message'; chat_id: string; message: ChatMessageDto }
   | { type: 'queue_update'; chat_id: string; queued_messages: ChatQueuedMessageDto[] }
-  | ({ type: 'retry'; chat_id: string; attempt: number; delay_ms: number; retrying_at: string } & {
-      error: StreamErrorPayload;
-    })
-  | ({ type: 'error'; chat_id: string } & StreamErrorPayload)
+  | { type: 'retry'; chat_id: string; attempt: number; delay_ms: number; retrying_at: string; error: ErrorPayload }
+  | ({ type: 'error'; chat_id: string } & ErrorPayload)
   | { type: 'title_change'; chat_id: string; title: string }
   /**
    * History was rewritten (an edit): every message with `id >= from_message_id` is gone, and so is
@@ -79,7 +68,7 @@ export type StreamEventType = StreamEvent['type'];
 /** Lifecycle events of GET /chats/watch, per owner. */
 export interface WatchEvent {
   kind: 'created' | 'deleted' | 'status_change' | 'title_change';
-  chat: { id: string; status: ChatStatusValue; title: string; parent_chat_id: string | null; archived: boolean };
+  chat: { id: string; status: ChatStatus; title: string; parent_chat_id: string | null; archived: boolean };
 }
 
 /** Out-of-band control messages to the process running a chat's turn (the interrupt fast path). */

@@ -4,7 +4,7 @@
  * costs a bounded number of bus messages instead of one per token. The window stays below a paced
  * stream's token interval (10 ms at 100 tokens/s): a longer one holds tokens back by up to its
  * length (15 ms measured +13 ms added inter-token latency p99 in S5). Many paced streams are
- * merged further down instead, where NOTIFYs that queue up share one transaction (pg-stream-bus).
+ * merged further down instead, where NOTIFYs that queue up share one transaction (pg-publisher.ts).
  */
 import { streamEventToPart } from '../messages/convert';
 import type { ChatMessagePart } from '../messages/parts';

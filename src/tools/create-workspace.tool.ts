@@ -1,7 +1,7 @@
 /**
  * The `create_workspace` tool: builds a workspace from a template as the chat's owner and attaches it to
  * the chat, so the file and execute tools can act. A chat with a running or stopped workspace is refused
- * (start a stopped one instead); a deleted one is replaced (reference §7.9). Also holds the error mapping
+ * (start a stopped one instead); a deleted one is replaced. Also holds the error mapping
  * the provisioning tools share.
  */
 import { z } from 'zod';

@@ -1,7 +1,7 @@
 /**
  * The `edit_files` tool: exact-text replacements in one or more existing files. Every edit of every file
  * is checked first (the old text must occur, exactly once unless `replace_all`); only when all of them
- * apply is anything written, and then all files are staged before any is replaced (reference §7.6).
+ * apply is anything written, and then all files are staged before any is replaced.
  */
 import { z } from 'zod';
 import type { Workspace } from '../workspaces/types';

@@ -1,7 +1,7 @@
 /**
  * The `execute` tool: runs a shell command in the workspace, in the foreground with a timeout (the whole
  * process group is killed when it elapses, or on interrupt) or in the background as a tracked process. A
- * command ending in a lone `&` is promoted to a background run. Output is capped at 32 KB (reference §7.2).
+ * command ending in a lone `&` is promoted to a background run. Output is capped at 32 KB.
  */
 import { z } from 'zod';
 import { capProcessOutput, MAX_OUTPUT_BYTES } from './output';

@@ -1,5 +1,5 @@
 /**
- * The workspace tool set (reference §7.1): file and process tools that act in the chat's workspace.
+ * The workspace tool set: file and process tools that act in the chat's workspace.
  * `createProvisioningTools` adds the workspace provisioning tools for root chats; sub-agent and MCP tools
  * are built elsewhere and added to the same registry.
  */
@@ -63,8 +63,8 @@ export const PROVISIONING_TOOL_NAMES = [
 ] as const;
 
 /**
- * Creates the workspace provisioning tools (reference §7.7–§7.10). Root chats only: sub-agent chats work in
- * the workspace they inherit and are never offered these (reference §7.1).
+ * Creates the workspace provisioning tools. Root chats only: sub-agent chats work in
+ * the workspace they inherit and are never offered these.
  */
 export function createProvisioningTools(options: ProvisioningToolsOptions): AnyToolDefinition[] {
   const { workspaces } = options;

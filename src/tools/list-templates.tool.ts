@@ -1,6 +1,6 @@
 /**
  * The `list_templates` tool: the templates a workspace can be built from, with short descriptions, so the
- * model can pick one for create_workspace; an optional query narrows the list by name (reference §7.7).
+ * model can pick one for create_workspace; an optional query narrows the list by name.
  */
 import { z } from 'zod';
 import type { WorkspaceTemplate } from '../workspaces/types';

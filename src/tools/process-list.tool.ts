@@ -1,6 +1,6 @@
 /**
  * The `process_list` tool: the background processes this chat started in its workspace, running or
- * exited (until reaped), with their exit status (reference §7.3).
+ * exited (until reaped), with their exit status.
  */
 import { z } from 'zod';
 import { processView } from './process-view';

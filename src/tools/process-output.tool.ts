@@ -1,6 +1,6 @@
 /**
  * The `process_output` tool: the buffered output and state of one of the chat's background processes,
- * optionally waiting for it to exit first (reference §7.3). Output is capped at 32 KB like `execute`.
+ * optionally waiting for it to exit first. Output is capped at 32 KB like `execute`.
  */
 import { z } from 'zod';
 import { capProcessOutput, MAX_OUTPUT_BYTES } from './output';

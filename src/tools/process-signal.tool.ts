@@ -1,7 +1,7 @@
 /**
  * The `process_signal` tool: sends a signal to the whole process group of one of the chat's background
  * processes (so a server's workers stop with it). An exited process is reaped: reported one last time and
- * removed from the list (reference §7.3).
+ * removed from the list.
  */
 import { z } from 'zod';
 import type { ProcessSignal } from '../workspaces/types';

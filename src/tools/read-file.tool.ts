@@ -1,6 +1,6 @@
 /**
  * The `read_file` tool: a window of a text file with line numbers (offset/limit in lines), capped at
- * 32 KB on whole lines where possible; a directory gives its listing (reference §7.4).
+ * 32 KB on whole lines where possible; a directory gives its listing.
  */
 import { z } from 'zod';
 import { capOutput, MAX_OUTPUT_BYTES } from './output';

@@ -1,6 +1,6 @@
 /**
  * The `read_template` tool: one template's full description and the parameters create_workspace accepts
- * for it, so the model can fill them in (reference §7.8).
+ * for it, so the model can fill them in.
  */
 import { z } from 'zod';
 import type { WorkspaceTemplate } from '../workspaces/types';

@@ -2,7 +2,7 @@
  * The tool registry: turns a list of tool definitions into provider-neutral `ToolSpec`s and executes tool
  * calls safely. Whatever the model sends (an unknown tool, unparsable JSON, arguments that fail the
  * schema) and whatever a tool throws becomes an error result for the model; only infrastructure faults
- * propagate. `executeToolCalls` runs a step's calls concurrently and keeps call order (reference §6.4).
+ * propagate. `executeToolCalls` runs a step's calls concurrently and keeps call order.
  */
 import { z } from 'zod';
 import type { JsonSchema, ModelToolResult, ToolInputError, ToolSpec } from '../llm/types';

@@ -1,7 +1,7 @@
 /**
  * The `start_workspace` tool: starts the chat's stopped workspace so the workspace tools work again. A
  * chat without a workspace, or whose workspace was deleted, gets an error result pointing at
- * create_workspace (reference §7.10).
+ * create_workspace.
  */
 import { z } from 'zod';
 import type { ChatWorkspaces } from '../workspaces/chat-workspaces';

@@ -1,11 +1,11 @@
 /**
- * Argument schemas and model-facing descriptions of the sub-agent tools (reference §8). Only the
- * specs live here: the workflow runs these calls (spawn = child workflow, wait = durable timer
- * race), through the activities in activities/subagent.activities.ts.
+ * Argument schemas and model-facing descriptions of the sub-agent tools (their names are in
+ * subagent-names.ts). Only the specs live here: the workflow runs these calls (spawn = child
+ * workflow, wait = durable timer race), through the activities in activities/subagent.activities.ts.
  */
 import { z } from 'zod';
 import type { ToolSpec } from '../llm/types';
-import { WAIT_AGENT_DEFAULT_SECONDS, WAIT_AGENT_MAX_SECONDS } from './subagent-names';
+import { WAIT_AGENT_DEFAULT_SECONDS, WAIT_AGENT_MAX_SECONDS, type SubagentToolName } from './subagent-names';
 
 export const SpawnAgentArgs = z.strictObject({
   prompt: z.string().min(1).max(100_000).describe('The complete task for the sub-agent, with all context it needs.'),
@@ -30,7 +30,7 @@ export const MessageAgentArgs = z.strictObject({
 
 export const CloseAgentArgs = z.strictObject({ chat_id: z.uuid() });
 
-const spec = (name: string, description: string, args: z.ZodType): ToolSpec => {
+const spec = (name: SubagentToolName, description: string, args: z.ZodType): ToolSpec => {
   const { $schema: _schema, ...inputSchema } = z.toJSONSchema(args) as Record<string, unknown>;
   return { name, description, inputSchema };
 };

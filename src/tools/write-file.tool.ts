@@ -1,6 +1,6 @@
 /**
  * The `write_file` tool: creates or overwrites a whole file in the workspace, creating missing parent
- * directories; the write is atomic (temp file + rename) (reference §7.5).
+ * directories; the write is atomic (temp file + rename).
  */
 import { z } from 'zod';
 import { toolResult, type ToolDefinition } from './types';

@@ -1,5 +1,5 @@
 /**
- * Automatic compaction (reference §6.8) as one activity's work: summarise the conversation with
+ * Automatic compaction as one activity's work: summarise the conversation with
  * the chat's model, persist the three compressed messages under the turn fence, and publish the
  * "summarizing" tool call before and its result after. The next step's prompt starts at the
  * summary (the prompt read cuts history at the newest compressed summary).

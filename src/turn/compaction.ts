@@ -1,5 +1,5 @@
 /**
- * Context compaction (reference §6.8, §6.9): measuring how full the context window is, deciding when to
+ * Context compaction: measuring how full the context window is, deciding when to
  * summarise, asking the model for a continuation summary, and shaping the three messages that replace the
  * history. Pure apart from the one provider call, so the loop and its activities stay thin; persisting and
  * publishing are the caller's job.
@@ -10,14 +10,14 @@ import type { LlmProvider, ModelCallOptions, ModelMessage, ModelRequest, ToolSpe
 import type { ChatMessagePart } from '../messages/parts';
 
 /**
- * Model-facing preamble of the hidden summary message. Verbatim from the reference: the model must read the
- * summary as unfinished work to continue, not as a finished conversation to comment on.
+ * Model-facing preamble of the hidden summary message: the model must read the summary as unfinished
+ * work to continue, not as a finished conversation to comment on.
  */
 export const SUMMARY_PREFIX =
   'The following is a summary of the earlier conversation. The assistant was actively working when the ' +
   'context was compacted. Continue the work described below:';
 
-/** Appended as the last user message of the summary request. Our own wording (reference §15). */
+/** Appended as the last user message of the summary request. Our own wording. */
 export const SUMMARY_PROMPT = [
   'Stop here and write a handoff brief of this conversation so far. The brief will replace the conversation:',
   'you will continue the work from it alone, with no other memory of what happened.',
@@ -34,9 +34,6 @@ export const SUMMARY_PROMPT = [
   'commentary about the brief itself. Do not call any tools; answer with the brief only.',
 ].join('\n');
 
-/** How many times the loop may re-enter after compacting on what would have been its final step. */
-export const MAX_COMPACTION_REENTRIES = 3;
-
 /** Compaction threshold (percent of the context window) when the model config does not set one. */
 export const DEFAULT_COMPACTION_THRESHOLD_PERCENT = 70;
 
@@ -49,7 +46,7 @@ export const SUMMARY_TIMEOUT_MS = 90_000;
 /** Tool name of the synthetic call/result pair that shows the compaction in the UI. */
 export const SUMMARY_TOOL_NAME = 'chat_summarized';
 
-/** User config key of a user's per-model threshold override (reference §6.8). */
+/** User config key of a user's per-model threshold override. */
 export function compactionThresholdKey(modelConfigId: string): string {
   return `chat_compaction_threshold_pct:${modelConfigId}`;
 }
@@ -74,7 +71,7 @@ const positive = (n: number | null | undefined): n is number => typeof n === 'nu
 
 /**
  * The context window a step ran in: what the provider reported, else the model config's `context_limit`,
- * else `fallback` (reference §6.9). Non-positive or missing values are skipped.
+ * else `fallback`. Non-positive or missing values are skipped.
  */
 export function effectiveContextLimit(
   providerReported: number | null | undefined,

@@ -1,5 +1,5 @@
 /**
- * The price of one model step in micro-dollars (reference §6.14): token counts × the model config's
+ * The price of one model step in micro-dollars: token counts × the model config's
  * USD-per-million prices. Kept pure and separate because "unpriced" (null) must never collapse into 0, and
  * because the arithmetic is exact: prices are decimals like 0.075 or 3.75, so the sum is done over scaled
  * BigInts and only the final ceil becomes a number.

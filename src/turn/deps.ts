@@ -1,3 +1,7 @@
+/**
+ * What the worker's turn steps are built from (TurnDeps, injected by src/main/deps.ts), and the input and
+ * context every step activity passes them.
+ */
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { ChatRow, Database } from '../db/database';

@@ -1,16 +1,28 @@
-import type { ChatRow } from '../db/database';
+/**
+ * The end of a turn: under the chat's row lock, hand the chat back (or mark it failed), promote the
+ * next queued message, publish the result and wake a parent chat. The turn workflow calls it through
+ * the finishTurn activity with how the run ended.
+ */
 import { endTurnPromotingQueued, lockChat, updateChat } from '../db/repositories/chats.repository';
 import { insertMessages, listQueuedMessages } from '../db/repositories/messages.repository';
-import type { StreamErrorPayload } from '../stream/events';
+import type { ChatStatus } from '../messages/chat-status';
+import type { ErrorPayload } from '../messages/error-payload';
 import { toMessageDto, toQueuedDto } from '../messages/dto';
 import { messageRow } from '../messages/rows';
 import type { TurnDeps } from './deps';
 
+/**
+ * How a turn's run ended, as the turn workflow reports it: `superseded` when a newer turn replaced it,
+ * `fenced` when the chat moved on without it. Workflows import this type (type-only).
+ */
+export type TurnOutcome = 'completed' | 'interrupted' | 'superseded' | 'failed' | 'fenced';
+
 export interface FinishInput {
   chatId: string;
   turn: number;
-  outcome: 'completed' | 'interrupted' | 'superseded' | 'failed' | 'fenced';
-  error: StreamErrorPayload | null;
+  outcome: TurnOutcome;
+  /** The classified failure when `outcome` is `failed`. */
+  error: ErrorPayload | null;
 }
 
 /**
@@ -20,7 +32,7 @@ export interface FinishInput {
 export async function finishTurn(
   deps: TurnDeps,
   input: FinishInput,
-): Promise<{ nextTurn: number | null; status: ChatRow['status'] | null }> {
+): Promise<{ nextTurn: number | null; status: ChatStatus | null }> {
   const { db, bus } = deps;
   const outcome = await db.transaction().execute(async (trx) => {
     const chat = await lockChat(trx, input.chatId);

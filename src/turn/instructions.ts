@@ -1,5 +1,5 @@
 /**
- * Instruction files (reference §6.18): an `AGENTS.md` at the root of the chat's workspace is read
+ * Instruction files: an `AGENTS.md` at the root of the chat's workspace is read
  * and given to the model as a `<workspace-context>` system block, so a repository can tell the
  * agent how to work in it. Capped at 64 KiB, HTML comments removed, line endings normalised.
  */

@@ -1,3 +1,8 @@
+/**
+ * One model step of a turn, below Temporal: open the step under the turn fence, build the prompt, stream
+ * the provider's answer while publishing its deltas, and persist the assistant message if the turn is
+ * still current. The activity in activities/llm.activities.ts is a thin adapter over `runModelStep`.
+ */
 import type { NewChatMessageRow } from '../db/database';
 import { insertMessagesIfCurrentTurn, type PromptRow } from '../db/repositories/messages.repository';
 import { readModelStep, startModelStep } from '../db/repositories/steps.repository';
@@ -174,7 +179,7 @@ async function workspaceContextFor(
 }
 
 /**
- * OpenAI Responses chain mode (reference §6.17): with `store` on, when the newest assistant message
+ * OpenAI Responses chain mode: with `store` on, when the newest assistant message
  * came from this model config with a stored response id and only user messages follow it, the
  * request continues that response and carries just the new user messages.
  */

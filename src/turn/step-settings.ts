@@ -1,19 +1,14 @@
 /**
- * The chat configuration a model step applies (src/admin/chat-settings.service.ts): the admin's system
- * prompt, the chat owner's custom prompt and their compaction threshold overrides. Cached per
- * process for the config generation the step read (src/turn/generation-cache.ts), so steps read
- * the config tables only after a change, and then in one statement.
+ * The chat configuration a model step applies (written by src/admin/chat-settings.service.ts, stored
+ * under the keys in src/turn/settings-keys.ts): the admin's system prompt, the chat owner's custom
+ * prompt and their compaction threshold overrides. Cached per process for the config generation the
+ * step read (src/turn/generation-cache.ts), so steps read the config tables only after a change, and
+ * then in one statement.
  */
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/database';
 import { listSiteAndUserConfigs } from '../db/repositories/configs.repository';
-import {
-  asPrompt,
-  asThresholdOverride,
-  SYSTEM_PROMPT_KEY,
-  THRESHOLD_PREFIX,
-  USER_PROMPT_KEY,
-} from '../admin/chat-settings.service';
+import { asPrompt, asThresholdOverride, SYSTEM_PROMPT_KEY, THRESHOLD_PREFIX, USER_PROMPT_KEY } from './settings-keys';
 import { GenerationCache } from './generation-cache';
 
 /** What a step applies for one user. */

@@ -1,5 +1,5 @@
 /**
- * Sub-agents (reference §8): a root chat's agent can start child chats that work in parallel.
+ * Sub-agents: a root chat's agent can start child chats that work in parallel.
  * This module holds the database side: creating the child chat (idempotently, so a retried
  * activity never creates two), the descendant check, the child's state and answer, and follow-up
  * messages. The orchestration (child workflow, durable wait) lives in the turn workflow.

@@ -1,5 +1,5 @@
 /**
- * Pins the wire formats of the fake LLM server (test/support/fake-llm) by driving it with the real `openai` and
+ * Pins the wire formats of the fake LLM server (src/dev/fake-llm) by driving it with the real `openai` and
  * `@anthropic-ai/sdk` clients: every step type on each of the three protocols must parse through the SDKs'
  * raw streams and their accumulating stream helpers, and errors must surface as the SDKs' typed errors.
  */

@@ -1,5 +1,5 @@
 /**
- * The message queue and the status machine around it (reference §2.2–§2.3, SPEC §4). Determinism
+ * The message queue and the status machine around it. Determinism
  * without timing: the API runs alone first, so a new chat stays `pending` (busy) for as long as a
  * test needs; a worker on the same database and task queue is started only when the test wants
  * the turns to run. Then the queue drains after a turn that ends in `waiting`, and stays after

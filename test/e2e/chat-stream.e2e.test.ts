@@ -1,5 +1,5 @@
 /**
- * The streaming contract (SPEC §5) over real HTTP: the snapshot and its order, resuming with
+ * The streaming contract over real HTTP: the snapshot and its order, resuming with
  * `after_id` or `Last-Event-ID` without gaps or duplicates (also across an edit the client missed),
  * heartbeats, a slow reader that is dropped instead of slowing anyone down, the lifecycle feed
  * GET /chats/watch, and a standard EventSource client (the `eventsource` package) working unmodified.

@@ -1,5 +1,5 @@
 /**
- * Chat configuration over HTTP (reference §4.5): the admin's system prompt, each user's custom prompt
+ * Chat configuration over HTTP: the admin's system prompt, each user's custom prompt
  * and per-model compaction thresholds. Limits are enforced at the edge (a rejected write changes
  * nothing), per-user settings never leak between users, the readers see exactly what the API
  * stored, and a change reaches the very next turn (the worker caches what it read until the config

@@ -1,5 +1,5 @@
 /**
- * File uploads over HTTP (reference §4.3): raw image bodies, checked by their bytes rather than the
+ * File uploads over HTTP: raw image bodies, checked by their bytes rather than the
  * declared type, limited to 10 MiB, and served back only to their owner with headers that keep a
  * browser from sniffing or caching them publicly. Every refusal leaves chat_files untouched.
  */

@@ -1,5 +1,5 @@
 /**
- * Identity over HTTP (SPEC §2): users, API tokens and groups. Tokens are checked on every request,
+ * Identity over HTTP: users, API tokens and groups. Tokens are checked on every request,
  * so revocation and expiry must bite on the very next call; members must be refused every admin
  * route without anything being written.
  */

@@ -1,5 +1,5 @@
 /**
- * Providers and model configs over HTTP (reference §4.4): keys are write-only, encrypted at rest and
+ * Providers and model configs over HTTP: keys are write-only, encrypted at rest and
  * sent only to the base URL they were entered for until an admin confirms another one; exactly one
  * config is the default, deletes are soft (history and costs keep their config), every invalid input
  * is a 400 that writes nothing, and members can only read enabled configs.

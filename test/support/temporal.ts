@@ -1,7 +1,7 @@
 /**
  * Temporal for tests: the run's shared dev server (TEMPORAL_ADDRESS, from global setup), the
  * time-skipping test server for workflow tests, and one workflow bundle per test file.
- * Never triggers a download (INFRA.md).
+ * Never triggers a download.
  */
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';

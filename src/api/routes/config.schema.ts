@@ -1,5 +1,5 @@
 /**
- * Request and response schemas and route declarations of /config (reference §4.5): the admin's
+ * Request and response schemas and route declarations of /config: the admin's
  * system prompt, the caller's custom prompt and their per-model compaction thresholds.
  */
 import { z } from 'zod';

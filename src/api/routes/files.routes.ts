@@ -1,16 +1,36 @@
 /**
  * /files: raw image upload and owner-only download. The JSON body parser ignores image content
- * types, so the upload handler reads `ctx.req` itself, with the size limit enforced while reading.
+ * types, so the upload handler reads `ctx.req` itself (with raw-body), with the size limit enforced
+ * while reading.
  */
+import type { IncomingMessage } from 'node:http';
 import Router from '@koa/router';
+import getRawBody from 'raw-body';
+import { PayloadTooLargeError } from '../../errors';
 import { MAX_FILE_BYTES, MAX_FILE_NAME_BYTES, truncateUtf8 } from '../../files/file-types';
 import { getFile, uploadFile } from '../../files/files.service';
 import { formatContentDisposition, parseContentDispositionFileName } from '../content-disposition';
 import { actor } from '../middleware/auth';
 import { mountRoute } from '../openapi';
-import { readRawBody } from '../raw-body';
 import { filesApi as api } from './files.schema';
 import type { AppDeps } from '../deps';
+
+/**
+ * The upload's bytes. A body over MAX_FILE_BYTES is refused from its Content-Length when declared, or
+ * as soon as the streamed bytes exceed it, without buffering the excess. Throws PayloadTooLargeError
+ * then; raw-body's other failures (a client that hung up: 400 `request.aborted`) pass through.
+ */
+async function readUpload(req: IncomingMessage): Promise<Buffer> {
+  try {
+    return await getRawBody(req, { length: req.headers['content-length'], limit: MAX_FILE_BYTES });
+  } catch (err) {
+    if ((err as { type?: unknown }).type !== 'entity.too.large') throw err;
+    // raw-body leaves the request paused. Drain and discard the rest, so the upload does not stall with a full
+    // TCP window and a client that sends its whole body before reading the response still gets the 413.
+    req.resume();
+    throw new PayloadTooLargeError('Files are limited to 10 MiB.');
+  }
+}
 
 /** The files router (mounted after authentication). */
 export function filesRouter(deps: AppDeps): Router {
@@ -19,7 +39,7 @@ export function filesRouter(deps: AppDeps): Router {
     ctx.body = await uploadFile(deps, actor(ctx), {
       contentType: ctx.get('Content-Type') || undefined,
       fileName: parseContentDispositionFileName(ctx.get('Content-Disposition') || undefined),
-      readBody: () => readRawBody(ctx.req, MAX_FILE_BYTES, 'Files are limited to 10 MiB.'),
+      readBody: () => readUpload(ctx.req),
     });
     ctx.status = 201;
   });

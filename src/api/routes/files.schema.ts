@@ -1,5 +1,5 @@
 /**
- * Route declarations of /files (reference §4.3): raw image uploads and owner-only downloads. The
+ * Route declarations of /files: raw image uploads and owner-only downloads. The
  * upload body is raw bytes, not JSON, so it is declared as a raw body rather than a zod schema.
  */
 import { z } from 'zod';

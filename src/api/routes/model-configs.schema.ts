@@ -1,6 +1,6 @@
 /**
- * Request and response schemas and route declarations of /chat-providers and /model-configs
- * (reference §4.4). Provider keys are write-only: no response schema has a field for them.
+ * Request and response schemas and route declarations of /chat-providers and /model-configs.
+ * Provider keys are write-only: no response schema has a field for them.
  */
 import { z } from 'zod';
 import { defineRoute } from '../openapi';

@@ -1,6 +1,6 @@
 /**
  * Request and response schemas and route declarations of the identity routes: users, API tokens
- * and groups (SPEC §2). Everything but `/users/me` and revoking one's own token is admin-only.
+ * and groups. Everything but `/users/me` and revoking one's own token is admin-only.
  */
 import { z } from 'zod';
 import { defineRoute } from '../openapi';

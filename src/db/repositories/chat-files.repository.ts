@@ -1,5 +1,5 @@
 /**
- * Uploaded chat files (reference §3.7). Reads are always scoped to the owner in SQL, so another
+ * Uploaded chat files. Reads are always scoped to the owner in SQL, so another
  * user's file is indistinguishable from a missing one.
  */
 import type { Kysely, Selectable, Transaction } from 'kysely';

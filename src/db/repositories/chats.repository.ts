@@ -10,7 +10,8 @@ import {
   type UpdateQueryBuilder,
   type UpdateResult,
 } from 'kysely';
-import type { ChatRow, ChatRowUpdate, ChatStatus, Database, NewChatRow } from '../database';
+import { BUSY_STATUSES, type ChatStatus } from '../../messages/chat-status';
+import type { ChatRow, ChatRowUpdate, Database, NewChatRow } from '../database';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -246,7 +247,7 @@ export async function stopChatTree(trx: Transaction<Database>, rootId: string): 
     .updateTable('chats')
     .set({ status: 'waiting', updated_at: sql<Date>`now()` })
     .where((eb) => eb.or([eb('id', '=', rootId), eb('root_chat_id', '=', rootId)]))
-    .where('status', 'in', ['pending', 'running', 'requires_action'] satisfies ChatStatus[])
+    .where('status', 'in', BUSY_STATUSES)
     .returningAll()
     .execute();
 }

@@ -1,5 +1,5 @@
 /**
- * Groups of users and their memberships (SPEC §2). Groups exist for spend limits: a user's limit
+ * Groups of users and their memberships. Groups exist for spend limits: a user's limit
  * falls back to the minimum over their groups, so membership changes must be exact and idempotent.
  */
 import type { Kysely, Selectable, Transaction } from 'kysely';

@@ -134,7 +134,7 @@ export async function listVisibleMessagesPage(
 export type PromptRow = Pick<ChatMessageRow, 'id' | 'role' | 'content' | 'model_config_id' | 'provider_response_id'>;
 
 /**
- * The model's view (reference §3.12), oldest first, as a query to embed in a step's read: live
+ * The model's view, oldest first, as a query to embed in a step's read: live
  * messages visible to the model; once compacted, the uncompressed system messages, the newest
  * compressed summary and everything after it.
  */

@@ -6,7 +6,7 @@
  * complete `message` object for non-streaming calls.
  */
 import { anthropicOverloadedEvent, randomId } from './errors';
-import type { FinishEnding, PlanBlock, ProtocolRenderer, RenderContext } from './render';
+import type { FinishEnding, PlanBlock, ProtocolRenderer, RenderContext } from './plan';
 import { splitArgs, type FakeSearchResult, type FakeUsage } from './script';
 
 type Json = Record<string, unknown>;

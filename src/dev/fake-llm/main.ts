@@ -1,15 +1,15 @@
 /**
- * Standalone fake LLM process for the offline demo and the benchmarks:
- * `npx tsx src/dev/fake-llm/main.ts --port 4010 [--tps 0 --ttft 0 --tokens 2000 …]`.
+ * The fake LLM as its own process (`npm run fake-llm -- [options]`; the benchmarks start it the same way):
+ * point chatd's providers at it to chat without an account or to inject provider faults (docs/fake-llm.md).
  * Prints its URLs, answers from the knob-driven fallback when its script queue is empty, exposes the
- * `/__fake/*` control endpoints, and stops cleanly on SIGINT/SIGTERM.
+ * `/__fake/*` control endpoints, and stops cleanly on SIGINT/SIGTERM. Reads no environment variables.
  */
 import { parseArgs } from 'node:util';
 
 import { createKnobResponder, DEMO_KNOBS, parseKnobs } from './knobs';
 import { FakeLlmServer } from './server';
 
-const USAGE = `Usage: tsx src/dev/fake-llm/main.ts [options]
+const USAGE = `Usage: npm run fake-llm -- [options]   (or: npx tsx src/dev/fake-llm/main.ts [options])
 
   --port <n>        port to listen on (default 4010; 0 = any free port)
   --host <addr>     interface to bind (default 127.0.0.1)

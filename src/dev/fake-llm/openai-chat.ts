@@ -5,7 +5,7 @@
  * `chat.completion` object. Reasoning is streamed as `delta.reasoning_content`, as OpenAI-compatible servers do.
  */
 import { hexId, openAiOverloadedError, randomId } from './errors';
-import type { FinishEnding, PlanBlock, ProtocolRenderer, RenderContext } from './render';
+import type { FinishEnding, PlanBlock, ProtocolRenderer, RenderContext } from './plan';
 import { wantsStreamUsage } from './request';
 import type { FakeUsage } from './script';
 

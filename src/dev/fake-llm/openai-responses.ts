@@ -6,7 +6,7 @@
  * pair for mid-stream failures, and the complete `response` object for non-streaming calls.
  */
 import { hexId, openAiOverloadedError, randomId } from './errors';
-import type { FinishEnding, PlanBlock, ProtocolRenderer, RenderContext } from './render';
+import type { FinishEnding, PlanBlock, ProtocolRenderer, RenderContext } from './plan';
 import { bodyOf, includes } from './request';
 import type { FakeUsage } from './script';
 

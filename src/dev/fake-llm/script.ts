@@ -1,8 +1,8 @@
 /**
- * The script vocabulary of the fake LLM server: protocol-agnostic steps, the builders tests use to write them,
- * and the token helpers that size and pace them. One step answers exactly one HTTP request; server.ts renders
- * it in the wire format of whichever endpoint (OpenAI Chat Completions, OpenAI Responses, Anthropic Messages)
- * the request hit. Steps are plain JSON so they can also be posted to a standalone fake (`POST /__fake/enqueue`).
+ * The script vocabulary of the fake LLM server: protocol-agnostic steps, the builders that write them, and the
+ * token helpers that size and pace them. One step answers exactly one HTTP request; server.ts renders it in the
+ * wire format of whichever endpoint (OpenAI Chat Completions, OpenAI Responses, Anthropic Messages) the request
+ * hit. Steps are plain JSON, so a running fake takes them over HTTP too (`POST /__fake/enqueue`).
  */
 
 /**

@@ -1,7 +1,7 @@
 /**
  * The summary call of compaction (src/turn/compaction.ts `summarize`) through the real provider adapters
  * and SDKs against the fake provider HTTP server. Assertions are on the recorded wire requests (summary
- * prompt last, no tools, tool choice none) and on how failures surface (reference §11.3 `ErrorsAreReported`).
+ * prompt last, no tools, tool choice none) and on how failures surface.
  */
 import { SUMMARY_PROMPT, summarize } from '../../../src/turn/compaction';
 import { LlmError } from '../../../src/llm/errors';

@@ -1,5 +1,5 @@
 /**
- * Title generation (src/turn/title.ts, reference §6.13): when a chat qualifies, and the title
+ * Title generation (src/turn/title.ts): when a chat qualifies, and the title
  * call through the real provider adapters against the fake provider HTTP server, asserting on the recorded
  * request (cheap model, title prompt, 256-token cap, no tools) and on the normalised result.
  */

@@ -1,7 +1,7 @@
 /**
  * The `execute` tool against real processes in a real temp workspace: output and exit codes, the
  * non-interactive environment, timeouts and interrupts that take the whole process group down, the
- * trailing-`&` promotion and the 32 KB output cap (reference §7.2).
+ * trailing-`&` promotion and the 32 KB output cap.
  */
 import { createHarness, pidIn, resultOf, sleeping, uniqueSleep, waitFor, type Harness } from './support';
 

@@ -1,6 +1,6 @@
 /**
  * The file tools on a real temp workspace: read_file windows and numbering, write_file creating parents,
- * and edit_files exact-match semantics with all-or-nothing validation across files (reference §7.4–§7.6).
+ * and edit_files exact-match semantics with all-or-nothing validation across files.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';

@@ -1,7 +1,7 @@
 /**
  * Path confinement of the `local` workspace, through the file tools and `resolvePath`: `..` escapes,
  * absolute paths elsewhere and symlinks leading out of the workspace (existing or dangling) are refused
- * and write nothing outside (SPEC §9, §12 "path escapes in tools").
+ * and write nothing outside.
  */
 import { mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';

@@ -1,7 +1,7 @@
 /**
  * The background process tools against real processes: `process_output` waits and reports exit status,
  * `process_signal` takes down the whole process group and reaps exited processes, and every process is
- * scoped to the chat that started it (reference §7.3).
+ * scoped to the chat that started it.
  */
 import { createHarness, pidIn, resultOf, sleeping, uniqueSleep, waitFor, type Harness } from './support';
 

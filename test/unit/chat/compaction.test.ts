@@ -1,5 +1,5 @@
 /**
- * The pure half of compaction (src/turn/compaction.ts, reference §6.8–§6.9): which threshold applies, how
+ * The pure half of compaction (src/turn/compaction.ts): which threshold applies, how
  * full the context is, when to compact, and the exact shape of the three persisted messages. The provider
  * call is covered against the fake server in test/activities/chat/compaction.activity.test.ts.
  */

@@ -1,5 +1,5 @@
 /**
- * Step cost in micro-dollars (src/turn/cost.ts, reference §6.14). The rules that matter for billing and
+ * Step cost in micro-dollars (src/turn/cost.ts). The rules that matter for billing and
  * usage limits: unpriced is null and never 0, the arithmetic is exact decimal with one ceil at the end, and
  * reasoning tokens are not charged twice.
  */

@@ -1,5 +1,5 @@
 /**
- * The production packaging (SPEC §1): docker-compose.yml resolves to the whole stack — PostgreSQL,
+ * The production packaging: docker-compose.yml resolves to the whole stack — PostgreSQL,
  * Temporal's schema job, Temporal server on PostgreSQL, the search-attribute job, Temporal UI and
  * chatd's migrate / api / worker — wired with health and completion conditions, and the Dockerfile
  * builds a non-root image that runs bin/chatd.

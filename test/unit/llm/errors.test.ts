@@ -1,7 +1,7 @@
 /**
  * Table-driven tests of provider error classification (src/llm/errors.ts), named after the precedence
  * rules: our own cancellation, then typed SDK errors and HTTP status, then the provider's error type/code,
- * and message text only as the last resort (reference §6.6, `chaterror/classify_test.go`).
+ * and message text only as the last resort.
  */
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
@@ -283,7 +283,7 @@ describe('classifyProviderError', () => {
     expect(e.retryAfterMs).toBeLessThanOrEqual(30_000);
   });
 
-  it('writes user messages like the reference', () => {
+  it('writes user messages that name the provider, the status and what to do', () => {
     expect(classifyProviderError(anthropicError(529, 'overloaded_error', 'Overloaded'), 'anthropic').userMessage).toBe(
       'Anthropic is temporarily overloaded (HTTP 529). Please try again later.',
     );
@@ -334,7 +334,7 @@ describe('parseRetryAfter', () => {
 });
 
 describe('retryDelayMs', () => {
-  it('doubles from 1 s and caps at 60 s (reference TestDelay)', () => {
+  it('doubles from 1 s and caps at 60 s', () => {
     expect([0, 1, 2, 3, 4, 5, 6, 7, 50].map((n) => retryDelayMs(n, null))).toEqual([
       1000, 2000, 4000, 8000, 16000, 32000, 60000, 60000, 60000,
     ]);

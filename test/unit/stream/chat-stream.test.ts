@@ -6,13 +6,14 @@
  */
 import { ChatStreamHub, type StreamSink, type StreamStore } from '../../../src/stream/chat-stream';
 import type { StreamCursor } from '../../../src/stream/cursor';
-import type { ChatMessageDto, ChatQueuedMessageDto, ChatStatusValue, StreamEvent } from '../../../src/stream/events';
+import type { ChatStatus } from '../../../src/messages/chat-status';
+import type { ChatMessageDto, ChatQueuedMessageDto, StreamEvent } from '../../../src/stream/events';
 import { MemoryStreamBus } from '../../../src/stream/memory-stream-bus';
 
 const CHAT = 'chat-1';
 
 class FakeStore implements StreamStore {
-  status: ChatStatusValue = 'running';
+  status: ChatStatus = 'running';
   messages: Array<ChatMessageDto & { deleted?: boolean }> = [];
   queued: ChatQueuedMessageDto[] = [];
   /** Resolves reads only when released, to interleave them with live events. */
@@ -20,7 +21,7 @@ class FakeStore implements StreamStore {
   /** Reads made, by kind. */
   reads = { status: 0, messages: 0, queue: 0 };
 
-  async chatStatus(): Promise<ChatStatusValue> {
+  async chatStatus(): Promise<ChatStatus> {
     this.reads.status += 1;
     await this.gate;
     return this.status;
@@ -104,7 +105,7 @@ const part = (text: string): StreamEvent => ({
   part: { type: 'text', text },
 });
 const messageEvent = (message: ChatMessageDto): StreamEvent => ({ type: 'message', chat_id: CHAT, message });
-const statusEvent = (status: ChatStatusValue): StreamEvent => ({ type: 'status', chat_id: CHAT, status });
+const statusEvent = (status: ChatStatus): StreamEvent => ({ type: 'status', chat_id: CHAT, status });
 const start: StreamCursor = { messageId: 0, counter: 0 };
 /** Lets queued promise callbacks (the live event queue) run. */
 const settle = () => new Promise((resolve) => setImmediate(resolve));
@@ -309,7 +310,7 @@ describe('ChatStreamHub', () => {
   });
 
   it('closes the stream of a chat that does not exist', async () => {
-    store.chatStatus = async () => undefined as unknown as ChatStatusValue;
+    store.chatStatus = async () => undefined as unknown as ChatStatus;
     await streamChat(start, sink);
     expect(sink.closed).toBe(true);
     expect(sink.sent).toEqual([]);

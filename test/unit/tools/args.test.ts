@@ -1,6 +1,6 @@
 /**
  * The workspace tools' argument schemas and the `execute` background promotion: defaults and limits the
- * model relies on (reference §7.2–§7.6), and which trailing "&" means "run in the background".
+ * model relies on, and which trailing "&" means "run in the background".
  */
 import { createWorkspaceTools, WORKSPACE_TOOL_NAMES } from '../../../src/tools';
 import { EditFilesArgs } from '../../../src/tools/edit-files.tool';

@@ -1,8 +1,7 @@
 /**
  * The tool registry's contract with the agent loop: whatever the model sends (unknown tools, malformed
  * JSON, arguments failing the schema) and whatever a tool throws becomes an error result for the model,
- * never a failed turn; interrupts answer at once; a step's calls run concurrently and keep call order
- * (reference §6.4).
+ * never a failed turn; interrupts answer at once; a step's calls run concurrently and keep call order.
  */
 import { z } from 'zod';
 import { parseToolInput } from '../../../src/llm/types';
