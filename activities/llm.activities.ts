@@ -98,10 +98,6 @@ export function createLlmActivities(deps: TurnDeps & WorkspaceRoutingDeps) {
       const ctx = Context.current();
       const interrupt = abortOnInterrupt(deps.bus, input);
       const stopHeartbeat = startHeartbeat();
-      if (ctx.info.attempt > 1) {
-        // A retry (also after a crashed worker, which published nothing): clients drop the old partial.
-        deps.bus.publish(input.chatId, retryEvent(input.chatId, ctx.info.attempt, 0, RETRY_WITHOUT_FAILURE));
-      }
       let provider: Parameters<typeof toActivityFailure>[1] = null;
       try {
         const summary = await runModelStep(deps, input, {
@@ -109,6 +105,11 @@ export function createLlmActivities(deps: TurnDeps & WorkspaceRoutingDeps) {
           onProvider: (kind) => {
             provider = kind;
           },
+          attempt: ctx.info.attempt,
+          // A retry that calls the model again (also after a crashed worker, which published nothing):
+          // clients drop the old partial. A retry whose message is already committed publishes nothing.
+          onRerun: () =>
+            deps.bus.publish(input.chatId, retryEvent(input.chatId, ctx.info.attempt, 0, RETRY_WITHOUT_FAILURE)),
         });
         return withWorkspaceRoute(summary, deps.workspaceHostTimeoutSeconds ?? DEFAULT_HOST_PICKUP_TIMEOUT_SECONDS);
       } catch (err) {

@@ -42,6 +42,13 @@ export interface StepContext {
   signal: AbortSignal;
   /** Told which provider serves the step, so its errors can be classified. */
   onProvider?: (kind: ProviderKind) => void;
+  /**
+   * The activity attempt (1 for the first run). A later attempt first looks for the step's committed
+   * message and, when it is there, returns it instead of calling the model again.
+   */
+  attempt?: number;
+  /** Called when a later attempt does call the model again (its earlier run committed nothing). */
+  onRerun?: () => void;
 }
 
 /** The abort reason that means "the user interrupted"; any other reason (shutdown) is rethrown. */

@@ -1,14 +1,19 @@
 /**
  * One model step of a turn, below Temporal: open the step under the turn fence, build the prompt, stream
  * the provider's answer while publishing its deltas, and persist the assistant message if the turn is
- * still current. The activity in activities/llm.activities.ts is a thin adapter over `runModelStep`.
+ * still current. A retried step whose message an earlier attempt committed is answered from the stored
+ * message. The activity in activities/llm.activities.ts is a thin adapter over `runModelStep`.
  */
-import type { NewChatMessageRow } from '../db/database';
-import { insertMessagesIfCurrentTurn, type PromptRow } from '../db/repositories/messages.repository';
+import type { ChatMessageRow, NewChatMessageRow } from '../db/database';
+import {
+  findMessageByStepKey,
+  insertMessagesIfCurrentTurn,
+  type PromptRow,
+} from '../db/repositories/messages.repository';
 import { readModelStep, startModelStep } from '../db/repositories/steps.repository';
 import type { LinkedWorkspace } from '../db/repositories/workspaces.repository';
 import { LlmError } from '../llm/errors';
-import { emptyUsage, type ModelRequest, type ModelStepResult } from '../llm/types';
+import { emptyUsage, type FinishReason, type ModelRequest, type ModelStepResult, type Usage } from '../llm/types';
 import { StepPublisher } from '../stream/step-publisher';
 import { assistantPartToChat } from '../messages/convert';
 import { toMessageDto } from '../messages/dto';
@@ -80,6 +85,12 @@ export async function runModelStep(deps: TurnDeps, input: StepInput, ctx: StepCo
       ? [{ role: 'system' as const, content: [{ type: 'text' as const, text: workspaceContext }] }]
       : []),
   ];
+  if ((ctx.attempt ?? 1) > 1) {
+    // A retry whose earlier run committed its message (the completion was lost): exactly once.
+    const committed = await findMessageByStepKey(db, chat.id, stepKey(input.turn, input.step, 'assistant'));
+    if (committed) return committedStepSummary(deps, input, read, committed, model, userThreshold);
+    ctx.onRerun?.();
+  }
   const history = rows.map((r) => ({ role: r.role, content: decodeParts(r.content) }));
   const messages = buildPrompt([...instructions, ...history]);
   const chain = chainFrom(model, rows);
@@ -146,7 +157,28 @@ export async function runModelStep(deps: TurnDeps, input: StepInput, ctx: StepCo
   const toolCalls = result.content
     .filter((p) => p.type === 'tool-call' && !p.providerExecuted)
     .map((p) => ({ id: (p as { id: string }).id, name: (p as { name: string }).name }));
-  const measured = measureContext(result.usage, result.contextLimit ?? model.contextLimit);
+  return okSummary(deps, input, read, model, userThreshold, {
+    toolCalls,
+    finishReason: result.finishReason,
+    usage: result.usage,
+    contextLimit: result.contextLimit ?? model.contextLimit,
+  });
+}
+
+type StepRead = NonNullable<Awaited<ReturnType<typeof readModelStep>>>;
+type UserThreshold = (modelConfigId: string) => number | null;
+
+/** The summary of a step whose message is committed: its tool calls, whether to go on, whether to compact. */
+function okSummary(
+  deps: TurnDeps,
+  input: StepInput,
+  read: StepRead,
+  model: ResolvedModel,
+  userThreshold: UserThreshold,
+  step: { toolCalls: ToolCallSummary[]; finishReason: FinishReason; usage: Usage; contextLimit: number },
+): StepSummary {
+  const { toolCalls } = step;
+  const measured = measureContext(step.usage, step.contextLimit);
   const thresholdPercent = resolveThreshold(model.compressionThreshold, userThreshold(model.modelConfigId));
   const compaction =
     measured && measured.usagePercent !== null && shouldCompact(measured.usagePercent, thresholdPercent)
@@ -159,12 +191,44 @@ export async function runModelStep(deps: TurnDeps, input: StepInput, ctx: StepCo
       : null;
   return {
     status: 'ok',
-    finishReason: result.finishReason,
+    finishReason: step.finishReason,
     toolCalls,
     continue: toolCalls.length > 0 && input.step + 1 < deps.maxSteps,
     compaction,
     workspaceHostId: read.workspace && read.workspace.status !== 'deleted' ? read.workspace.host_id : null,
   };
+}
+
+/**
+ * The summary of a step an earlier attempt already committed, rebuilt from the stored message: its tool
+ * calls and usage are what the workflow needs; nothing is published again. A chat that is `waiting` was
+ * interrupted while that attempt ran, and the stored message is its partial answer.
+ */
+function committedStepSummary(
+  deps: TurnDeps,
+  input: StepInput,
+  read: StepRead,
+  committed: ChatMessageRow,
+  model: ResolvedModel,
+  userThreshold: UserThreshold,
+): StepSummary {
+  if (read.chat.status === 'waiting') return { status: 'interrupted' };
+  const toolCalls = decodeParts(committed.content)
+    .filter((p) => p.type === 'tool-call' && !p.provider_executed && p.tool_call_id && p.tool_name)
+    .map((p) => ({ id: p.tool_call_id!, name: p.tool_name! }));
+  return okSummary(deps, input, read, model, userThreshold, {
+    toolCalls,
+    finishReason: toolCalls.length > 0 ? 'tool-calls' : 'stop',
+    usage: {
+      inputTokens: committed.input_tokens,
+      outputTokens: committed.output_tokens,
+      totalTokens: committed.total_tokens,
+      reasoningTokens: committed.reasoning_tokens,
+      cacheReadTokens: committed.cache_read_tokens,
+      cacheCreationTokens: committed.cache_creation_tokens,
+    },
+    contextLimit: committed.context_limit ?? model.contextLimit,
+  });
 }
 
 /** The workspace-context block (working directory, AGENTS.md) when the chat's workspace is running. */

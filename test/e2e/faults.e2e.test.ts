@@ -5,9 +5,12 @@
  * restarts (with a turn requested while it is down). Afterwards every turn has finished, each
  * committed assistant message exists exactly once, both processes are still up, and every client,
  * resuming with Last-Event-ID where its stream broke, got exactly the committed messages and
- * streamed each answer it saw live without a gap or a duplicate.
+ * streamed each answer it saw live without a gap or a duplicate. A model step whose message was
+ * committed while Temporal was down is retried without calling the model again.
  */
+import { Client as TemporalClient, Connection } from '@temporalio/client';
 import { Client } from 'pg';
+import { chatWorkflowId } from '../../src/temporal/workflow-ids';
 import { lastUserText } from '../../src/dev/fake-llm/request';
 import { text } from '../../src/dev/fake-llm/script';
 import { FakeLlmServer } from '../../src/dev/fake-llm/server';
@@ -116,9 +119,10 @@ describe('fault injection', () => {
   /**
    * Holds the chat's row lock on a connection of the test's own, so the write that ends the chat's
    * model step waits, and resolves once the worker's write is waiting for it: PostgreSQL then goes
-   * away under a statement in flight, as it does under a busy worker.
+   * away under a statement in flight, as it does under a busy worker. Returns the locker's connection
+   * (rolling it back releases the write).
    */
-  async function holdStepWrite(chatId: string): Promise<void> {
+  async function holdStepWrite(chatId: string): Promise<Client> {
     const locker = new Client({ connectionString: stack!.databaseUrl, application_name: 'faults-test-locker' });
     // The restart cuts this connection too; that is the point, not an error.
     locker.on('error', () => undefined);
@@ -135,6 +139,7 @@ describe('fault injection', () => {
       30_000,
       "the worker's write of the finished step to wait for the chat's row lock",
     );
+    return locker;
   }
 
   it('finishes every turn across a PostgreSQL restart; clients resume from their cursor without a gap', async () => {
@@ -202,5 +207,54 @@ describe('fault injection', () => {
     expectProcessesUp();
     for (const [i, chatId] of chatIds.entries()) await expectConsistent(chatId, [questions[i]!], followers[i]!);
     await expectConsistent(idleChat, ['Idle', 'Foxtrot'], idleFollower);
+  }, 150_000);
+
+  it('runs a model step exactly once when its message was committed while Temporal was down', async () => {
+    stack = await FaultStack.start(fake);
+    const chatId = await createChat('Hotel');
+    const follower = follow(chatId);
+    await streaming(follower, 5);
+    // The step's final write waits for a lock of the test's; Temporal stops under it; then the write
+    // commits, and the worker cannot report the activity's completion to anyone.
+    const locker = await holdStepWrite(chatId);
+    await stack.stopTemporal();
+    await locker.query('ROLLBACK');
+    await locker.end();
+    await waitUntil(
+      async () =>
+        (await stack!.query("SELECT 1 FROM chat_messages WHERE chat_id = $1 AND role = 'assistant'", [chatId]))
+          .length === 1,
+      30_000,
+      'the step message committed',
+    );
+    // Longer than the worker retries a completion against an unreachable server: the completion is lost.
+    await new Promise((resolve) => setTimeout(resolve, 20_000));
+    await stack.startTemporal();
+
+    await turnsFinished(follower, 1);
+    expectProcessesUp();
+    await expectConsistent(chatId, ['Hotel'], follower);
+    // Temporal did run the step again (its heartbeat timed out) ...
+    const connection = await Connection.connect({ address: stack.temporalAddress });
+    try {
+      const history = await new TemporalClient({ connection }).workflow
+        .getHandle(chatWorkflowId(chatId))
+        .fetchHistory();
+      const modelSteps = new Set(
+        history
+          .events!.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'runModelStep')
+          .map((e) => Number(e.eventId)),
+      );
+      const attempts = history
+        .events!.filter((e) => modelSteps.has(Number(e.activityTaskStartedEventAttributes?.scheduledEventId)))
+        .map((e) => e.activityTaskStartedEventAttributes!.attempt ?? 0);
+      expect(Math.max(...attempts)).toBeGreaterThan(1);
+    } finally {
+      await connection.close();
+    }
+    // ... and the retry returned the committed step: the model was asked once, clients saw no `retry`.
+    const asked = fake.requests.filter((r) => (r.body as any).model === 'fake-model');
+    expect(asked).toHaveLength(1);
+    expect(follower.events.filter((e) => e.event === 'retry')).toEqual([]);
   }, 150_000);
 });

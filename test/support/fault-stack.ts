@@ -200,6 +200,11 @@ export class FaultStack {
     this.temporal = null;
   }
 
+  /** host:port of the Temporal dev server (the same across its restarts). */
+  get temporalAddress(): string {
+    return `127.0.0.1:${this.temporalPort}`;
+  }
+
   /** Starts the Temporal dev server again on the same SQLite file and port. */
   async startTemporal(): Promise<void> {
     this.temporal = await startTemporal(this.dir, this.temporalPort);
