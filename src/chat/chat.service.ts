@@ -90,9 +90,36 @@ function userMessageRow(chat: ChatRow, createdBy: string, content: string) {
   });
 }
 
-/** Moves a locked chat into its next turn: the fence for everything the previous turn still writes. */
-function startNextTurn(trx: Transaction<Database>, chat: ChatRow): Promise<ChatRow> {
-  return updateChat(trx, chat.id, { status: 'pending', turn: chat.turn + 1, last_error: null, last_error_kind: null });
+/**
+ * Moves a locked chat into its next turn: the fence for everything the previous turn still writes. With
+ * `modelConfigId` the turn (and the chat from then on) runs on that model config.
+ */
+function startNextTurn(trx: Transaction<Database>, chat: ChatRow, modelConfigId?: string | null): Promise<ChatRow> {
+  return updateChat(trx, chat.id, {
+    status: 'pending',
+    turn: chat.turn + 1,
+    last_error: null,
+    last_error_kind: null,
+    ...(modelConfigId ? { last_model_config_id: modelConfigId } : {}),
+  });
+}
+
+/** The default model config of new chats; a 400 when there is none usable. */
+async function defaultModelConfig(trx: Transaction<Database>): Promise<string> {
+  const config = await findDefaultModelConfig(trx);
+  if (!config || config.deleted || !config.enabled) {
+    throw new ValidationError('No default chat model config is configured.', undefined, 'no_default_model_config');
+  }
+  return config.id;
+}
+
+/** A model config a message may name: it exists, is not deleted and is enabled; a 400 otherwise (nothing written). */
+async function usableModelConfig(trx: Transaction<Database>, id: string): Promise<string> {
+  const config = await findModelConfig(trx, id);
+  if (!config || config.deleted || !config.enabled) {
+    throw new ValidationError('Model config not found.', undefined, 'model_config_not_found');
+  }
+  return config.id;
 }
 
 function watchChat(chat: ChatRow): WatchEvent['chat'] {
@@ -156,21 +183,16 @@ export async function createChat(deps: ChatServiceDeps, actor: Actor, input: Cre
   const parts = toUserParts(input.content);
   const text = parts.find((p) => p.type === 'text')?.text ?? '';
   const { chat, message } = await deps.db.transaction().execute(async (trx) => {
-    const modelConfig = input.model_config_id
-      ? await findModelConfig(trx, input.model_config_id)
-      : await findDefaultModelConfig(trx);
-    if (!modelConfig || modelConfig.deleted || !modelConfig.enabled) {
-      throw input.model_config_id
-        ? new ValidationError('Model config not found.', undefined, 'model_config_not_found')
-        : new ValidationError('No default chat model config is configured.', undefined, 'no_default_model_config');
-    }
+    const modelConfigId = input.model_config_id
+      ? await usableModelConfig(trx, input.model_config_id)
+      : await defaultModelConfig(trx);
     const workspace = await attachableWorkspace(trx, actor, input.workspace_id);
     const chat = await insertChat(trx, {
       owner_id: actor.id,
       workspace_id: workspace?.id ?? null,
       parent_chat_id: null,
       root_chat_id: null,
-      last_model_config_id: modelConfig.id,
+      last_model_config_id: modelConfigId,
       title: fallbackTitle(text),
       status: 'pending',
       turn: 1,
@@ -389,13 +411,14 @@ export async function sendMessage(
   deps: ChatServiceDeps,
   actor: Actor,
   chatId: string,
-  input: { content: ChatInputPart[]; busy_behavior: 'queue' | 'interrupt' },
+  input: { content: ChatInputPart[]; busy_behavior: 'queue' | 'interrupt'; model_config_id?: string },
 ): Promise<SendMessageResult> {
   const parts = toUserParts(input.content);
   const result = await deps.db.transaction().execute(async (trx) => {
     const locked = await lockChatCountingQueue(trx, chatId);
     if (!locked || locked.chat.owner_id !== actor.id) throw new NotFoundError('chat');
     const { chat } = locked;
+    const modelConfigId = input.model_config_id ? await usableModelConfig(trx, input.model_config_id) : null;
     // A backlog queues too, even on an idle chat: messages are answered in the order they were sent.
     if (isBusy(chat.status) || locked.queued > 0) {
       if (locked.queued >= MAX_QUEUE_SIZE) {
@@ -405,10 +428,11 @@ export async function sendMessage(
         chat_id: chat.id,
         content: encodeParts(parts),
         created_by: actor.id,
+        model_config_id: modelConfigId,
       });
       return { kind: 'queued' as const, chat, queued, queue: await listQueuedMessages(trx, chat.id) };
     }
-    const next = await startNextTurn(trx, chat);
+    const next = await startNextTurn(trx, chat, modelConfigId);
     const [message] = await insertMessages(trx, [userMessageRow(next, actor.id, encodeParts(parts))]);
     await requestTurnOrFail(deps, next);
     return { kind: 'started' as const, chat: next, message: message! };
@@ -437,11 +461,12 @@ export async function editMessage(
   actor: Actor,
   chatId: string,
   messageId: number,
-  input: { content: ChatInputPart[] },
+  input: { content: ChatInputPart[]; model_config_id?: string },
 ): Promise<ChatMessageDto> {
   const parts = toUserParts(input.content);
   const result = await deps.db.transaction().execute(async (trx) => {
     const chat = await lockOwnedChat(trx, actor, chatId);
+    const modelConfigId = input.model_config_id ? await usableModelConfig(trx, input.model_config_id) : null;
     const edited = await findVisibleMessage(trx, chat.id, messageId);
     if (!edited) throw new NotFoundError('chat_message');
     if (edited.role !== 'user') {
@@ -449,7 +474,7 @@ export async function editMessage(
     }
     await softDeleteMessagesFrom(trx, chat.id, edited.id);
     const clearedQueue = (await clearQueuedMessages(trx, chat.id)) > 0;
-    const next = await startNextTurn(trx, chat);
+    const next = await startNextTurn(trx, chat, modelConfigId);
     const [message] = await insertMessages(trx, [userMessageRow(next, actor.id, encodeParts(parts))]);
     // Signal-with-start: a run still open for the old turn receives `turn-requested` and supersedes itself.
     await requestTurnOrFail(deps, next);
@@ -494,12 +519,15 @@ export async function promoteQueuedMessage(
   actor: Actor,
   chatId: string,
   queuedId: number,
+  input: { model_config_id?: string } = {},
 ): Promise<ChatMessageDto> {
   const result = await deps.db.transaction().execute(async (trx) => {
     const chat = await lockOwnedChat(trx, actor, chatId);
+    const chosen = input.model_config_id ? await usableModelConfig(trx, input.model_config_id) : null;
     const queued: ChatQueuedMessageRow | undefined = await deleteQueuedMessage(trx, chat.id, queuedId);
     if (!queued) throw new NotFoundError('queued_message');
-    const next = await startNextTurn(trx, chat);
+    // The model named now, else the one the message was sent with, else the chat's.
+    const next = await startNextTurn(trx, chat, chosen ?? queued.model_config_id);
     // The stored content is already encoded (NUL escaping); it moves over as it is.
     const row = userMessageRow(next, queued.created_by ?? actor.id, JSON.stringify(queued.content));
     const [message] = await insertMessages(trx, [row]);

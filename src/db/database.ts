@@ -141,6 +141,8 @@ export interface ChatQueuedMessagesTable {
   chat_id: string;
   content: Json<unknown[]>;
   created_by: string | null;
+  /** The model config the message was sent with; NULL: the chat's model when it is promoted. */
+  model_config_id: Generated<string | null>;
   created_at: Timestamp;
 }
 

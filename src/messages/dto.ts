@@ -79,6 +79,7 @@ export function toQueuedDto(row: ChatQueuedMessageRow): ChatQueuedMessageDto {
     id: row.id,
     chat_id: row.chat_id,
     content: decodeParts(row.content).map(stripInternal),
+    model_config_id: row.model_config_id,
     created_at: iso(row.created_at),
   };
 }

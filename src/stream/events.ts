@@ -32,6 +32,8 @@ export interface ChatQueuedMessageDto {
   id: number;
   chat_id: string;
   content: ChatMessagePart[];
+  /** The model config the message was sent with; null: the chat's model when it runs. */
+  model_config_id: string | null;
   created_at: string;
 }
 

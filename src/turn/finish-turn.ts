@@ -58,7 +58,8 @@ export async function finishTurn(
         turn: updated.turn,
         role: 'user',
         content: JSON.stringify(promotedContent),
-        modelConfigId: chat.last_model_config_id,
+        // The model the promoted message was queued with, if it named one (endTurnPromotingQueued set it).
+        modelConfigId: updated.last_model_config_id,
         createdBy: chat.owner_id,
       }),
     ]);

@@ -89,8 +89,8 @@ export function chatsRouter(deps: AppDeps): Router {
     ctx.status = 204;
   });
 
-  mountRoute(router, chatsApi.promoteQueued, async (ctx, { params }) => {
-    ctx.body = await promoteQueuedMessage(deps, actor(ctx), params.id, params.queuedId);
+  mountRoute(router, chatsApi.promoteQueued, async (ctx, { params, body }) => {
+    ctx.body = await promoteQueuedMessage(deps, actor(ctx), params.id, params.queuedId, body);
   });
 
   mountRoute(router, chatsApi.interrupt, async (ctx, { params }) => {

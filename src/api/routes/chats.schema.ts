@@ -56,8 +56,18 @@ export const createChatBody = z.strictObject({
     ),
 });
 
+/** A message may switch the chat's model from its turn on. */
+const messageModel = z
+  .uuid()
+  .optional()
+  .describe(
+    'Run this message’s turn (and the chat from then on) on this model config; it must be enabled. ' +
+      'Omitted: the chat’s current model.',
+  );
+
 export const sendMessageBody = z.strictObject({
   content,
+  model_config_id: messageModel,
   busy_behavior: z
     .enum(['queue', 'interrupt'])
     .default('queue')
@@ -66,6 +76,14 @@ export const sendMessageBody = z.strictObject({
 
 export const editMessageBody = z.strictObject({
   content: content.describe('The new text of the message; it replaces the message and everything after it.'),
+  model_config_id: messageModel,
+});
+
+export const promoteQueuedBody = z.strictObject({
+  model_config_id: z
+    .uuid()
+    .optional()
+    .describe('Run the turn on this model config; omitted: the one the message was queued with, else the chat’s.'),
 });
 
 export const updateChatBody = z
@@ -273,7 +291,7 @@ export const chatsApi = {
     description: 'It becomes the user message of a new turn (a running turn is superseded).',
     tag: chatsTag,
     access: 'user',
-    schemas: { params: queuedMessageParams },
+    schemas: { params: queuedMessageParams, body: promoteQueuedBody },
     responses: { 200: { description: 'The new user message.' } },
   }),
   interrupt: defineRoute({

@@ -111,12 +111,14 @@ export async function endTurnPromotingQueued(
         .where('id', '=', (eb) =>
           eb.selectFrom('chat_queued_messages').select('id').where('chat_id', '=', id).orderBy('id').limit(1),
         )
-        .returning('content'),
+        .returning(['content', 'model_config_id']),
     )
     .updateTable('chats')
     .set({
       status: sql<ChatStatus>`case when exists (select from popped) then 'pending'::chat_status else 'waiting' end`,
       turn: sql<number>`turn + (select count(*) from popped)::int`,
+      // The promoted message runs on the model it was sent with, if it named one.
+      last_model_config_id: sql<string>`coalesce((select model_config_id from popped), last_model_config_id)`,
       last_error: null,
       last_error_kind: null,
       updated_at: sql<Date>`now()`,

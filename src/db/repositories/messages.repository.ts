@@ -232,7 +232,7 @@ export async function findTruncationPoint(db: Db, chatId: string, cursorId: numb
 /** Appends a message to the chat's queue. Caller holds the chat lock (the queue bound is checked there). */
 export async function insertQueuedMessage(
   trx: Transaction<Database>,
-  row: { chat_id: string; content: string; created_by: string | null },
+  row: { chat_id: string; content: string; created_by: string | null; model_config_id?: string | null },
 ): Promise<ChatQueuedMessageRow> {
   return trx.insertInto('chat_queued_messages').values(row).returningAll().executeTakeFirstOrThrow();
 }

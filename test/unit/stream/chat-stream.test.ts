@@ -128,7 +128,9 @@ describe('ChatStreamHub', () => {
     store.add(1, 'user', 'hi');
     store.add(2, 'assistant', 'hello');
     store.add(3, 'user', 'again');
-    store.queued = [{ id: 9, chat_id: CHAT, content: [{ type: 'text', text: 'later' }], created_at: '' }];
+    store.queued = [
+      { id: 9, chat_id: CHAT, content: [{ type: 'text', text: 'later' }], model_config_id: null, created_at: '' },
+    ];
     bus.publish(CHAT, statusEvent('running'));
     bus.publish(CHAT, part('par'));
     bus.publish(CHAT, part('tial'));
@@ -236,7 +238,9 @@ describe('ChatStreamHub', () => {
     const user = store.add(1, 'user', 'hi');
     bus.publish(CHAT, messageEvent(user));
     bus.publish(CHAT, statusEvent('running'));
-    store.queued = [{ id: 9, chat_id: CHAT, content: [{ type: 'text', text: 'later' }], created_at: '' }];
+    store.queued = [
+      { id: 9, chat_id: CHAT, content: [{ type: 'text', text: 'later' }], model_config_id: null, created_at: '' },
+    ];
     bus.publish(CHAT, { type: 'queue_update', chat_id: CHAT, queued_messages: [] });
     await settle();
     expect(store.reads).toEqual({ status: 1, messages: 1, queue: 1 });
