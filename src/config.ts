@@ -4,6 +4,7 @@
  */
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { isP256PrivateKey, isP256PublicKey, isVapidKeyPair, isVapidSubject, type VapidKeyPair } from './push/keys';
 import { DEFAULT_HOST_PICKUP_TIMEOUT_SECONDS } from './temporal/task-queues';
 import { parseEgressPolicy, type EgressPolicy } from './workspaces/egress/policy';
 import { DEFAULT_LIMITS, DEFAULT_UIDS, type SandboxLimits } from './workspaces/sandbox';
@@ -77,6 +78,15 @@ export const configSchema = z.object({
   CHATD_WORKSPACE_CPU_SECONDS: z.coerce.number().int().min(1).max(31_536_000).default(DEFAULT_LIMITS.cpuSeconds),
   CHATD_WORKSPACE_IDLE_MINUTES: z.coerce.number().int().min(1).max(10_080).default(30),
   CHATD_WORKSPACE_UID_BASE: z.coerce.number().int().min(1000).max(4_000_000_000).default(DEFAULT_UIDS.base),
+  CHATD_VAPID_PUBLIC_KEY: optionalString.pipe(
+    z.string().refine(isP256PublicKey, 'expected a base64url uncompressed P-256 public key (65 bytes)').optional(),
+  ),
+  CHATD_VAPID_PRIVATE_KEY: optionalString.pipe(
+    z.string().refine(isP256PrivateKey, 'expected a base64url P-256 private key (32 bytes)').optional(),
+  ),
+  CHATD_VAPID_SUBJECT: optionalString.pipe(
+    z.string().refine(isVapidSubject, 'expected a mailto: address or an https: URL').optional(),
+  ),
 });
 
 type RawConfig = z.infer<typeof configSchema>;
@@ -122,6 +132,13 @@ export interface Config {
     /** First host uid handed to workspaces when the worker runs as root. */
     uidBase: number;
   };
+  /** Web push (docs/operations.md "Web push"). Without keys it is off, except in `chatd start`, which generates them. */
+  webPush: {
+    /** chatd's VAPID key pair; set only together with `subject`. */
+    keys: VapidKeyPair | undefined;
+    /** Contact the push services see: a `mailto:` address or an `https:` URL. */
+    subject: string | undefined;
+  };
 }
 
 /** The host id when CHATD_WORKSPACE_HOST_ID is unset: the machine's hostname, made queue-safe. */
@@ -149,6 +166,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
   }
   const e = parsed.data;
+  const webPush = webPushConfig(e);
   return Object.freeze({
     http: { host: e.CHATD_HTTP_HOST, port: e.CHATD_HTTP_PORT },
     databaseUrl: e.DATABASE_URL,
@@ -189,5 +207,25 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       idleMinutes: e.CHATD_WORKSPACE_IDLE_MINUTES,
       uidBase: e.CHATD_WORKSPACE_UID_BASE,
     },
+    webPush,
   });
+}
+
+/**
+ * The VAPID settings, checked together: both keys or neither, a subject whenever keys are set (push
+ * services require a contact), and keys that belong to one pair. Throws ConfigError.
+ */
+function webPushConfig(e: RawConfig): Config['webPush'] {
+  const publicKey = e.CHATD_VAPID_PUBLIC_KEY;
+  const privateKey = e.CHATD_VAPID_PRIVATE_KEY;
+  const subject = e.CHATD_VAPID_SUBJECT;
+  if (!publicKey && !privateKey) return { keys: undefined, subject };
+  const issues: string[] = [];
+  if (!publicKey || !privateKey)
+    issues.push('CHATD_VAPID_PUBLIC_KEY, CHATD_VAPID_PRIVATE_KEY: set both keys of the pair, or neither');
+  else if (!isVapidKeyPair({ publicKey, privateKey }))
+    issues.push('CHATD_VAPID_PRIVATE_KEY: is not the private key of CHATD_VAPID_PUBLIC_KEY');
+  if (!subject) issues.push('CHATD_VAPID_SUBJECT: required with VAPID keys (a mailto: address or an https: URL)');
+  if (issues.length > 0) throw new ConfigError(issues);
+  return { keys: { publicKey: publicKey!, privateKey: privateKey! }, subject };
 }

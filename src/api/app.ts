@@ -18,6 +18,7 @@ import { filesRouter } from './routes/files.routes';
 import { healthRouter } from './routes/health.routes';
 import { modelConfigsRouter } from './routes/model-configs.routes';
 import { openApiRouter } from './routes/openapi.routes';
+import { pushRouter } from './routes/push.routes';
 import { usersRouter } from './routes/users.routes';
 import { workspacesRouter } from './routes/workspaces.routes';
 
@@ -58,6 +59,7 @@ export function createApp(deps: AppDeps): Koa {
     configRouter(deps),
     filesRouter(deps),
     workspacesRouter(deps),
+    pushRouter(deps),
   ]) {
     api.use(router.routes(), router.allowedMethods({ throw: true }));
   }

@@ -25,4 +25,6 @@ export interface AppDeps {
   onModelConfigChange: () => void;
   /** Whether workspace commands of this process are sandboxed (readiness reports it, never fails on it). */
   workspaceSandbox?: () => Promise<SandboxStatus>;
+  /** The VAPID public key browsers subscribe to web push with; unset: web push is off (501 `push_disabled`). */
+  vapidPublicKey?: string;
 }

@@ -1,6 +1,6 @@
 /**
- * Chat lifecycle as the API drives it: create, list, update and archive, send (start a turn or
- * queue), edit, queue control, interrupt. Each mutation commits under the chat's row lock; a new
+ * Chat lifecycle as the API drives it: create, list, update (pins included) and archive, mark read,
+ * send (start a turn or queue), edit, queue control, interrupt. Each mutation commits under the chat's row lock; a new
  * turn is requested from the orchestrator INSIDE that transaction, so a failed request rolls the
  * message back and the turn's first activity, which needs the same row lock, can never run ahead of
  * the committed message (creation differs slightly: see createChat). Events are published after
@@ -12,17 +12,20 @@ import type { Kysely, Transaction } from 'kysely';
 import type { Logger } from 'pino';
 import type { ChatQueuedMessageRow, ChatRow, Database } from '../db/database';
 import {
+  advanceReadCursor,
+  chatHasMessage,
+  chatHasUnread,
   deleteChat,
   findChatForOwner,
-  findChatListKey,
+  findChatWithUnreadForOwner,
   insertChat,
-  listChatsPage,
   lockChat,
   lockChatCountingQueue,
+  lockOwnerPins,
+  placePinnedChat,
   setChatTreeArchived,
   stopChatTree,
   updateChat,
-  type ChatListKey,
 } from '../db/repositories/chats.repository';
 import {
   clearQueuedMessages,
@@ -42,6 +45,7 @@ import type { ChatMessageDto, ChatQueuedMessageDto, WatchEvent } from '../stream
 import { messageRow } from '../messages/rows';
 import { toChatDto, toMessageDto, toQueuedDto, type ChatDto } from '../messages/dto';
 import { encodeParts, type ChatInputPart, type ChatMessagePart } from '../messages/parts';
+import { linkFileParts, withOwnedFiles } from './file-parts';
 import { fallbackTitle } from './title';
 import { workspaceAwarenessRow } from './workspace-awareness';
 import type { TurnLauncher } from './turn-launcher';
@@ -187,6 +191,7 @@ export async function createChat(deps: ChatServiceDeps, actor: Actor, input: Cre
       ? await usableModelConfig(trx, input.model_config_id)
       : await defaultModelConfig(trx);
     const workspace = await attachableWorkspace(trx, actor, input.workspace_id);
+    const content = await withOwnedFiles(trx, actor.id, parts);
     const chat = await insertChat(trx, {
       owner_id: actor.id,
       workspace_id: workspace?.id ?? null,
@@ -205,8 +210,9 @@ export async function createChat(deps: ChatServiceDeps, actor: Actor, input: Cre
     // The model-only awareness message first, so the model reads it before the user's request.
     const inserted = await insertMessages(trx, [
       workspaceAwarenessRow(chat, workspace),
-      userMessageRow(chat, actor.id, encodeParts(parts)),
+      userMessageRow(chat, actor.id, encodeParts(content)),
     ]);
+    await linkFileParts(trx, chat.id, content);
     return { chat, message: inserted.find((m) => m.role === 'user')! };
   });
   try {
@@ -217,7 +223,8 @@ export async function createChat(deps: ChatServiceDeps, actor: Actor, input: Cre
   }
   deps.bus.publish(chat.id, { type: 'message', chat_id: chat.id, message: toMessageDto(message) });
   deps.bus.publishWatch(actor.id, { kind: 'created', chat: watchChat(chat) });
-  return toChatDto(chat);
+  // Nothing to read yet: a new chat turns unread with its first answer.
+  return toChatDto(chat, false);
 }
 
 /** The chat if the actor owns it; 404 otherwise (never 403: existence is not revealed). */
@@ -227,105 +234,34 @@ export async function getChat(deps: Pick<ChatServiceDeps, 'db'>, actor: Actor, c
   return chat;
 }
 
+/** GET /chats/{id}: the chat as the API shows it, with its unread flag; 404 unless the actor owns it. */
+export async function getChatDto(deps: Pick<ChatServiceDeps, 'db'>, actor: Actor, chatId: string): Promise<ChatDto> {
+  const chat = await findChatWithUnreadForOwner(deps.db, chatId, actor.id);
+  if (!chat) throw new NotFoundError('chat');
+  return toChatDto(chat, chat.has_unread);
+}
+
 async function lockOwnedChat(trx: Transaction<Database>, actor: Actor, chatId: string): Promise<ChatRow> {
   const chat = await lockChat(trx, chatId);
   if (!chat || chat.owner_id !== actor.id) throw new NotFoundError('chat');
   return chat;
 }
 
-export interface ListChatsInput {
-  archived: boolean;
-  /** `key:value` pairs; a chat must carry all of them. */
-  labels: string[];
-  /** Opaque cursor from a previous page's `next_cursor`. */
-  cursor?: string;
-  /** Alternative cursor: list the chats after this one of the actor's chats. */
-  afterId?: string;
-  limit: number;
-}
-
-export interface ChatsPage {
-  chats: ChatDto[];
-  /** Pass as `cursor` for the next page; null on the last page. */
-  next_cursor: string | null;
-}
-
-const invalidCursor = (): ValidationError => new ValidationError('Invalid cursor.', undefined, 'invalid_cursor');
-
-/** The opaque form of a listing key (base64url JSON): clients pass it back, never build it. */
-export function encodeChatCursor(key: ChatListKey): string {
-  return Buffer.from(JSON.stringify({ u: key.updatedAt, i: key.id })).toString('base64url');
-}
-
-/** Parses a cursor from encodeChatCursor; throws ValidationError `invalid_cursor` for anything else. */
-export function decodeChatCursor(cursor: string): ChatListKey {
-  let value: unknown;
-  try {
-    value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    throw invalidCursor();
-  }
-  const { u, i } = (value ?? {}) as { u?: unknown; i?: unknown };
-  const timestamp = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
-  const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-  if (typeof u !== 'string' || typeof i !== 'string' || !timestamp.test(u) || !uuid.test(i)) throw invalidCursor();
-  if (Number.isNaN(Date.parse(u))) throw invalidCursor();
-  return { updatedAt: u, id: i };
-}
-
-/** Parses `key:value` label filters; one value per key. */
-function parseLabelFilters(filters: string[]): Record<string, string> {
-  const labels: Record<string, string> = {};
-  for (const filter of filters) {
-    const sep = filter.indexOf(':');
-    const key = filter.slice(0, sep);
-    const value = filter.slice(sep + 1);
-    if (sep <= 0) throw new ValidationError('A label filter is `key:value`.', { label: filter }, 'invalid_label');
-    if (key in labels && labels[key] !== value) {
-      throw new ValidationError('A label filter names one value per key.', { label: filter }, 'invalid_label');
-    }
-    labels[key] = value;
-  }
-  return labels;
-}
-
-/**
- * The actor's chats, most recently active first, filtered and paged in SQL: a keyset on
- * (updated_at, id), so a page is never short and rows never repeat while nothing changes.
- */
-export async function listChats(
-  deps: Pick<ChatServiceDeps, 'db'>,
-  actor: Actor,
-  input: ListChatsInput,
-): Promise<ChatsPage> {
-  if (input.cursor !== undefined && input.afterId !== undefined) {
-    throw new ValidationError('Give either cursor or after_id, not both.', undefined, 'invalid_cursor');
-  }
-  let after: ChatListKey | undefined;
-  if (input.cursor !== undefined) after = decodeChatCursor(input.cursor);
-  if (input.afterId !== undefined) {
-    after = await findChatListKey(deps.db, actor.id, input.afterId);
-    if (!after) throw invalidCursor();
-  }
-  const page = await listChatsPage(deps.db, actor.id, {
-    archived: input.archived,
-    labels: parseLabelFilters(input.labels),
-    after,
-    limit: input.limit,
-  });
-  return { chats: page.rows.map(toChatDto), next_cursor: page.next ? encodeChatCursor(page.next) : null };
-}
-
 export interface UpdateChatInput {
   title?: string;
   labels?: Record<string, string>;
   archived?: boolean;
+  /** 0 unpins; N > 0 moves the chat to position N among the owner's pinned chats (placePinnedChat). */
+  pin_order?: number;
 }
 
 /**
- * Renames, relabels, archives or unarchives a chat. Archiving cascades to its sub-agent chats and
- * stops their running turns as an interrupt does (queued messages stay); unarchiving a chat that is
- * not archived is a 400.
+ * Renames, relabels, archives, unarchives, pins, unpins or moves a chat among the pinned ones.
+ * Archiving cascades to its sub-agent chats and stops their running turns as an interrupt does
+ * (queued messages stay); it also unpins them and closes the gap in the pinned order. Unarchiving a
+ * chat that is not archived, or pinning a chat that is (or becomes) archived, is a 400 that writes
+ * nothing. Pin changes and archiving take the owner's pin lock first (lockOwnerPins), before the
+ * chat's row lock, so renumberings of one owner run one at a time.
  */
 export async function updateChatSettings(
   deps: ChatServiceDeps,
@@ -334,9 +270,14 @@ export async function updateChatSettings(
   input: UpdateChatInput,
 ): Promise<ChatDto> {
   const result = await deps.db.transaction().execute(async (trx) => {
+    const renumbers = input.pin_order !== undefined || input.archived === true;
+    if (renumbers) await lockOwnerPins(trx, actor.id);
     let chat = await lockOwnedChat(trx, actor, chatId);
     if (input.archived === false && !chat.archived) {
       throw new ValidationError('The chat is not archived.', undefined, 'chat_not_archived');
+    }
+    if (input.pin_order !== undefined && input.pin_order > 0 && (input.archived ?? chat.archived)) {
+      throw new ValidationError('An archived chat cannot be pinned.', undefined, 'chat_archived');
     }
     const titleChanged = input.title !== undefined && input.title !== chat.title;
     if (titleChanged || input.labels !== undefined) {
@@ -357,7 +298,13 @@ export async function updateChatSettings(
       const archivedById = new Map(changedTree.map((row) => [row.id, row]));
       stopped = stopped.map((s) => ({ chat: archivedById.get(s.chat.id) ?? s.chat, turn: s.turn }));
     }
-    return { chat, titleChanged, changedTree, stopped };
+    let pinMoves: ChatRow[] = [];
+    if (renumbers) {
+      // Archiving already set the tree's pin_order to 0; this closes the gap it left among the rest.
+      pinMoves = await placePinnedChat(trx, actor.id, chat.id, input.pin_order ?? 0);
+      chat = pinMoves.find((row) => row.id === chat.id) ?? chat;
+    }
+    return { chat, titleChanged, changedTree, stopped, pinMoves, hasUnread: await chatHasUnread(trx, chat.id) };
   });
 
   const { chat } = result;
@@ -368,8 +315,40 @@ export async function updateChatSettings(
   for (const row of result.changedTree) {
     deps.bus.publishWatch(row.owner_id, { kind: row.archived ? 'deleted' : 'created', chat: watchChat(row) });
   }
+  for (const row of result.pinMoves) {
+    deps.bus.publishWatch(row.owner_id, { kind: 'pin_change', chat: { ...watchChat(row), pin_order: row.pin_order } });
+  }
   await Promise.all(result.stopped.map((s) => stopTurn(deps, s.chat, s.turn)));
-  return toChatDto(chat);
+  return toChatDto(chat, result.hasUnread);
+}
+
+/**
+ * Marks the chat read up to `message_id` (one of its messages, deleted ones included), or up to its
+ * newest message. The cursor only moves forward: an older id leaves it as it is, so the call is
+ * idempotent and safe to repeat or race. 404 unless the actor owns the chat; 400
+ * `message_not_found` for an id that is not this chat's (nothing written). A move publishes
+ * `read_change` on the owner's watch feed.
+ */
+export async function markChatRead(
+  deps: ChatServiceDeps,
+  actor: Actor,
+  chatId: string,
+  input: { message_id?: number },
+): Promise<ChatDto> {
+  const chat = await findChatForOwner(deps.db, chatId, actor.id);
+  if (!chat) throw new NotFoundError('chat');
+  if (input.message_id !== undefined && !(await chatHasMessage(deps.db, chat.id, input.message_id))) {
+    throw new ValidationError('The message is not one of this chat’s.', undefined, 'message_not_found');
+  }
+  const moved = await advanceReadCursor(deps.db, chat.id, actor.id, input.message_id);
+  if (moved) {
+    deps.bus.publishWatch(moved.owner_id, {
+      kind: 'read_change',
+      chat: { ...watchChat(moved), has_unread: moved.has_unread, last_read_message_id: moved.last_read_message_id },
+    });
+    return toChatDto(moved, moved.has_unread);
+  }
+  return getChatDto(deps, actor, chat.id);
 }
 
 export interface MessagesPage {
@@ -419,6 +398,9 @@ export async function sendMessage(
     if (!locked || locked.chat.owner_id !== actor.id) throw new NotFoundError('chat');
     const { chat } = locked;
     const modelConfigId = input.model_config_id ? await usableModelConfig(trx, input.model_config_id) : null;
+    // Files are checked and linked now, also for a queued message: its promotion reuses the stored content.
+    const content = await withOwnedFiles(trx, actor.id, parts);
+    await linkFileParts(trx, chat.id, content);
     // A backlog queues too, even on an idle chat: messages are answered in the order they were sent.
     if (isBusy(chat.status) || locked.queued > 0) {
       if (locked.queued >= MAX_QUEUE_SIZE) {
@@ -426,14 +408,14 @@ export async function sendMessage(
       }
       const queued = await insertQueuedMessage(trx, {
         chat_id: chat.id,
-        content: encodeParts(parts),
+        content: encodeParts(content),
         created_by: actor.id,
         model_config_id: modelConfigId,
       });
       return { kind: 'queued' as const, chat, queued, queue: await listQueuedMessages(trx, chat.id) };
     }
     const next = await startNextTurn(trx, chat, modelConfigId);
-    const [message] = await insertMessages(trx, [userMessageRow(next, actor.id, encodeParts(parts))]);
+    const [message] = await insertMessages(trx, [userMessageRow(next, actor.id, encodeParts(content))]);
     await requestTurnOrFail(deps, next);
     return { kind: 'started' as const, chat: next, message: message! };
   });
@@ -472,10 +454,12 @@ export async function editMessage(
     if (edited.role !== 'user') {
       throw new ValidationError('Only user messages can be edited.', undefined, 'message_not_editable');
     }
+    const content = await withOwnedFiles(trx, actor.id, parts);
     await softDeleteMessagesFrom(trx, chat.id, edited.id);
     const clearedQueue = (await clearQueuedMessages(trx, chat.id)) > 0;
     const next = await startNextTurn(trx, chat, modelConfigId);
-    const [message] = await insertMessages(trx, [userMessageRow(next, actor.id, encodeParts(parts))]);
+    const [message] = await insertMessages(trx, [userMessageRow(next, actor.id, encodeParts(content))]);
+    await linkFileParts(trx, chat.id, content);
     // Signal-with-start: a run still open for the old turn receives `turn-requested` and supersedes itself.
     await requestTurnOrFail(deps, next);
     return { previous: chat, chat: next, message: message!, clearedQueue };
@@ -558,5 +542,5 @@ export async function interruptChat(deps: ChatServiceDeps, actor: Actor, chatId:
     return { chat: await updateChat(trx, chat.id, { status: 'waiting' }), turn: chat.turn };
   });
   if (turn !== null) await stopTurn(deps, chat, turn);
-  return toChatDto(chat);
+  return toChatDto(chat, await chatHasUnread(deps.db, chat.id));
 }

@@ -225,6 +225,22 @@ export interface ChatDiffStatusTable {
   computed_at: Timestamp;
 }
 
+/** A browser's web push subscription (migration 2026_12_04_1500): where and how to reach one user's browser. */
+export interface PushSubscriptionsTable {
+  id: Generated<string>;
+  user_id: string;
+  /** The push service URL the browser gave (https); unique: one browser subscription belongs to one user. */
+  endpoint: string;
+  /** The browser's P-256 public key (base64url) the payload is encrypted to. */
+  p256dh: string;
+  /** The browser's 16-byte auth secret (base64url). */
+  auth: string;
+  /** When the push service said the subscription expires; null: no expiry known. */
+  expires_at: NullableTimestamp;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
 export interface Database {
   users: UsersTable;
   api_tokens: ApiTokensTable;
@@ -242,6 +258,7 @@ export interface Database {
   config_generation: ConfigGenerationTable;
   workspaces: WorkspacesTable;
   chat_diff_status: ChatDiffStatusTable;
+  push_subscriptions: PushSubscriptionsTable;
 }
 
 export type ChatRow = Selectable<ChatsTable>;
@@ -257,3 +274,4 @@ export type WorkspaceRow = Selectable<WorkspacesTable>;
 export type NewWorkspaceRow = Insertable<WorkspacesTable>;
 export type WorkspaceRowUpdate = Updateable<WorkspacesTable>;
 export type ChatDiffStatusRow = Selectable<ChatDiffStatusTable>;
+export type PushSubscriptionRow = Selectable<PushSubscriptionsTable>;

@@ -7,10 +7,12 @@
  */
 import Anthropic from '@anthropic-ai/sdk';
 import { classifyProviderError, LlmError } from './errors';
+import { ANTHROPIC_FILE_LIMITS, isImagePart, planFileInputs } from './file-inputs';
 import {
   type FinishReason,
   type LlmProvider,
   type ModelAssistantPart,
+  type ModelFilePart,
   type ModelMessage,
   type ModelRequest,
   type ModelStepResult,
@@ -233,7 +235,7 @@ export function buildMessagesBody(request: ModelRequest): Anthropic.Messages.Mes
 
   const system = request.messages
     .filter((m): m is Extract<ModelMessage, { role: 'system' }> => m.role === 'system')
-    .filter((m) => m.content.length > 0)
+    .filter((m) => m.content.trim().length > 0)
     .map((m): TextBlockParam => ({ type: 'text', text: m.content }));
   // Cache breakpoint 1 of 3: the system prompt (with the tools before it) is the stable prefix.
   const lastSystem = system[system.length - 1];
@@ -278,6 +280,7 @@ function toolChoice(choice: ModelRequest['options']['toolChoice'], thinking: boo
  * Messages API requires strictly alternating roles.
  */
 export function toAnthropicMessages(messages: ModelMessage[]): MessageParam[] {
+  const refusedFiles = planFileInputs(messages, ANTHROPIC_FILE_LIMITS);
   const out: { role: 'user' | 'assistant'; content: ContentBlockParam[] }[] = [];
   const push = (role: 'user' | 'assistant', content: ContentBlockParam[]): void => {
     if (content.length === 0) return;
@@ -296,16 +299,7 @@ export function toAnthropicMessages(messages: ModelMessage[]): MessageParam[] {
           message.content.flatMap((p): ContentBlockParam[] => {
             // Empty text blocks are rejected by the API ("text content blocks must be non-empty").
             if (p.type === 'text') return p.text ? [{ type: 'text', text: p.text }] : [];
-            return [
-              {
-                type: 'image',
-                source: {
-                  type: 'base64',
-                  media_type: p.mediaType as Anthropic.Messages.Base64ImageSource['media_type'],
-                  data: p.data,
-                },
-              },
-            ];
+            return [fileBlock(p, refusedFiles.get(p))];
           }),
         );
         break;
@@ -339,10 +333,28 @@ export function toAnthropicMessages(messages: ModelMessage[]): MessageParam[] {
   return out;
 }
 
+/**
+ * A user file as an `image` block or a PDF `document` block (base64 source), or the text note that
+ * replaces a file the API would refuse (see file-inputs.ts).
+ */
+function fileBlock(part: ModelFilePart, note: string | undefined): ContentBlockParam {
+  if (note !== undefined) return { type: 'text', text: note };
+  if (isImagePart(part)) {
+    const mediaType = part.mediaType as Anthropic.Messages.Base64ImageSource['media_type'];
+    return { type: 'image', source: { type: 'base64', media_type: mediaType, data: part.data } };
+  }
+  return {
+    type: 'document',
+    source: { type: 'base64', media_type: 'application/pdf', data: part.data },
+    title: part.name,
+  };
+}
+
 function assistantBlock(part: ModelAssistantPart): ContentBlockParam[] {
   switch (part.type) {
     case 'text':
-      return part.text ? [{ type: 'text', text: part.text }] : [];
+      // The API refuses empty and whitespace-only text blocks ("text content blocks must contain non-whitespace text").
+      return part.text.trim() ? [{ type: 'text', text: part.text }] : [];
     case 'reasoning':
       // Thinking is replayed only with the signature Anthropic issued for it (or as opaque redacted data);
       // unsigned reasoning (from another provider, or cut off before its signature) would be rejected.

@@ -7,14 +7,24 @@
  */
 import type OpenAI from 'openai';
 import { LlmError } from './errors';
+import {
+  dataUrl,
+  isImagePart,
+  openAiFileLimits,
+  OPENAI_COMPAT_FILE_LIMITS,
+  planFileInputs,
+  type FileInputLimits,
+} from './file-inputs';
 import { requestOptions, type OpenAiKind } from './openai-shared';
 import {
   emptyUsage,
   type FinishReason,
   type ModelAssistantPart,
+  type ModelFilePart,
   type ModelMessage,
   type ModelRequest,
   type ModelStepResult,
+  type ModelUserPart,
   type Usage,
 } from './types';
 import { ContentBuilder, count, linkAbort, subtract, truncatedStream, type Emit } from './step-stream';
@@ -105,7 +115,7 @@ function buildChatBody(
   }));
   return {
     model: request.model,
-    messages: toChatMessages(request.messages),
+    messages: toChatMessages(request.messages, openAiFileLimits(kind)),
     stream: true,
     stream_options: { include_usage: true },
     ...(tools.length > 0 ? { tools, tool_choice: o.toolChoice ?? 'auto' } : {}),
@@ -122,8 +132,12 @@ function buildChatBody(
   };
 }
 
-/** Neutral messages → Chat Completions messages. */
-export function toChatMessages(messages: ModelMessage[]): ChatMessageParam[] {
+/** Neutral messages → Chat Completions messages; user files within `fileLimits` (the others become notes). */
+export function toChatMessages(
+  messages: ModelMessage[],
+  fileLimits: FileInputLimits = OPENAI_COMPAT_FILE_LIMITS,
+): ChatMessageParam[] {
+  const refusedFiles = planFileInputs(messages, fileLimits);
   const out: ChatMessageParam[] = [];
   for (const message of messages) {
     switch (message.role) {
@@ -131,20 +145,13 @@ export function toChatMessages(messages: ModelMessage[]): ChatMessageParam[] {
         if (message.content) out.push({ role: 'system', content: message.content });
         break;
       case 'user': {
-        const parts = message.content.filter((p) => p.type !== 'text' || p.text);
+        const parts = userContentForChat(message.content, refusedFiles);
         if (parts.length === 0) break;
         // Plain string content when there are no images: older compatible servers reject content arrays.
         if (parts.every((p) => p.type === 'text')) {
           out.push({ role: 'user', content: parts.map((p) => (p.type === 'text' ? p.text : '')).join('\n\n') });
         } else {
-          out.push({
-            role: 'user',
-            content: parts.map((p) =>
-              p.type === 'text'
-                ? { type: 'text' as const, text: p.text }
-                : { type: 'image_url' as const, image_url: { url: `data:${p.mediaType};base64,${p.data}` } },
-            ),
-          });
+          out.push({ role: 'user', content: parts });
         }
         break;
       }
@@ -173,6 +180,23 @@ export function toChatMessages(messages: ModelMessage[]): ChatMessageParam[] {
     }
   }
   return out;
+}
+
+/**
+ * User parts → text, image_url (a data URL) and, for PDFs, a `file` part (a data URL with its name);
+ * empty text is dropped and refused files become text notes.
+ */
+function userContentForChat(
+  parts: ModelUserPart[],
+  refusedFiles: ReadonlyMap<ModelFilePart, string>,
+): OpenAI.Chat.Completions.ChatCompletionContentPart[] {
+  return parts.flatMap((p): OpenAI.Chat.Completions.ChatCompletionContentPart[] => {
+    if (p.type === 'text') return p.text ? [{ type: 'text', text: p.text }] : [];
+    const note = refusedFiles.get(p);
+    if (note !== undefined) return [{ type: 'text', text: note }];
+    if (isImagePart(p)) return [{ type: 'image_url', image_url: { url: dataUrl(p) } }];
+    return [{ type: 'file', file: { filename: p.name, file_data: dataUrl(p) } }];
+  });
 }
 
 function chatFinishReason(finish: NonNullable<ChatFinish>, hasToolCalls: boolean): FinishReason {

@@ -6,11 +6,20 @@
  */
 import type OpenAI from 'openai';
 import { classifyProviderFailure, LlmError } from './errors';
+import {
+  dataUrl,
+  isImagePart,
+  openAiFileLimits,
+  OPENAI_FILE_LIMITS,
+  planFileInputs,
+  type FileInputLimits,
+} from './file-inputs';
 import { requestOptions, type OpenAiKind } from './openai-shared';
 import {
   emptyUsage,
   type FinishReason,
   type ModelAssistantPart,
+  type ModelFilePart,
   type ModelMessage,
   type ModelRequest,
   type ModelStepResult,
@@ -33,7 +42,7 @@ export async function streamResponses(
   kind: OpenAiKind,
 ): Promise<ModelStepResult> {
   const store = request.options.store === true;
-  const body = buildResponsesBody(request, store);
+  const body = buildResponsesBody(request, store, kind);
   const stream = await client.responses.create(body, requestOptions(request, signal));
   const stopAbortLink = linkAbort(signal, stream.controller);
 
@@ -142,7 +151,11 @@ export async function streamResponses(
   };
 }
 
-function buildResponsesBody(request: ModelRequest, store: boolean): OpenAI.Responses.ResponseCreateParamsStreaming {
+function buildResponsesBody(
+  request: ModelRequest,
+  store: boolean,
+  kind: OpenAiKind,
+): OpenAI.Responses.ResponseCreateParamsStreaming {
   const o = request.options;
   const tools: OpenAI.Responses.Tool[] = request.tools.map((t) => ({
     type: 'function',
@@ -176,7 +189,7 @@ function buildResponsesBody(request: ModelRequest, store: boolean): OpenAI.Respo
 
   return {
     model: request.model,
-    input: toResponsesInput(request.messages, store),
+    input: toResponsesInput(request.messages, store, openAiFileLimits(kind)),
     stream: true,
     // Sent explicitly: the API's default is to store, and chain mode must be an opt-in.
     store,
@@ -190,8 +203,13 @@ function buildResponsesBody(request: ModelRequest, store: boolean): OpenAI.Respo
   };
 }
 
-/** Neutral messages → Responses input items. */
-export function toResponsesInput(messages: ModelMessage[], store: boolean): ResponseInputItem[] {
+/** Neutral messages → Responses input items; user files within `fileLimits` (the others become notes). */
+export function toResponsesInput(
+  messages: ModelMessage[],
+  store: boolean,
+  fileLimits: FileInputLimits = OPENAI_FILE_LIMITS,
+): ResponseInputItem[] {
+  const refusedFiles = planFileInputs(messages, fileLimits);
   const items: ResponseInputItem[] = [];
   for (const message of messages) {
     switch (message.role) {
@@ -199,15 +217,12 @@ export function toResponsesInput(messages: ModelMessage[], store: boolean): Resp
         if (message.content) items.push({ role: 'system', content: message.content });
         break;
       case 'user': {
-        const content = userContentForResponses(message.content);
+        const content = userContentForResponses(message.content, refusedFiles);
         if (content.length > 0) items.push({ role: 'user', content });
         break;
       }
       case 'assistant':
-        for (const part of message.content) {
-          const item = assistantPartToResponsesItem(part, store);
-          if (item) items.push(item);
-        }
+        items.push(...withFollowingItems(message.content.flatMap((p) => assistantPartToResponsesItem(p, store) ?? [])));
         break;
       case 'tool':
         for (const result of message.content) {
@@ -219,16 +234,32 @@ export function toResponsesInput(messages: ModelMessage[], store: boolean): Resp
   return items;
 }
 
-function userContentForResponses(parts: ModelUserPart[]): OpenAI.Responses.ResponseInputMessageContentList {
+/** User parts → input_text, input_image (a data URL) and, for PDFs, input_file (a data URL with its name). */
+function userContentForResponses(
+  parts: ModelUserPart[],
+  refusedFiles: ReadonlyMap<ModelFilePart, string>,
+): OpenAI.Responses.ResponseInputMessageContentList {
   const out: OpenAI.Responses.ResponseInputMessageContentList = [];
   for (const part of parts) {
     if (part.type === 'text') {
       if (part.text) out.push({ type: 'input_text', text: part.text });
-    } else {
-      out.push({ type: 'input_image', image_url: `data:${part.mediaType};base64,${part.data}`, detail: 'auto' });
+      continue;
     }
+    const note = refusedFiles.get(part);
+    if (note !== undefined) out.push({ type: 'input_text', text: note });
+    else if (isImagePart(part)) out.push({ type: 'input_image', image_url: dataUrl(part), detail: 'auto' });
+    else out.push({ type: 'input_file', filename: part.name, file_data: dataUrl(part) });
   }
   return out;
+}
+
+/**
+ * The API refuses a replayed reasoning item that is not followed by the item it produced ("Item 'rs_…' of
+ * type 'reasoning' was provided without its required following item."). When no such item of the message is
+ * sent (its text was blank, its web search never finished), the reasoning is not sent either.
+ */
+function withFollowingItems(items: ResponseInputItem[]): ResponseInputItem[] {
+  return items.filter((item, i) => item.type !== 'reasoning' || items.slice(i + 1).some((n) => n.type !== 'reasoning'));
 }
 
 function assistantPartToResponsesItem(part: ModelAssistantPart, store: boolean): ResponseInputItem | null {

@@ -26,8 +26,22 @@ export interface ProviderToolOptions {
   webSearch?: { enabled: boolean; allowedDomains?: string[]; blockedDomains?: string[] };
 }
 
-export type ModelUserPart =
-  { type: 'text'; text: string } | { type: 'image'; mediaType: string; data: string /* base64 */ };
+/**
+ * A file the user attached (an image, or a PDF), with its bytes read from storage for this one request:
+ * it is built inside the model-step activity and never stored or sent through workflow history. Each
+ * adapter sends the types and sizes its provider documents and puts a short text note in place of any
+ * other file (file-inputs.ts).
+ */
+export interface ModelFilePart {
+  type: 'file';
+  mediaType: string;
+  /** The bytes, base64-encoded. */
+  data: string;
+  /** The file's stored name, used in notes and as the file name providers ask for. */
+  name: string;
+}
+
+export type ModelUserPart = { type: 'text'; text: string } | ModelFilePart;
 
 export type ModelAssistantPart =
   | { type: 'text'; text: string }

@@ -14,6 +14,8 @@ import type { Config } from '../config';
 import { createDb } from '../db/create-db';
 import type { Database } from '../db/database';
 import { userAgentFor } from '../llm/registry';
+import type { VapidDetails } from '../push/keys';
+import { TurnPushNotifier } from '../push/turn-notifier';
 import { SecretBox } from '../security/secrets';
 import type { StreamBus } from '../stream/bus';
 import { MemoryStreamBus } from '../stream/memory-stream-bus';
@@ -37,6 +39,8 @@ export interface Deps extends ActivityDeps {
   turns: TurnLauncher;
   /** Whether this process's workspace commands are sandboxed (docs/workspaces.md). */
   workspaceSandbox(): Promise<SandboxStatus>;
+  /** The VAPID public key browsers subscribe with; undefined when web push is off. */
+  vapidPublicKey: string | undefined;
   close(): Promise<void>;
 }
 
@@ -45,6 +49,14 @@ export interface DepsOverrides {
   temporalAddress: string;
   encryptionKeys: string;
   bus?: StreamBus;
+  /** VAPID keys and subject that are not in the config (the embedded start generates them). */
+  vapid?: VapidDetails;
+}
+
+/** The configured VAPID settings, when web push is on. */
+function configuredVapid(config: Config): VapidDetails | undefined {
+  const { keys, subject } = config.webPush;
+  return keys && subject ? { ...keys, subject } : undefined;
 }
 
 export async function createDeps(config: Config, log: Logger, resolved: DepsOverrides, role: string): Promise<Deps> {
@@ -80,6 +92,9 @@ export async function createDeps(config: Config, log: Logger, resolved: DepsOver
   // Sub-agents work in their parent's workspace and cannot provision workspaces or spawn agents.
   const childNames = new Set(workspaceTools.map((t) => t.name));
   const childSpecs = registry.specs().filter((spec) => childNames.has(spec.name));
+  // Web push is sent by whichever process runs finishTurn (the worker); without keys it is off.
+  const vapid = resolved.vapid ?? configuredVapid(config);
+  const push = vapid ? new TurnPushNotifier({ db, log, vapid }) : undefined;
   return {
     config,
     db,
@@ -97,7 +112,11 @@ export async function createDeps(config: Config, log: Logger, resolved: DepsOver
     workspaceFor: (chatId, linked) => workspaces.forChat(chatId, linked),
     workspaceHostTimeoutSeconds: config.workspaceHost.pickupTimeoutSeconds,
     notifySubagentFinished: (parent, child) => turns.notifySubagentFinished(parent, child),
+    onTurnEnded: push ? (ended) => push.turnEnded(ended) : undefined,
+    vapidPublicKey: vapid?.publicKey,
     async close() {
+      // Pushes under way still need the database; each is bounded by its send timeout.
+      await push?.close();
       await workspaceProvider.dispose();
       await bus.close();
       await connection.close();

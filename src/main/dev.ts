@@ -16,6 +16,7 @@ import { resolveTemporalCli } from '../infra/temporal-binaries';
 import { startTemporalDevServer, type DevServerHandle } from '../infra/temporal-dev-server';
 import type { Logger } from 'pino';
 import { createLogger } from '../log';
+import { loadOrCreateVapidKeys, VAPID_KEYS_FILE } from '../push/vapid-file';
 import { SecretBox } from '../security/secrets';
 import { onShutdownSignal, startApi, startWorker } from './processes';
 
@@ -27,6 +28,12 @@ function persistentSecret(file: string, generate: () => string): string {
   chmodSync(file, 0o600);
   return value;
 }
+
+/**
+ * The VAPID contact of `chatd start` when CHATD_VAPID_SUBJECT is unset. Enough for development; some
+ * push services refuse a localhost contact, so set CHATD_VAPID_SUBJECT to a real address for them.
+ */
+export const EMBEDDED_VAPID_SUBJECT = 'mailto:chatd@localhost';
 
 export interface EmbeddedChatd {
   apiUrl: string;
@@ -94,7 +101,12 @@ export async function startEmbedded(config: Config, log: Logger, say: (line: str
     const migrationDb = createDb({ url: databaseUrl, poolSize: 1, applicationName: 'chatd-migrate' });
     await migrateToLatest(migrationDb).finally(() => migrationDb.destroy());
 
-    const deps = await createDeps(config, log, { databaseUrl, temporalAddress, encryptionKeys }, 'dev');
+    // Web push works out of the box: keys from the environment, else a pair kept in the data dir.
+    const vapid = {
+      ...(config.webPush.keys ?? loadOrCreateVapidKeys(path.join(dataDir, VAPID_KEYS_FILE))),
+      subject: config.webPush.subject ?? EMBEDDED_VAPID_SUBJECT,
+    };
+    const deps = await createDeps(config, log, { databaseUrl, temporalAddress, encryptionKeys, vapid }, 'dev');
     cleanups.push(() => deps.close());
     const tokenFile = path.join(dataDir, 'admin-token');
     const created = await ensureBootstrapAdmin(deps.db, config.bootstrapAdminToken);

@@ -38,6 +38,7 @@ export async function startApi(deps: Deps, host: string, port: number, options: 
     },
     onModelConfigChange: () => deps.models.invalidate(),
     workspaceSandbox: () => deps.workspaceSandbox(),
+    vapidPublicKey: deps.vapidPublicKey,
   });
   const server = http.createServer(app.callback());
   server.keepAliveTimeout = 65_000;

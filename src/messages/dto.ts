@@ -17,7 +17,12 @@ export interface ChatDto {
   last_error: string | null;
   last_error_kind: string | null;
   archived: boolean;
+  /** 0: not pinned; otherwise the chat's 1-based position among the owner's pinned chats. */
   pin_order: number;
+  /** A user-visible assistant message newer than `last_read_message_id` exists. */
+  has_unread: boolean;
+  /** The owner's read cursor (a message id); null until the chat is first marked read. */
+  last_read_message_id: number | null;
   labels: Record<string, string>;
   mcp_server_ids: string[];
   created_at: string;
@@ -26,7 +31,8 @@ export interface ChatDto {
 
 const iso = (d: Date | string): string => (d instanceof Date ? d.toISOString() : new Date(d).toISOString());
 
-export function toChatDto(row: ChatRow): ChatDto {
+/** `hasUnread` is computed in SQL with the row (chatHasUnread and the listing queries in chats.repository.ts). */
+export function toChatDto(row: ChatRow, hasUnread: boolean): ChatDto {
   return {
     id: row.id,
     owner_id: row.owner_id,
@@ -41,6 +47,8 @@ export function toChatDto(row: ChatRow): ChatDto {
     last_error_kind: row.last_error_kind,
     archived: row.archived,
     pin_order: row.pin_order,
+    has_unread: hasUnread,
+    last_read_message_id: row.last_read_message_id,
     labels: row.labels,
     mcp_server_ids: row.mcp_server_ids,
     created_at: iso(row.created_at),

@@ -67,11 +67,29 @@ export type StreamEvent =
 
 export type StreamEventType = StreamEvent['type'];
 
-/** Lifecycle events of GET /chats/watch, per owner. */
-export interface WatchEvent {
-  kind: 'created' | 'deleted' | 'status_change' | 'title_change';
-  chat: { id: string; status: ChatStatus; title: string; parent_chat_id: string | null; archived: boolean };
+/** What every watch event says of its chat. */
+export interface WatchChat {
+  id: string;
+  status: ChatStatus;
+  title: string;
+  parent_chat_id: string | null;
+  archived: boolean;
 }
+
+/**
+ * Lifecycle events of GET /chats/watch, per owner (docs/stream-events.md#watch-stream). Kinds are
+ * public API like event types; each kind may add fields to `chat`, never remove them.
+ */
+export type WatchEvent =
+  | { kind: 'created' | 'deleted' | 'title_change'; chat: WatchChat }
+  /** `has_unread` is present when a turn ended (src/turn/finish-turn.ts): the answer may have made the chat unread. */
+  | { kind: 'status_change'; chat: WatchChat & { has_unread?: boolean } }
+  /** The owner's read cursor moved (POST /chats/{id}/read). */
+  | { kind: 'read_change'; chat: WatchChat & { has_unread: boolean; last_read_message_id: number | null } }
+  /** The chat was pinned, unpinned or moved among the pinned chats; one event per chat whose position changed. */
+  | { kind: 'pin_change'; chat: WatchChat & { pin_order: number } };
+
+export type WatchEventKind = WatchEvent['kind'];
 
 /** Out-of-band control messages to the process running a chat's turn (the interrupt fast path). */
 export type ControlMessage = { type: 'interrupt'; turn: number };

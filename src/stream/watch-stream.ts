@@ -1,6 +1,7 @@
 /**
  * GET /chats/watch: the lifecycle feed of one owner's chats (`created`, `deleted`,
- * `status_change`, `title_change`). Live only, without ids: a reconnecting client reloads the list.
+ * `status_change`, `title_change`, `read_change`, `pin_change`). Live only, without ids: a
+ * reconnecting client reloads the list.
  */
 import type { StreamBus } from './bus';
 import type { WatchEvent } from './events';

@@ -5,6 +5,7 @@
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { ChatRow, Database } from '../db/database';
+import type { ChatStatus } from '../messages/chat-status';
 import type { LinkedWorkspace } from '../db/repositories/workspaces.repository';
 import { type ProviderKind, type ToolSpec } from '../llm/types';
 import type { StreamBus } from '../stream/bus';
@@ -29,6 +30,35 @@ export interface TurnDeps {
   workspaceFor?(chatId: string, linked?: LinkedWorkspace | null): Promise<Workspace | null>;
   /** Tells a parent chat's running turn that its sub-agent finished (the wait_agent wake-up). */
   notifySubagentFinished?(parentChatId: string, childChatId: string): Promise<void>;
+  /**
+   * Told by finishTurn, after its commit, that a turn ended and the chat did not move on to another
+   * turn (web push, src/push). Must return at once and never throw: its work runs in the background
+   * and must neither fail nor delay the turn.
+   */
+  onTurnEnded?(ended: TurnEnded): void;
+}
+
+/**
+ * How a turn's run ended, as the turn workflow reports it: `superseded` when a newer turn replaced it,
+ * `fenced` when the chat moved on without it. Workflows import this type (type-only, through
+ * finish-turn.ts).
+ */
+export type TurnOutcome = 'completed' | 'interrupted' | 'superseded' | 'failed' | 'fenced';
+
+/** A turn's end as finishTurn committed it: the chat row's state then, and how the run ended. */
+export interface TurnEnded {
+  chatId: string;
+  ownerId: string;
+  /** Set for sub-agent chats. */
+  parentChatId: string | null;
+  archived: boolean;
+  title: string;
+  turn: number;
+  outcome: TurnOutcome;
+  /** The status finishTurn wrote (or found, after an interrupt). */
+  status: ChatStatus;
+  /** The user-facing error message when `status` is `error`. */
+  lastError: string | null;
 }
 
 export interface StepInput {

@@ -3,19 +3,17 @@
  * next queued message, publish the result and wake a parent chat. The turn workflow calls it through
  * the finishTurn activity with how the run ended.
  */
-import { endTurnPromotingQueued, lockChat, updateChat } from '../db/repositories/chats.repository';
+import { chatHasUnread, endTurnPromotingQueued, lockChat, updateChat } from '../db/repositories/chats.repository';
 import { insertMessages, listQueuedMessages } from '../db/repositories/messages.repository';
+import type { ChatRow } from '../db/database';
 import type { ChatStatus } from '../messages/chat-status';
 import type { ErrorPayload } from '../messages/error-payload';
 import { toMessageDto, toQueuedDto } from '../messages/dto';
 import { messageRow } from '../messages/rows';
-import type { TurnDeps } from './deps';
+import type { TurnDeps, TurnOutcome } from './deps';
 
-/**
- * How a turn's run ended, as the turn workflow reports it: `superseded` when a newer turn replaced it,
- * `fenced` when the chat moved on without it. Workflows import this type (type-only).
- */
-export type TurnOutcome = 'completed' | 'interrupted' | 'superseded' | 'failed' | 'fenced';
+/** Defined beside TurnDeps (its turn-end hook reports it); workflows import it from here (type-only). */
+export type { TurnOutcome } from './deps';
 
 export interface FinishInput {
   chatId: string;
@@ -38,7 +36,11 @@ export async function finishTurn(
     const chat = await lockChat(trx, input.chatId);
     if (!chat) return null;
     // Superseded (edit) or already handed on: only report a newer pending turn.
-    if (chat.turn !== input.turn) return { chat, next: chat.status === 'pending' ? chat.turn : null, promoted: null };
+    if (chat.turn !== input.turn) {
+      return { chat, next: chat.status === 'pending' ? chat.turn : null, promoted: null, hasUnread: false };
+    }
+    // Read inside the transaction: a query after the commit could fail and retry the whole finish.
+    const hasUnread = await chatHasUnread(trx, chat.id);
     // A user interrupt already wrote `waiting`; it wins over a failure that raced it.
     const failed = input.outcome === 'failed' && chat.status !== 'waiting';
     // An archived chat keeps its queue: archiving stops the chat, it must not start the next turn.
@@ -48,10 +50,10 @@ export async function finishTurn(
         last_error: failed ? (input.error?.message ?? 'The agent failed.') : null,
         last_error_kind: failed ? (input.error?.kind ?? 'generic') : null,
       });
-      return { chat: updated, next: null, promoted: null };
+      return { chat: updated, next: null, promoted: null, hasUnread };
     }
     const { chat: updated, promotedContent } = await endTurnPromotingQueued(trx, chat.id);
-    if (promotedContent === null) return { chat: updated, next: null, promoted: null };
+    if (promotedContent === null) return { chat: updated, next: null, promoted: null, hasUnread };
     const [message] = await insertMessages(trx, [
       messageRow({
         chatId: chat.id,
@@ -63,7 +65,7 @@ export async function finishTurn(
         createdBy: chat.owner_id,
       }),
     ]);
-    return { chat: updated, next: updated.turn, promoted: message ?? null };
+    return { chat: updated, next: updated.turn, promoted: message ?? null, hasUnread };
   });
   if (!outcome) return { nextTurn: null, status: null };
 
@@ -77,6 +79,7 @@ export async function finishTurn(
     if (chat.status === 'error' && input.error)
       bus.publish(chat.id, { type: 'error', chat_id: chat.id, ...input.error });
     bus.publish(chat.id, { type: 'status', chat_id: chat.id, status: chat.status });
+    // has_unread tells the owner's other views that the turn's answer is waiting to be read.
     bus.publishWatch(chat.owner_id, {
       kind: 'status_change',
       chat: {
@@ -85,13 +88,37 @@ export async function finishTurn(
         title: chat.title,
         parent_chat_id: chat.parent_chat_id,
         archived: chat.archived,
+        has_unread: outcome.hasUnread,
       },
     });
   }
+  if (chat.turn === input.turn) reportTurnEnded(deps, chat, input);
   if (chat.parent_chat_id && (chat.status === 'waiting' || chat.status === 'error') && chat.turn === input.turn) {
     await deps
       .notifySubagentFinished?.(chat.parent_chat_id, chat.id)
       .catch((err: unknown) => deps.log.warn({ err, chatId: chat.id }, 'could not notify the parent chat'));
   }
   return { nextTurn: outcome.next, status: chat.turn === input.turn || outcome.promoted ? chat.status : null };
+}
+
+/**
+ * Hands the committed end of the turn to the best-effort hook (web push). The hook only starts its
+ * work, so this neither waits nor fails the turn; a hook that throws anyway is logged.
+ */
+function reportTurnEnded(deps: TurnDeps, chat: ChatRow, input: FinishInput): void {
+  try {
+    deps.onTurnEnded?.({
+      chatId: chat.id,
+      ownerId: chat.owner_id,
+      parentChatId: chat.parent_chat_id,
+      archived: chat.archived,
+      title: chat.title,
+      turn: input.turn,
+      outcome: input.outcome,
+      status: chat.status,
+      lastError: chat.last_error,
+    });
+  } catch (err) {
+    deps.log.warn({ err, chatId: chat.id }, 'the turn-end hook failed');
+  }
 }

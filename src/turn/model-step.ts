@@ -25,6 +25,7 @@ import type { ResolvedModel } from './models';
 import { formatWorkspaceContext, loadInstructionFile } from './instructions';
 import { stepKey } from '../messages/rows';
 import { buildPrompt, type PromptMessage } from './prompt';
+import { loadPromptFiles } from './prompt-files';
 import { StepAccumulator } from './step-accumulator';
 import type { TurnDeps, StepInput, StepContext } from './deps';
 import { INTERRUPT } from './deps';
@@ -91,7 +92,12 @@ export async function runModelStep(deps: TurnDeps, input: StepInput, ctx: StepCo
     if (committed) return committedStepSummary(deps, input, read, committed, model, userThreshold);
     ctx.onRerun?.();
   }
-  const history = rows.map((r) => ({ role: r.role, content: decodeParts(r.content) }));
+  // Stored file parts hold ids only; their bytes are read now, for this request (prompt-files.ts).
+  const history = await loadPromptFiles(
+    db,
+    chat.owner_id,
+    rows.map((r) => ({ role: r.role, content: decodeParts(r.content) })),
+  );
   const messages = buildPrompt([...instructions, ...history]);
   const chain = chainFrom(model, rows);
 

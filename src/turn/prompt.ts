@@ -1,7 +1,9 @@
 /**
  * Persisted messages → the provider-neutral prompt. Also repairs history that providers would
  * reject: both OpenAI and Anthropic refuse a tool call without a result and a result without its
- * call, and Anthropic refuses empty text blocks and non-object tool input.
+ * call, and Anthropic refuses empty or whitespace-only text blocks, non-object tool input and a
+ * provider-executed call (web search) without its result. The stored messages are never changed;
+ * only what is sent is.
  */
 import type { ModelAssistantPart, ModelMessage, ModelToolResult, ModelUserPart } from '../llm/types';
 import type { ChatMessagePart } from '../messages/parts';
@@ -21,12 +23,19 @@ export const sanitizeToolCallId = (id: string): string => id.replace(/[^A-Za-z0-
 const asObject = (value: unknown): Record<string, unknown> =>
   value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
 
+/**
+ * Text worth sending. Empty and whitespace-only text carries nothing for the model, and Anthropic
+ * refuses such a block ("text content blocks must contain non-whitespace text").
+ */
+const hasText = (text: string | undefined): text is string => text !== undefined && text.trim() !== '';
+
 function userParts(parts: ChatMessagePart[]): ModelUserPart[] {
   const out: ModelUserPart[] = [];
   for (const p of parts) {
     if (p.type === 'text' && p.text) out.push({ type: 'text', text: p.text });
+    // Stored file parts hold only an id; the model step loads their bytes first (prompt-files.ts).
     else if (p.type === 'file' && p.data && p.media_type)
-      out.push({ type: 'image', mediaType: p.media_type, data: p.data });
+      out.push({ type: 'file', mediaType: p.media_type, data: p.data, name: p.file_name ?? 'file' });
     else if (p.type === 'file-reference') {
       const range =
         p.start_line === undefined
@@ -43,7 +52,7 @@ function userParts(parts: ChatMessagePart[]): ModelUserPart[] {
 function assistantParts(parts: ChatMessagePart[]): ModelAssistantPart[] {
   const out: ModelAssistantPart[] = [];
   for (const p of parts) {
-    if (p.type === 'text' && p.text) out.push({ type: 'text', text: p.text });
+    if (p.type === 'text' && hasText(p.text)) out.push({ type: 'text', text: p.text });
     else if (p.type === 'reasoning' && (p.text || p.signature || p.provider_metadata?.redacted_data)) {
       out.push({
         type: 'reasoning',
@@ -94,15 +103,15 @@ export function buildPrompt(messages: PromptMessage[]): ModelMessage[] {
   for (const m of messages) {
     if (m.role === 'system') {
       const text = m.content
-        .filter((p) => p.type === 'text' && p.text)
+        .filter((p) => p.type === 'text' && hasText(p.text))
         .map((p) => p.text)
         .join('\n');
       if (text) converted.push({ role: 'system', content: text });
     } else if (m.role === 'user') {
-      const content = userParts(m.content);
+      const content = userParts(m.content).filter((p) => p.type !== 'text' || hasText(p.text));
       if (content.length) converted.push({ role: 'user', content });
     } else if (m.role === 'assistant') {
-      const content = assistantParts(m.content);
+      const content = pairProviderToolCalls(assistantParts(m.content));
       if (content.length) converted.push({ role: 'assistant', content });
     } else {
       const content = toolResults(m.content);
@@ -110,6 +119,24 @@ export function buildPrompt(messages: PromptMessage[]): ModelMessage[] {
     }
   }
   return repairToolPairs(converted);
+}
+
+/**
+ * A provider-executed call (web search) and its result travel together, the result after the call,
+ * inside one assistant message. A step interrupted between the two stored the call alone, and
+ * Anthropic refuses a `server_tool_use` without its result in every later request. So a call
+ * without its result is not sent, and neither is a result without its call; the text around them is.
+ */
+function pairProviderToolCalls(parts: ModelAssistantPart[]): ModelAssistantPart[] {
+  return parts.filter((p, i) => {
+    if (p.type === 'tool-call' && p.providerExecuted) {
+      return parts.slice(i + 1).some((r) => r.type === 'tool-result' && r.id === p.id);
+    }
+    if (p.type === 'tool-result') {
+      return parts.slice(0, i).some((c) => c.type === 'tool-call' && c.providerExecuted && c.id === p.id);
+    }
+    return true;
+  });
 }
 
 /**

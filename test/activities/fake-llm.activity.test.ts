@@ -873,6 +873,101 @@ describe('FakeLlmServer script and recording', () => {
   });
 });
 
+describe('strict requests: bodies the real APIs refuse', () => {
+  it("answers an orphan Chat Completions tool message with OpenAI's 400, taking no step", async () => {
+    fake.enqueue(text('never served'));
+
+    const err = await caught(() =>
+      openai.chat.completions.create({
+        model: 'gpt-fake',
+        messages: [...chatMessages, { role: 'tool', tool_call_id: 'call_1', content: 'ok' }],
+      }),
+    );
+
+    expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((err as OpenAIApiError).status).toBe(400);
+    expect((err as OpenAIApiError).error).toEqual({
+      message:
+        "Invalid parameter: messages with role 'tool' must be a response to a preceeding message with 'tool_calls'.",
+      type: 'invalid_request_error',
+      param: 'messages.[1].role',
+      code: null,
+    });
+    expect(fake.pending).toHaveLength(1);
+    expect(fake.requests[0]?.rejected).toMatch(/messages with role 'tool'/);
+    expect(() => fake.assertAllConsumed()).toThrow(/1 rejected request\(s\): POST \/v1\/chat\/completions/);
+  });
+
+  it("answers a Responses reasoning item without its following item with OpenAI's 400", async () => {
+    const err = await caught(() =>
+      openai.responses.create({
+        model: 'gpt-fake',
+        input: [
+          { role: 'user', content: 'Say hello' },
+          { type: 'reasoning', id: 'rs_lonely', summary: [], encrypted_content: 'enc' },
+        ],
+      }),
+    );
+
+    expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((err as OpenAIApiError).error).toMatchObject({
+      message: "Item 'rs_lonely' of type 'reasoning' was provided without its required following item.",
+      param: 'input',
+    });
+  });
+
+  it("answers a whitespace-only Anthropic text block with Anthropic's 400 and a request id", async () => {
+    const err = await caught(() =>
+      anthropic.messages.create({
+        model: 'claude-fake',
+        max_tokens: 1024,
+        messages: [{ role: 'user', content: [{ type: 'text', text: ' \n ' }] }],
+        stream: true,
+      }),
+    );
+
+    expect(err).toBeInstanceOf(Anthropic.BadRequestError);
+    expect((err as AnthropicApiError).status).toBe(400);
+    expect((err as AnthropicApiError).error).toMatchObject({
+      type: 'error',
+      error: {
+        type: 'invalid_request_error',
+        message: 'messages: text content blocks must contain non-whitespace text',
+      },
+    });
+    expect((err as AnthropicApiError).requestID).toMatch(/^req_/);
+  });
+
+  it('lists rejected requests on GET /__fake/requests and forgets them on reset', async () => {
+    await caught(() =>
+      anthropic.messages.create({
+        model: 'claude-fake',
+        max_tokens: 1024,
+        messages: [
+          ...anthropicMessages,
+          { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_1', name: 'execute', input: {} }] },
+        ],
+      }),
+    );
+    const recorded = (await (await fetch(`${fake.url}/__fake/requests`)).json()) as {
+      rejected: Array<{ path: string; message: string }>;
+    };
+    fake.reset();
+
+    expect(recorded.rejected).toEqual([
+      {
+        path: '/v1/messages',
+        protocol: 'anthropic',
+        body: expect.any(Object),
+        message:
+          'messages.1: `tool_use` ids were found without `tool_result` blocks immediately after: toolu_1. Each `tool_use` block must have a corresponding `tool_result` block in the next message.',
+      },
+    ]);
+    expect(fake.rejected).toEqual([]);
+    fake.assertAllConsumed();
+  });
+});
+
 describe('knob-driven fallback of the standalone process', () => {
   beforeEach(async () => {
     await fake.close();

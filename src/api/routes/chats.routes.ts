@@ -1,6 +1,6 @@
 /**
- * /chats: create, list, read, update and archive chats; send, list and edit messages; control the
- * queue; interrupt; the stored git diff of the chat's workspace; and the two SSE streams (one chat,
+ * /chats: create, list, read, update, pin and archive chats; mark them read; send, list and edit
+ * messages; control the queue; interrupt; the stored git diff of the chat's workspace; and the two SSE streams (one chat,
  * and the caller's lifecycle feed). Handlers only read the validated input, call the chat service
  * or the stream, and shape the response.
  */
@@ -10,15 +10,16 @@ import {
   deleteQueuedMessageById,
   editMessage,
   getChat,
+  getChatDto,
   interruptChat,
-  listChats,
   listMessages,
+  markChatRead,
   promoteQueuedMessage,
   sendMessage,
   updateChatSettings,
 } from '../../chat/chat.service';
+import { listChats } from '../../chat/chat-list';
 import { getChatDiff } from '../../workspaces/diff-status';
-import { toChatDto } from '../../messages/dto';
 import { PayloadTooLargeError, ValidationError } from '../../errors';
 import type { ChatInputPart } from '../../messages/parts';
 import { ChatStreamHub, createStreamStore } from '../../stream/chat-stream';
@@ -63,7 +64,7 @@ export function chatsRouter(deps: AppDeps): Router {
   });
 
   mountRoute(router, chatsApi.get, async (ctx, { params }) => {
-    ctx.body = toChatDto(await getChat(deps, actor(ctx), params.id));
+    ctx.body = await getChatDto(deps, actor(ctx), params.id);
   });
 
   mountRoute(router, chatsApi.update, async (ctx, { params, body }) => {
@@ -91,6 +92,10 @@ export function chatsRouter(deps: AppDeps): Router {
 
   mountRoute(router, chatsApi.promoteQueued, async (ctx, { params, body }) => {
     ctx.body = await promoteQueuedMessage(deps, actor(ctx), params.id, params.queuedId, body);
+  });
+
+  mountRoute(router, chatsApi.markRead, async (ctx, { params, body }) => {
+    ctx.body = await markChatRead(deps, actor(ctx), params.id, body);
   });
 
   mountRoute(router, chatsApi.interrupt, async (ctx, { params }) => {

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { chatInputPartSchema } from '../../messages/parts';
+import { MAX_PIN_ORDER } from '../../chat/chat-list';
 import { defineRoute } from '../openapi';
 import { timestamp, uuidParam } from './common.schema';
 
@@ -99,9 +100,33 @@ export const updateChatBody = z
     archived: z
       .boolean()
       .optional()
-      .describe('Archive (hides the chat and its sub-agent chats, stops their turns) or unarchive.'),
+      .describe('Archive (hides the chat and its sub-agent chats, stops their turns, unpins them) or unarchive.'),
+    pin_order: z
+      .number()
+      .int('pin_order is an integer.')
+      .min(0, 'pin_order is 0 (unpinned) or a position from 1.')
+      .max(MAX_PIN_ORDER)
+      .optional()
+      .describe(
+        '0 unpins the chat. N > 0 pins it at position N among the caller’s pinned chats (1 is the top): the ' +
+          'chats from position N on move down one, and a position past the last pinned chat means last. ' +
+          'Positions stay 1..n without gaps; the response holds the position the chat got.',
+      ),
   })
-  .refine((b) => Object.keys(b).length > 0, 'Give at least one of title, labels, archived.');
+  .refine((b) => Object.keys(b).length > 0, 'Give at least one of title, labels, archived, pin_order.');
+
+export const markReadBody = z.strictObject({
+  message_id: z
+    .number()
+    .int('message_id is an integer.')
+    .min(1, 'message_id is a message id.')
+    .max(Number.MAX_SAFE_INTEGER)
+    .optional()
+    .describe(
+      'Mark the chat read up to this message (one of its own; send the newest one you displayed). ' +
+        'Omitted: up to its newest message.',
+    ),
+});
 
 /** Cursors are message ids: positive integers within JavaScript's safe range. */
 export const messageCursor = bigintId('Invalid cursor.');
@@ -200,8 +225,9 @@ export const chatsApi = {
     path: '/chats',
     summary: 'List the caller’s chats',
     description:
-      'Most recently active first (`updated_at`, then id), filtered in SQL by `archived` and `label`. ' +
-      'Page with `cursor` = the previous `next_cursor` (or `after_id` = the last chat id seen).',
+      'Pinned chats first (`pin_order` ascending), then the others, most recently active first (`updated_at`, ' +
+      'then id); filtered in SQL by `archived` and `label`. Each chat carries `has_unread`. Page with `cursor` = ' +
+      'the previous `next_cursor` (or `after_id` = the last chat id seen).',
     tag: chatsTag,
     access: 'user',
     schemas: { query: listChatsQuery },
@@ -212,8 +238,9 @@ export const chatsApi = {
     path: '/chats/watch',
     summary: 'Watch the caller’s chats (Server-Sent Events)',
     description:
-      'Lifecycle events of all the caller’s chats: `created`, `deleted` (archived), `status_change`, ' +
-      '`title_change`, each with data `{kind, chat}`. Starts with a `: ping` comment; live only.',
+      'Lifecycle events of all the caller’s chats: `created`, `deleted` (archived), `status_change` (with ' +
+      '`has_unread` when a turn ended), `title_change`, `read_change`, `pin_change`, each with data `{kind, chat}`. ' +
+      'Starts with a `: ping` comment; live only.',
     tag: chatsTag,
     access: 'user',
     schemas: { query: watchQuery },
@@ -223,6 +250,7 @@ export const chatsApi = {
     method: 'get',
     path: '/chats/:id',
     summary: 'Get a chat',
+    description: 'With `has_unread`: an assistant message newer than the caller’s read cursor exists.',
     tag: chatsTag,
     access: 'user',
     schemas: { params: chatIdParams },
@@ -231,14 +259,31 @@ export const chatsApi = {
   update: defineRoute({
     method: 'patch',
     path: '/chats/:id',
-    summary: 'Rename, relabel, archive or unarchive a chat',
+    summary: 'Rename, relabel, pin, archive or unarchive a chat',
     description:
       'Archiving cascades to the chat’s sub-agent chats and stops their running turns (queued messages stay). ' +
-      'Unarchiving a chat that is not archived is a 400 (`chat_not_archived`).',
+      'Unarchiving a chat that is not archived is a 400 (`chat_not_archived`); pinning an archived chat is a 400 ' +
+      '(`chat_archived`). Every chat whose pin position changed gets a `pin_change` watch event.',
     tag: chatsTag,
     access: 'user',
     schemas: { params: chatIdParams, body: updateChatBody },
     responses: { 200: { description: 'The updated chat.' } },
+  }),
+  markRead: defineRoute({
+    method: 'post',
+    path: '/chats/:id/read',
+    summary: 'Mark a chat read',
+    description:
+      'Moves the caller’s read cursor (`last_read_message_id`) forward to `message_id`, or to the chat’s newest ' +
+      'message; never backwards, so repeating or racing the call is harmless. `has_unread` turns false unless an ' +
+      'assistant message newer than the cursor exists. A move sends `read_change` on the watch feed.',
+    tag: chatsTag,
+    access: 'user',
+    schemas: { params: chatIdParams, body: markReadBody },
+    responses: {
+      200: { description: 'The chat.' },
+      400: { description: '`message_not_found`: `message_id` is not one of this chat’s messages; nothing is written.' },
+    },
   }),
   listMessages: defineRoute({
     method: 'get',

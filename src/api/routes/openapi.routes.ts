@@ -12,6 +12,7 @@ import { chatsApi } from './chats.schema';
 import { configApi } from './config.schema';
 import { filesApi } from './files.schema';
 import { modelConfigsApi } from './model-configs.schema';
+import { pushApi } from './push.schema';
 import { usersApi } from './users.schema';
 import { workspacesApi } from './workspaces.schema';
 
@@ -66,6 +67,7 @@ export const apiRoutes: readonly RouteDoc[] = [
   ...Object.values(filesApi),
   ...Object.values(configApi),
   ...Object.values(workspacesApi),
+  ...Object.values(pushApi),
 ];
 
 /** The OpenAPI document of the whole API. */

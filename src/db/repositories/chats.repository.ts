@@ -28,6 +28,83 @@ export async function findChat(db: Db, id: string): Promise<ChatRow | undefined>
   return db.selectFrom('chats').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
+/** A chat row with its owner's unread flag, as the API shows it. */
+export type ChatWithUnread = ChatRow & { has_unread: boolean };
+
+/**
+ * Whether the chat (the `chats` row in scope) has a user-visible assistant message newer than its
+ * owner's read cursor; a NULL cursor has read nothing. An index range scan on (chat_id, id) from the
+ * cursor on, stopping at the first match, so it stays cheap per row of a page.
+ */
+const hasUnreadSql = sql<boolean>`exists (
+  select from chat_messages m
+  where m.chat_id = chats.id and m.id > coalesce(chats.last_read_message_id, 0)
+    and m.role = 'assistant' and not m.deleted and m.visibility in ('user', 'both'))`;
+
+/** findChatForOwner with the unread flag, in one statement. */
+export async function findChatWithUnreadForOwner(
+  db: Db,
+  id: string,
+  ownerId: string,
+): Promise<ChatWithUnread | undefined> {
+  return db
+    .selectFrom('chats')
+    .selectAll()
+    .select(hasUnreadSql.as('has_unread'))
+    .where('id', '=', id)
+    .where('owner_id', '=', ownerId)
+    .executeTakeFirst();
+}
+
+/** The unread flag of one chat (false for a chat that does not exist). */
+export async function chatHasUnread(db: Db, id: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('chats')
+    .select(hasUnreadSql.as('has_unread'))
+    .where('id', '=', id)
+    .executeTakeFirst();
+  return row?.has_unread ?? false;
+}
+
+/** Whether `messageId` is one of the chat's messages (live or deleted by an edit). */
+export async function chatHasMessage(db: Db, chatId: string, messageId: number): Promise<boolean> {
+  const row = await db
+    .selectFrom('chat_messages')
+    .select('id')
+    .where('id', '=', messageId)
+    .where('chat_id', '=', chatId)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+/**
+ * Moves the owner's read cursor forward to `upTo`, or to the chat's newest message when it is
+ * undefined; never backwards. Returns the updated row with its unread flag, or undefined when the
+ * cursor did not move (already there or past it, a chat without messages, or not the owner's chat).
+ * One statement, so two concurrent calls leave the larger cursor. `updated_at` is untouched: reading
+ * is not activity and must not reorder the owner's list.
+ */
+export async function advanceReadCursor(
+  db: Db,
+  chatId: string,
+  ownerId: string,
+  upTo: number | undefined,
+): Promise<ChatWithUnread | undefined> {
+  const target =
+    upTo !== undefined
+      ? sql<number>`${upTo}::bigint`
+      : sql<number>`(select max(id) from chat_messages where chat_id = ${chatId}::uuid)`;
+  return db
+    .updateTable('chats')
+    .set({ last_read_message_id: target })
+    .where('id', '=', chatId)
+    .where('owner_id', '=', ownerId)
+    .where(sql<boolean>`coalesce(last_read_message_id, 0) < ${target}`)
+    .returningAll()
+    .returning(hasUnreadSql.as('has_unread'))
+    .executeTakeFirst();
+}
+
 /** SELECT … FOR UPDATE: holds the chat's row lock until the transaction ends. */
 export async function lockChat(trx: Transaction<Database>, id: string): Promise<ChatRow | undefined> {
   return trx.selectFrom('chats').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
@@ -150,10 +227,13 @@ export function touchIfCurrentTurnQuery(
 }
 
 /**
- * Keyset position in a chat listing: `updated_at` with its full microsecond precision (an ISO
- * string in UTC, so a JavaScript Date never rounds it) and the id that breaks ties.
+ * Keyset position in a chat listing. The listing shows pinned chats first (`pin_order` ascending),
+ * then the rest; within each part the most recently active first (`updated_at` descending, with its
+ * full microsecond precision as an ISO string in UTC, so a JavaScript Date never rounds it), the id
+ * breaking ties (descending). `pinOrder` 0 places the key among the unpinned chats.
  */
 export interface ChatListKey {
+  pinOrder: number;
   updatedAt: string;
   id: string;
 }
@@ -163,7 +243,7 @@ export interface ChatListQuery {
   archived: boolean;
   /** Every pair must be present in the chat's labels (jsonb containment). */
   labels: Record<string, string>;
-  /** Rows strictly after this key in (updated_at, id) DESC order. */
+  /** Rows strictly after this key in the listing order. */
   after?: ChatListKey;
   limit: number;
 }
@@ -171,34 +251,82 @@ export interface ChatListQuery {
 const listKeyTs = sql<string>`to_char(updated_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 
 /**
- * One page of the owner's chats, newest activity first, and the key of its last row when more
- * rows follow (null on the last page).
+ * One page of the owner's chats in listing order (ChatListKey), each with its unread flag, and the
+ * key of its last row when more rows follow (null on the last page).
+ *
+ * The pinned and the unpinned part are two index scans (`chats_owner_pinned_idx`, partial on pinned
+ * rows, and `chats_owner_listing_idx`), each limited to the page, joined by UNION ALL in one
+ * statement (one snapshot); only the at most 2 × (limit + 1) rows they yield are sorted. A key
+ * among the unpinned chats needs the second scan only.
  */
 export async function listChatsPage(
   db: Db,
   ownerId: string,
   query: ChatListQuery,
-): Promise<{ rows: ChatRow[]; next: ChatListKey | null }> {
-  let q = db
-    .selectFrom('chats')
-    .selectAll()
-    .select(listKeyTs.as('list_key_ts'))
-    .where('owner_id', '=', ownerId)
-    .where('archived', '=', query.archived);
-  if (Object.keys(query.labels).length > 0) {
-    q = q.where(sql<boolean>`labels @> ${JSON.stringify(query.labels)}::jsonb`);
-  }
-  if (query.after) {
-    q = q.where(sql<boolean>`(updated_at, id) < (${query.after.updatedAt}::timestamptz, ${query.after.id}::uuid)`);
-  }
-  const rows = await q
+): Promise<{ rows: ChatWithUnread[]; next: ChatListKey | null }> {
+  const { after, limit } = query;
+  const base = () => {
+    let q = db
+      .selectFrom('chats')
+      .selectAll()
+      .select([listKeyTs.as('list_key_ts'), hasUnreadSql.as('has_unread')])
+      .where('owner_id', '=', ownerId)
+      .where('archived', '=', query.archived);
+    if (Object.keys(query.labels).length > 0) {
+      q = q.where(sql<boolean>`labels @> ${JSON.stringify(query.labels)}::jsonb`);
+    }
+    return q;
+  };
+  const afterRecency = (key: ChatListKey) =>
+    sql<boolean>`(updated_at, id) < (${key.updatedAt}::timestamptz, ${key.id}::uuid)`;
+
+  // Literal conditions (not parameters), so the planner can match the partial index on pinned rows.
+  let unpinned = base().where(sql<boolean>`pin_order = 0`);
+  if (after && after.pinOrder === 0) unpinned = unpinned.where(afterRecency(after));
+  unpinned = unpinned
     .orderBy('updated_at', 'desc')
     .orderBy('id', 'desc')
-    .limit(query.limit + 1)
-    .execute();
-  const page = rows.slice(0, query.limit);
+    .limit(limit + 1);
+
+  let rows;
+  if (after && after.pinOrder === 0) {
+    rows = await unpinned.execute();
+  } else {
+    let pinned = base().where(sql<boolean>`pin_order > 0`);
+    if (after) {
+      pinned = pinned.where((eb) =>
+        eb.or([
+          eb('pin_order', '>', after.pinOrder),
+          eb.and([eb('pin_order', '=', after.pinOrder), afterRecency(after)]),
+        ]),
+      );
+    }
+    pinned = pinned
+      .orderBy('pin_order')
+      .orderBy('updated_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(limit + 1);
+    // Each part in a subquery of its own: a UNION operand cannot carry ORDER BY and LIMIT directly.
+    rows = await db
+      .selectFrom((eb) =>
+        eb
+          .selectFrom(pinned.as('pinned'))
+          .selectAll()
+          .unionAll(eb.selectFrom(unpinned.as('unpinned')).selectAll())
+          .as('page'),
+      )
+      .selectAll()
+      .orderBy(sql`pin_order = 0`)
+      .orderBy('pin_order')
+      .orderBy('updated_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(limit + 1)
+      .execute();
+  }
+  const page = rows.slice(0, limit);
   const last = page[page.length - 1];
-  const next = rows.length > query.limit && last ? { updatedAt: last.list_key_ts, id: last.id } : null;
+  const next =
+    rows.length > limit && last ? { pinOrder: last.pin_order, updatedAt: last.list_key_ts, id: last.id } : null;
   return { rows: page.map(({ list_key_ts: _key, ...row }) => row), next };
 }
 
@@ -206,11 +334,61 @@ export async function listChatsPage(
 export async function findChatListKey(db: Db, ownerId: string, chatId: string): Promise<ChatListKey | undefined> {
   const row = await db
     .selectFrom('chats')
-    .select(['id', listKeyTs.as('list_key_ts')])
+    .select(['id', 'pin_order', listKeyTs.as('list_key_ts')])
     .where('id', '=', chatId)
     .where('owner_id', '=', ownerId)
     .executeTakeFirst();
-  return row ? { updatedAt: row.list_key_ts, id: row.id } : undefined;
+  return row ? { pinOrder: row.pin_order, updatedAt: row.list_key_ts, id: row.id } : undefined;
+}
+
+/**
+ * Serialises the changes of one owner's pin positions (and archiving, which unpins): a transaction
+ * lock on the owner, taken before any chat row lock, so two renumberings never interleave and never
+ * wait on each other's rows.
+ */
+export async function lockOwnerPins(trx: Transaction<Database>, ownerId: string): Promise<void> {
+  await sql`select pg_advisory_xact_lock(hashtextextended(${`chatd.pins:${ownerId}`}, 0))`.execute(trx);
+}
+
+/**
+ * Puts a chat at 1-based `position` among the owner's pinned, unarchived chats, or unpins it with 0,
+ * and renumbers the pinned chats 1..n in their current order (pin_order, then as the listing),
+ * which also closes the gap an unpinned or archived chat left. A position past the end means last.
+ * Writes only the rows whose value changes (`updated_at` untouched: pinning is not activity) and
+ * returns them, the chat itself first, then the others by position; empty when nothing moved.
+ * Caller holds lockOwnerPins and the chat's row lock.
+ */
+export async function placePinnedChat(
+  trx: Transaction<Database>,
+  ownerId: string,
+  chatId: string,
+  position: number,
+): Promise<ChatRow[]> {
+  const { rows } = await sql<ChatRow>`
+    with others as (
+      select id, row_number() over (order by pin_order, updated_at desc, id desc) as rank
+      from chats
+      where owner_id = ${ownerId}::uuid and not archived and pin_order > 0 and id <> ${chatId}::uuid
+    ),
+    slot as (
+      select case when ${position}::int = 0 then 0
+                  else least(${position}::int, (select count(*) from others) + 1) end as at
+    ),
+    wanted as (
+      select id, (case when (select at from slot) = 0 or rank < (select at from slot) then rank else rank + 1 end)::int
+        as pin_order
+      from others
+      union all
+      select ${chatId}::uuid, (select at from slot)::int
+    )
+    update chats c set pin_order = wanted.pin_order
+    from wanted
+    where c.id = wanted.id and c.pin_order <> wanted.pin_order
+      -- Rechecked on the newest row version: a chat archived meanwhile is never pinned again.
+      and (c.id = ${chatId}::uuid or (not c.archived and c.pin_order > 0))
+    returning c.*`.execute(trx);
+  const rank = (row: ChatRow) => (row.id === chatId ? -1 : row.pin_order);
+  return rows.sort((a, b) => rank(a) - rank(b));
 }
 
 /**

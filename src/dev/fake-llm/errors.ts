@@ -231,3 +231,28 @@ export function openAiOverloadedError(): OpenAiErrorShape {
     code: 'server_error',
   };
 }
+
+/**
+ * Why a provider refuses a request body before any model runs (a malformed conversation). `message` is the
+ * provider's own text; `param` is OpenAI's pointer to the offending field (Anthropic sends none).
+ */
+export interface InvalidRequest {
+  message: string;
+  param?: string;
+}
+
+/**
+ * The 400 `invalid_request_error` a provider answers an invalid request with: Anthropic's
+ * `{type: "error", error: {type, message}, request_id}`, OpenAI's `{error: {message, type, param, code: null}}`.
+ */
+export function invalidRequestError(protocol: FakeProtocol, invalid: InvalidRequest): ProviderErrorResponse {
+  if (protocol === 'anthropic') {
+    return providerError(protocol, 400, { type: 'invalid_request_error', message: invalid.message });
+  }
+  return providerError(protocol, 400, {
+    type: 'invalid_request_error',
+    message: invalid.message,
+    param: invalid.param ?? null,
+    code: null,
+  });
+}

@@ -67,7 +67,11 @@ async function main(): Promise<void> {
     maxRecorded: Number(record),
     onRequest: verbose
       ? (req) =>
-          console.log(`${new Date().toISOString()} ${req.protocol} ${req.model} -> ${req.step?.kind ?? 'unplanned'}`)
+          console.log(
+            `${new Date().toISOString()} ${req.protocol} ${req.model} -> ${
+              req.rejected !== undefined ? `400 ${req.rejected}` : (req.step?.kind ?? 'unplanned')
+            }`,
+          )
       : undefined,
   });
   console.log(`fake-llm listening on ${fake.url}`);

@@ -28,8 +28,19 @@ export interface RecordedRequest {
   step?: FakeStep;
   /** True when the client closed the connection before the response was finished. */
   aborted: boolean;
+  /** The provider's error message when the body was refused as the real provider refuses it (a 400, no step). */
+  rejected?: string;
   /** `Date.now()` at arrival. */
   receivedAt: number;
+}
+
+/** A request whose body the real provider would refuse; it got the provider's 400 and no step. */
+export interface RejectedRequest {
+  path: string;
+  protocol: FakeProtocol;
+  body: unknown;
+  /** The provider's error message. */
+  message: string;
 }
 
 /** A request that no step or fallback could answer (or that hit an unknown path). */
@@ -50,11 +61,13 @@ export function detectProtocol(method: string, path: string): FakeProtocol | nul
   return null;
 }
 
-function asRecord(value: unknown): Record<string, unknown> {
+/** `value` when it is a plain object, else an empty one: readers of request bodies never throw. */
+export function asRecord(value: unknown): Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
 }
 
-function asArray(value: unknown): unknown[] {
+/** `value` when it is an array, else an empty one. */
+export function asArray(value: unknown): unknown[] {
   return Array.isArray(value) ? value : [];
 }
 

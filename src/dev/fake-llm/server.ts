@@ -1,18 +1,21 @@
 /**
  * FakeLlmServer: a real node:http server on 127.0.0.1 that answers OpenAI Chat Completions, OpenAI Responses
  * and Anthropic Messages requests from a FIFO script of FakeSteps (or a fallback responder), records every
- * request, and fails loudly on any request nothing was planned for. Also serves the `/__fake/*` control
- * endpoints that let another process script and inspect it.
+ * request, refuses a body the real provider would refuse with that provider's 400 (validation.ts), and fails
+ * loudly on any request nothing was planned for. Also serves the `/__fake/*` control endpoints that let
+ * another process script and inspect it.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
+import { invalidRequestError } from './errors';
 import { serveStep, serveUnplanned } from './render';
-import { detectProtocol, type RecordedRequest, type UnplannedRequest } from './request';
+import { detectProtocol, type RecordedRequest, type RejectedRequest, type UnplannedRequest } from './request';
 import { describeStep, FAKE_STEP_KINDS, type FakeStep } from './script';
 import { ResponseSink } from './sink';
+import { validateRequest } from './validation';
 
-export type { FakeProtocol, RecordedRequest, UnplannedRequest } from './request';
+export type { FakeProtocol, RecordedRequest, RejectedRequest, UnplannedRequest } from './request';
 
 /** Answers a request when the script queue is empty; returning undefined makes the request unplanned. */
 export type FakeResponder = (req: RecordedRequest) => FakeStep | undefined;
@@ -93,6 +96,11 @@ export class FakeLlmServer {
   readonly requests: RecordedRequest[] = [];
   /** Requests nothing was planned for; non-empty makes {@link assertAllConsumed} throw. */
   readonly unplanned: UnplannedRequest[] = [];
+  /**
+   * Requests whose body the real provider would refuse (docs/fake-llm.md, "Strict requests"). Each got the
+   * provider's 400 and consumed no step; non-empty makes {@link assertAllConsumed} throw.
+   */
+  readonly rejected: RejectedRequest[] = [];
 
   private readonly queue: FakeStep[] = [];
   private readonly routes = new Map<string, FakeResponder>();
@@ -173,9 +181,15 @@ export class FakeLlmServer {
     });
   }
 
-  /** Throws, listing them, if steps are left over or any request was unplanned. */
+  /** Throws, listing them, if steps are left over or any request was unplanned or rejected. */
   assertAllConsumed(): void {
     const problems: string[] = [];
+    if (this.rejected.length > 0) {
+      problems.push(
+        `${this.rejected.length} rejected request(s): ` +
+          this.rejected.map((r) => `POST ${r.path} (${r.message})`).join('; '),
+      );
+    }
     if (this.unplanned.length > 0) {
       problems.push(
         `${this.unplanned.length} unplanned request(s): ` +
@@ -188,11 +202,12 @@ export class FakeLlmServer {
     if (problems.length > 0) throw new Error(`fake-llm: script not fully consumed:\n  - ${problems.join('\n  - ')}`);
   }
 
-  /** Forgets the queue, the recorded requests and the unplanned list (responses in flight keep running). */
+  /** Forgets the queue, the recorded requests and the unplanned and rejected lists (responses in flight keep running). */
   reset(): void {
     this.queue.length = 0;
     this.requests.length = 0;
     this.unplanned.length = 0;
+    this.rejected.length = 0;
     this.received = 0;
   }
 
@@ -255,6 +270,17 @@ export class FakeLlmServer {
     this.active.add(sink);
     void sink.closed.then(() => this.active.delete(sink));
 
+    // Refused as the real provider refuses it, before a step is chosen: the script stays as it was.
+    const invalid = validateRequest(rec);
+    if (invalid) {
+      rec.rejected = invalid.message;
+      this.rejected.push({ path, protocol, body, message: invalid.message });
+      this.opts.onRequest?.(rec);
+      const refusal = invalidRequestError(protocol, invalid);
+      sink.json(refusal.status, refusal.headers, refusal.body);
+      return;
+    }
+
     let step = this.routes.get(rec.model)?.(rec) ?? this.queue.shift();
     let reason = 'script queue empty and no fallback';
     if (step === undefined && this.opts.fallback) {
@@ -288,7 +314,12 @@ export class FakeLlmServer {
       return;
     }
     if (method === 'GET' && path === '/__fake/requests') {
-      sendJson(res, 200, { requests: this.requests, unplanned: this.unplanned, pending: this.queue });
+      sendJson(res, 200, {
+        requests: this.requests,
+        unplanned: this.unplanned,
+        rejected: this.rejected,
+        pending: this.queue,
+      });
       return;
     }
     if (method === 'POST' && path === '/__fake/reset') {

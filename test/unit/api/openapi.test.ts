@@ -11,6 +11,7 @@ import { filesRouter } from '../../../src/api/routes/files.routes';
 import { healthRouter } from '../../../src/api/routes/health.routes';
 import { modelConfigsRouter } from '../../../src/api/routes/model-configs.routes';
 import { apiRoutes, openApiDocument, openApiRouter } from '../../../src/api/routes/openapi.routes';
+import { pushRouter } from '../../../src/api/routes/push.routes';
 import { usersRouter } from '../../../src/api/routes/users.routes';
 import { workspacesRouter } from '../../../src/api/routes/workspaces.routes';
 import { TokenAuthenticator } from '../../../src/security/tokens';
@@ -36,6 +37,7 @@ describe('the OpenAPI catalogue', () => {
       configRouter(deps),
       filesRouter(deps),
       workspacesRouter(deps),
+      pushRouter(deps),
     ];
     const actual = routers.flatMap(mounted).sort();
     const declared = apiRoutes.map((r) => `${r.method.toUpperCase()} ${toOpenApiPath(r.path)}`).sort();

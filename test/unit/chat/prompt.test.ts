@@ -112,6 +112,121 @@ describe('buildPrompt', () => {
     });
   });
 
+  it('drops whitespace-only text parts of every role and the messages they leave empty', () => {
+    const prompt = buildPrompt([
+      {
+        role: 'system',
+        content: [
+          { type: 'text', text: 'Be brief.' },
+          { type: 'text', text: ' \n' },
+        ],
+      },
+      { role: 'system', content: [{ type: 'text', text: '\t' }] },
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: '  ' },
+          { type: 'text', text: ' hi ' },
+        ],
+      },
+      { role: 'user', content: [{ type: 'text', text: '\n\n' }] },
+      {
+        role: 'assistant',
+        content: [
+          { type: 'text', text: '\n\n' },
+          { type: 'text', text: 'hello' },
+        ],
+      },
+      { role: 'assistant', content: [{ type: 'text', text: ' ' }] },
+    ]);
+    expect(prompt).toEqual([
+      { role: 'system', content: 'Be brief.' },
+      // Text with content is sent as stored, surrounding whitespace included.
+      { role: 'user', content: [{ type: 'text', text: ' hi ' }] },
+      { role: 'assistant', content: [{ type: 'text', text: 'hello' }] },
+    ]);
+  });
+
+  it('does not send a provider-executed call whose result never arrived (interrupted web search)', () => {
+    const interrupted: PromptMessage = {
+      role: 'assistant',
+      content: [
+        { type: 'text', text: 'Let me search.' },
+        {
+          type: 'tool-call',
+          tool_call_id: 'ws',
+          tool_name: 'web_search',
+          args: { query: 'q' },
+          provider_executed: true,
+        },
+      ],
+    };
+    const prompt = buildPrompt([user('search'), interrupted, user('never mind')]);
+    expect(prompt).toEqual([
+      { role: 'user', content: [{ type: 'text', text: 'search' }] },
+      { role: 'assistant', content: [{ type: 'text', text: 'Let me search.' }] },
+      { role: 'user', content: [{ type: 'text', text: 'never mind' }] },
+    ]);
+    // The stored message is left as it was.
+    expect(interrupted.content).toHaveLength(2);
+  });
+
+  it('drops an assistant message whose only part was the unanswered provider-executed call', () => {
+    const prompt = buildPrompt([
+      user('search'),
+      {
+        role: 'assistant',
+        content: [
+          { type: 'tool-call', tool_call_id: 'ws', tool_name: 'web_search', args: {}, provider_executed: true },
+        ],
+      },
+      user('never mind'),
+    ]);
+    expect(prompt.map((m) => m.role)).toEqual(['user', 'user']);
+  });
+
+  it('does not send a provider-executed result without its call before it', () => {
+    const [message] = buildPrompt([
+      {
+        role: 'assistant',
+        content: [
+          { type: 'tool-result', tool_call_id: 'early', tool_name: 'web_search', result: [], provider_executed: true },
+          { type: 'tool-call', tool_call_id: 'early', tool_name: 'web_search', args: {}, provider_executed: true },
+          { type: 'tool-result', tool_call_id: 'lost', tool_name: 'web_search', result: [], provider_executed: true },
+          { type: 'text', text: 'done' },
+        ],
+      },
+    ]);
+    expect(message).toEqual({ role: 'assistant', content: [{ type: 'text', text: 'done' }] });
+  });
+
+  it('keeps a completed web search call with its result, in stream order', () => {
+    const [message] = buildPrompt([
+      {
+        role: 'assistant',
+        content: [
+          {
+            type: 'tool-call',
+            tool_call_id: 'ws',
+            tool_name: 'web_search',
+            args: { query: 'q' },
+            provider_executed: true,
+          },
+          { type: 'tool-result', tool_call_id: 'ws', tool_name: 'web_search', result: [], provider_executed: true },
+          { type: 'text', text: 'found it' },
+        ],
+      },
+    ]);
+    expect(message).toEqual({
+      role: 'assistant',
+      content: [
+        { type: 'tool-call', id: 'ws', name: 'web_search', input: { query: 'q' }, providerExecuted: true },
+        { type: 'tool-result', id: 'ws', name: 'web_search', result: [], isError: false, providerExecuted: true },
+        { type: 'text', text: 'found it' },
+      ],
+    });
+  });
+
   it('sanitises tool call ids to the characters providers accept', () => {
     expect(sanitizeToolCallId('call:1/a.b')).toBe('call_1_a_b');
   });
