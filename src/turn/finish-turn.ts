@@ -3,7 +3,7 @@
  * next queued message, publish the result and wake a parent chat. The turn workflow calls it through
  * the finishTurn activity with how the run ended.
  */
-import { chatHasUnread, endTurnPromotingQueued, lockChat, updateChat } from '../db/repositories/chats.repository';
+import { endTurnPromotingQueued, lockChatReadingUnread, updateChat } from '../db/repositories/chats.repository';
 import { insertMessages, listQueuedMessages } from '../db/repositories/messages.repository';
 import type { ChatRow } from '../db/database';
 import type { ChatStatus } from '../messages/chat-status';
@@ -33,14 +33,14 @@ export async function finishTurn(
 ): Promise<{ nextTurn: number | null; status: ChatStatus | null }> {
   const { db, bus } = deps;
   const outcome = await db.transaction().execute(async (trx) => {
-    const chat = await lockChat(trx, input.chatId);
-    if (!chat) return null;
+    // The unread flag is read under the lock, in the same statement: nothing to fail after the commit.
+    const locked = await lockChatReadingUnread(trx, input.chatId);
+    if (!locked) return null;
+    const { has_unread: hasUnread, ...chat } = locked;
     // Superseded (edit) or already handed on: only report a newer pending turn.
     if (chat.turn !== input.turn) {
       return { chat, next: chat.status === 'pending' ? chat.turn : null, promoted: null, hasUnread: false };
     }
-    // Read inside the transaction: a query after the commit could fail and retry the whole finish.
-    const hasUnread = await chatHasUnread(trx, chat.id);
     // A user interrupt already wrote `waiting`; it wins over a failure that raced it.
     const failed = input.outcome === 'failed' && chat.status !== 'waiting';
     // An archived chat keeps its queue: archiving stops the chat, it must not start the next turn.
