@@ -14,8 +14,8 @@ import type { ChatMessagePart } from '../messages/parts';
  * work to continue, not as a finished conversation to comment on.
  */
 export const SUMMARY_PREFIX =
-  'The following is a summary of the earlier conversation. The assistant was actively working when the ' +
-  'context was compacted. Continue the work described below:';
+  'Earlier turns of this conversation were condensed into the handoff notes below to free context. ' +
+  'You were in the middle of this work: pick it up where the notes leave off.';
 
 /** Appended as the last user message of the summary request. Our own wording. */
 export const SUMMARY_PROMPT = [

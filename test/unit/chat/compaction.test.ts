@@ -191,10 +191,10 @@ describe('buildCompactionMessages', () => {
 });
 
 describe('prompts', () => {
-  it('keeps the model-facing summary prefix verbatim', () => {
+  it('tells the model the summary is unfinished work to continue', () => {
     expect(SUMMARY_PREFIX).toBe(
-      'The following is a summary of the earlier conversation. The assistant was actively working when the context ' +
-        'was compacted. Continue the work described below:',
+      'Earlier turns of this conversation were condensed into the handoff notes below to free context. ' +
+        'You were in the middle of this work: pick it up where the notes leave off.',
     );
   });
 
