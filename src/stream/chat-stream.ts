@@ -125,8 +125,14 @@ class ChatFeed {
   private readonly items: FeedItem[] = [];
   private draining = false;
   private closed = false;
-  /** The in-flight step as of the events handled so far: the partial of a client joining now. */
-  private partial: { step: string; frames: Frame[] } | null = null;
+  /**
+   * The in-flight step as of the events handled so far: the partial of a client joining now. `base` is
+   * the newest message id handled when the step's first part arrived (null when the partial came with
+   * the subscription): an assistant message newer than it is this step's own, persisted.
+   */
+  private partial: { step: string; frames: Frame[]; base: number | null } | null = null;
+  /** The newest message id whose `message` event was handled. */
+  private newestHandledMessageId = 0;
   private readonly subscription: PartialSubscription;
   private readonly started: Promise<void>;
 
@@ -159,7 +165,7 @@ class ChatFeed {
       () => this.subscription.settle(),
     );
     const partial = await this.subscription.partial;
-    if (partial.step !== null) this.partial = { step: partial.step, frames: partial.parts.map(frameOf) };
+    if (partial.step !== null) this.partial = { step: partial.step, frames: partial.parts.map(frameOf), base: null };
   }
 
   private push(item: FeedItem): void {
@@ -211,6 +217,7 @@ class ChatFeed {
         this.onPart(event, step);
         return undefined;
       case 'message':
+        this.newestHandledMessageId = Math.max(this.newestHandledMessageId, event.message.id);
         return this.sendMessages(event.message.id);
       case 'status':
         return this.sendStatus();
@@ -233,7 +240,7 @@ class ChatFeed {
   private onPart(event: StreamEvent, step: string | undefined): void {
     const frame = frameOf(event);
     if (step !== undefined) {
-      if (this.partial?.step !== step) this.partial = { step, frames: [] };
+      if (this.partial?.step !== step) this.partial = { step, frames: [], base: this.newestHandledMessageId };
       this.partial.frames.push(frame);
       if (this.partial.frames.length > MAX_IN_FLIGHT) this.partial.frames.shift();
     }
@@ -296,7 +303,8 @@ class ChatFeed {
             store.truncationPoint(this.chatId, cursor),
             store.messagesAfter(this.chatId, cursor),
           ]);
-          return [cursor, { truncatedFrom, messages: this.messageFrames(messages) }] as const;
+          const newestAnswer = Math.max(0, ...messages.filter((m) => m.role === 'assistant').map((m) => m.id));
+          return [cursor, { truncatedFrom, messages: this.messageFrames(messages), newestAnswer }] as const;
         }),
       ),
     ]);
@@ -309,14 +317,14 @@ class ChatFeed {
     const queueFrame = frameOf({ type: 'queue_update', chat_id: this.chatId, queued_messages: queue });
     for (const session of sessions) {
       if (session.closed) continue;
-      const { truncatedFrom, messages } = history.get(session.cursor.messageId)!;
+      const { truncatedFrom, messages, newestAnswer } = history.get(session.cursor.messageId)!;
       const writeSnapshot = (): void => {
         session.status(status, statusFrame);
         if (truncatedFrom !== null) {
           session.other(frameOf({ type: 'history_truncated', chat_id: this.chatId, from_message_id: truncatedFrom }));
         }
         for (const frame of messages) session.message(frame);
-        this.sendPartial(session, status);
+        this.sendPartial(session, status, newestAnswer);
         // Always sent, empty too: a reconnecting client may hold a queue that has drained since.
         session.queue(queueFrame, true);
       };
@@ -330,9 +338,11 @@ class ChatFeed {
   /**
    * The partial of a running chat, unless the snapshot already holds its step: a step persisted
    * after the events handled so far is among the messages read, and its parts still queued here
-   * are stale for this client. A partial left out is left out whole: the client gets none of it.
+   * are stale for this client. So is a partial whose step's message the snapshot read before its
+   * `message` event got here (`newestAnswer` is the newest assistant message in the snapshot). A partial
+   * left out is left out whole: the client gets none of it.
    */
-  private sendPartial(session: ChatStreamSession, status: ChatStatus): void {
+  private sendPartial(session: ChatStreamSession, status: ChatStatus, newestAnswer: number): void {
     let persistedAt = -1;
     this.items.forEach((item, i) => {
       if (
@@ -347,7 +357,8 @@ class ChatFeed {
     const skip = new Set<string>();
     for (const item of this.items.slice(0, Math.max(persistedAt, 0))) if (item.kind === 'end') skip.add(item.step);
     const partial = this.partial;
-    if (partial && status === 'running' && !skip.has(partial.step)) {
+    const persisted = partial !== null && partial.base !== null && newestAnswer > partial.base;
+    if (partial && status === 'running' && !skip.has(partial.step) && !persisted) {
       for (const frame of partial.frames) session.part(frame, partial.step);
     } else if (partial) {
       skip.add(partial.step);

@@ -231,6 +231,23 @@ describe('ChatStreamHub', () => {
     expect(sink.texts()).toEqual(late.texts());
   });
 
+  it("leaves out a partial whose step the snapshot holds before the step's message event arrives", async () => {
+    store.add(1, 'user', 'hi');
+    await streamChat(start, sink);
+    bus.publish(CHAT, part('hel'));
+    bus.publish(CHAT, part('lo'));
+    await settle();
+    // The step's message is committed; its event has not reached this process yet when a client joins.
+    const assistant = store.add(2, 'assistant', 'hello');
+    const late = new RecordingSink();
+    await streamChat(start, late);
+    bus.publish(CHAT, messageEvent(assistant));
+    bus.publish(CHAT, part('next step'));
+    await settle();
+    expect(late.texts()).toEqual(['message:1', 'message:2', 'part:next step']);
+    expect(sink.texts()).toEqual(['message:1', 'part:hel', 'part:lo', 'message:2', 'part:next step']);
+  });
+
   it('reads the database once per hint for all the clients of a chat', async () => {
     const sinks = [sink, new RecordingSink(), new RecordingSink()];
     await Promise.all(sinks.map((s) => streamChat(start, s)));
