@@ -4,10 +4,13 @@
  */
 import { Context } from '@temporalio/activity';
 
-/** Starts heartbeating every `intervalMs`; returns the function that stops it. */
-export function startHeartbeat(intervalMs = 1000): () => void {
+/**
+ * Starts heartbeating every `intervalMs`, with `details` (what the next attempt reads as its
+ * `heartbeatDetails`); returns the function that stops it.
+ */
+export function startHeartbeat(intervalMs = 1000, details?: unknown): () => void {
   const ctx = Context.current();
-  ctx.heartbeat();
-  const timer = setInterval(() => ctx.heartbeat(), intervalMs);
+  ctx.heartbeat(details);
+  const timer = setInterval(() => ctx.heartbeat(details), intervalMs);
   return () => clearInterval(timer);
 }

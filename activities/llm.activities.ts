@@ -20,6 +20,7 @@ import { toActivityFailure } from './failures';
 import { startHeartbeat } from './heartbeat';
 import { abortOnInterrupt } from './abort-on-interrupt';
 import type { StepInput, TurnDeps } from '../src/turn/deps';
+import type { ResolvedModel } from '../src/turn/models';
 import { generateChatTitle } from '../src/turn/title';
 
 export interface WorkspaceRoutingDeps {
@@ -64,7 +65,13 @@ const RETRY_WITHOUT_FAILURE: ErrorPayload = {
  * The `retry` event: the step's partial answer is void (clients drop it) and the step runs again
  * `delayMs` from now. `attempt` is the number of the activity attempt that publishes it.
  */
-function retryEvent(chatId: string, attempt: number, delayMs: number, error: ErrorPayload): StreamEvent {
+function retryEvent(
+  chatId: string,
+  attempt: number,
+  delayMs: number,
+  error: ErrorPayload,
+  model?: string,
+): StreamEvent {
   return {
     type: 'retry',
     chat_id: chatId,
@@ -72,7 +79,41 @@ function retryEvent(chatId: string, attempt: number, delayMs: number, error: Err
     delay_ms: delayMs,
     retrying_at: new Date(Date.now() + delayMs).toISOString(),
     error,
+    ...(model !== undefined ? { model } : {}),
   };
+}
+
+/**
+ * After this many attempts in a row failed with the provider overloaded or rate-limited, the model
+ * step's next attempts run on the fallback of the chat's model config (when it has one).
+ */
+export const FAILOVER_AFTER_ATTEMPTS = 3;
+
+/** The failure kinds that count towards a failover: the provider is busy, not the request wrong. */
+const FAILOVER_KINDS: ReadonlySet<string> = new Set(['overloaded', 'rate_limit']);
+
+/**
+ * What a model step attempt leaves for the next one. The activity API does not expose the previous
+ * attempt's failure, but it does expose the last heartbeat details of the previous attempt: each
+ * attempt heartbeats the streak it started with and, just before throwing, the streak the next
+ * attempt starts with (one more after an overloaded or rate-limited failure, else zero).
+ */
+interface ModelStepHeartbeat {
+  failoverStreak: number;
+}
+
+function failoverStreakOf(details: unknown): number {
+  const streak = (details as Partial<ModelStepHeartbeat> | undefined)?.failoverStreak;
+  return typeof streak === 'number' && streak > 0 ? streak : 0;
+}
+
+/** The model the next attempt runs on, when this attempt got as far as resolving its models. */
+function nextModelName(
+  models: { used: ResolvedModel; primary: ResolvedModel } | null,
+  useFallback: boolean,
+): string | undefined {
+  if (!models) return undefined;
+  return useFallback && models.primary.fallback ? models.primary.fallback.model : models.primary.model;
 }
 
 export function createLlmActivities(deps: TurnDeps & WorkspaceRoutingDeps) {
@@ -97,19 +138,28 @@ export function createLlmActivities(deps: TurnDeps & WorkspaceRoutingDeps) {
     async runModelStep(input: StepInput): Promise<ModelStepSummary> {
       const ctx = Context.current();
       const interrupt = abortOnInterrupt(deps.bus, input);
-      const stopHeartbeat = startHeartbeat();
+      const streak = failoverStreakOf(ctx.info.heartbeatDetails);
+      const stopHeartbeat = startHeartbeat(undefined, { failoverStreak: streak } satisfies ModelStepHeartbeat);
       let provider: Parameters<typeof toActivityFailure>[1] = null;
+      let models: { used: ResolvedModel; primary: ResolvedModel } | null = null;
       try {
         const summary = await runModelStep(deps, input, {
           signal: interrupt.signal,
           onProvider: (kind) => {
             provider = kind;
           },
+          useFallback: streak >= FAILOVER_AFTER_ATTEMPTS,
+          onModel: (used, primary) => {
+            models = { used, primary };
+          },
           attempt: ctx.info.attempt,
           // A retry that calls the model again (also after a crashed worker, which published nothing):
           // clients drop the old partial. A retry whose message is already committed publishes nothing.
           onRerun: () =>
-            deps.bus.publish(input.chatId, retryEvent(input.chatId, ctx.info.attempt, 0, RETRY_WITHOUT_FAILURE)),
+            deps.bus.publish(
+              input.chatId,
+              retryEvent(input.chatId, ctx.info.attempt, 0, RETRY_WITHOUT_FAILURE, models?.used.model),
+            ),
         });
         return withWorkspaceRoute(summary, deps.workspaceHostTimeoutSeconds ?? DEFAULT_HOST_PICKUP_TIMEOUT_SECONDS);
       } catch (err) {
@@ -121,7 +171,14 @@ export function createLlmActivities(deps: TurnDeps & WorkspaceRoutingDeps) {
         const delay = retryDelayMs(ctx.info.attempt - 1, retryAfter);
         const classified = toActivityFailure(err, provider, delay);
         if (classified.retryable && !ctx.cancellationSignal.aborted) {
-          deps.bus.publish(input.chatId, retryEvent(input.chatId, ctx.info.attempt, delay, classified.payload));
+          const nextStreak = FAILOVER_KINDS.has(classified.payload.kind) ? streak + 1 : 0;
+          stopHeartbeat();
+          ctx.heartbeat({ failoverStreak: nextStreak } satisfies ModelStepHeartbeat);
+          const nextModel = nextModelName(models, nextStreak >= FAILOVER_AFTER_ATTEMPTS);
+          deps.bus.publish(
+            input.chatId,
+            retryEvent(input.chatId, ctx.info.attempt, delay, classified.payload, nextModel),
+          );
         }
         throw classified.failure;
       } finally {

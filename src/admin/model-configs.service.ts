@@ -10,6 +10,7 @@ import {
   clearDefaultModelConfig,
   findLiveProvider,
   findModelConfig,
+  isFallbackOfAnother,
   hasDefaultModelConfig,
   insertModelConfig,
   insertProvider,
@@ -53,6 +54,7 @@ export interface ModelConfigDto {
   context_limit: number;
   compression_threshold: number;
   options: Record<string, unknown>;
+  fallback_model_config_id: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -106,6 +108,8 @@ export interface CreateModelConfigInput {
   is_default?: boolean;
   enabled?: boolean;
   options?: ModelOptionsInput;
+  /** The config a model step fails over to; `null` clears it on update. */
+  fallback_model_config_id?: string | null;
 }
 
 /** A model config update; `options` replaces the whole options object. */
@@ -150,6 +154,7 @@ export function toModelConfigDto(row: ChatModelConfigRow): ModelConfigDto {
     context_limit: row.context_limit,
     compression_threshold: row.compression_threshold,
     options: row.options,
+    fallback_model_config_id: row.fallback_model_config_id,
     created_at: row.created_at.toISOString(),
     updated_at: row.updated_at.toISOString(),
   };
@@ -344,6 +349,9 @@ export async function createModelConfig(
       contextLimit: input.context_limit,
       compressionThreshold: input.compression_threshold ?? 70,
       options: input.options ?? {},
+      fallbackModelConfigId: input.fallback_model_config_id
+        ? await checkFallback(trx, null, input.fallback_model_config_id)
+        : null,
       createdBy: actor.id,
     });
   });
@@ -410,12 +418,35 @@ export async function updateModelConfigById(
     if (input.context_limit !== undefined) patch.context_limit = input.context_limit;
     if (input.compression_threshold !== undefined) patch.compression_threshold = input.compression_threshold;
     if (input.options !== undefined) patch.options = JSON.stringify(input.options);
+    if (input.fallback_model_config_id !== undefined) {
+      patch.fallback_model_config_id = input.fallback_model_config_id
+        ? await checkFallback(trx, id, input.fallback_model_config_id)
+        : null;
+    }
     const updated = await updateModelConfig(trx, id, patch);
     if (!updated) throw new NotFoundError('model_config');
     return updated;
   });
   deps.onModelConfigChange();
   return toModelConfigDto(row);
+}
+
+/**
+ * Checks a fallback for config `id` (null: a config being created) and returns it. Failover is one
+ * hop: the fallback must be live, not the config itself, and have no fallback of its own, and a
+ * config that is another's fallback cannot get one, so no chain (and no loop) can form.
+ */
+async function checkFallback(db: Kysely<Database>, id: string | null, fallbackId: string): Promise<string> {
+  const invalid = (message: string): ValidationError =>
+    new ValidationError(message, [{ path: 'fallback_model_config_id', message }], 'invalid_fallback');
+  if (fallbackId === id) throw invalid('A model config cannot be its own fallback.');
+  const fallback = await findModelConfig(db, fallbackId);
+  if (!fallback || fallback.deleted) throw invalid('Unknown fallback model config.');
+  if (fallback.fallback_model_config_id) throw invalid('The fallback model config has a fallback of its own.');
+  if (id && (await isFallbackOfAnother(db, id))) {
+    throw invalid('This model config is the fallback of another one, so it cannot have a fallback.');
+  }
+  return fallbackId;
 }
 
 /**

@@ -82,6 +82,8 @@ export interface ChatModelConfigsTable {
   context_limit: number;
   compression_threshold: Generated<number>;
   options: Json<Record<string, unknown>>;
+  /** The config a model step fails over to when this one's provider stays overloaded (never itself has one). */
+  fallback_model_config_id: Generated<string | null>;
   created_by: string | null;
   updated_by: string | null;
   created_at: Timestamp;

@@ -53,7 +53,16 @@ export type StreamEvent =
   | { type: 'message_part'; chat_id: string; role: 'assistant' | 'tool'; part: ChatMessagePart }
   | { type: 'message'; chat_id: string; message: ChatMessageDto }
   | { type: 'queue_update'; chat_id: string; queued_messages: ChatQueuedMessageDto[] }
-  | { type: 'retry'; chat_id: string; attempt: number; delay_ms: number; retrying_at: string; error: ErrorPayload }
+  | {
+      type: 'retry';
+      chat_id: string;
+      attempt: number;
+      delay_ms: number;
+      retrying_at: string;
+      error: ErrorPayload;
+      /** The model the next attempt runs on (another one after a failover); absent when not known. */
+      model?: string;
+    }
   | ({ type: 'error'; chat_id: string } & ErrorPayload)
   | { type: 'title_change'; chat_id: string; title: string }
   /**

@@ -9,7 +9,7 @@ import type { ChatStatus } from '../messages/chat-status';
 import type { LinkedWorkspace } from '../db/repositories/workspaces.repository';
 import { type ProviderKind, type ToolSpec } from '../llm/types';
 import type { StreamBus } from '../stream/bus';
-import type { ModelResolver } from './models';
+import type { ModelResolver, ResolvedModel } from './models';
 import type { StepSettingsCache } from './step-settings';
 import type { Workspace } from '../workspaces/types';
 
@@ -79,6 +79,13 @@ export interface StepContext {
   attempt?: number;
   /** Called when a later attempt does call the model again (its earlier run committed nothing). */
   onRerun?: () => void;
+  /**
+   * Run the step on the fallback of the chat's model config (when it has one): its provider stayed
+   * overloaded or rate-limited through the earlier attempts.
+   */
+  useFallback?: boolean;
+  /** Told the chat's model config (`primary`) and the one the step runs on (`used`: it or its fallback). */
+  onModel?: (used: ResolvedModel, primary: ResolvedModel) => void;
 }
 
 /** The abort reason that means "the user interrupted"; any other reason (shutdown) is rethrown. */

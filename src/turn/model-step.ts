@@ -66,8 +66,13 @@ export async function runModelStep(deps: TurnDeps, input: StepInput, ctx: StepCo
   const { chat, configGeneration, prompt: rows } = read;
   if (input.step === 0) bus.publish(chat.id, { type: 'status', chat_id: chat.id, status: 'running' });
 
-  const model = await deps.models.resolve(chat.last_model_config_id, configGeneration);
+  const primary = await deps.models.resolve(chat.last_model_config_id, configGeneration);
+  const model =
+    ctx.useFallback && primary.fallback
+      ? await deps.models.resolve(primary.fallback.modelConfigId, configGeneration)
+      : primary;
   ctx.onProvider?.(model.providerKind);
+  ctx.onModel?.(model, primary);
   const [{ systemPrompt, userPrompt, userThreshold }, workspaceContext] = await Promise.all([
     deps.settings.forUser(chat.owner_id, configGeneration),
     chat.workspace_id ? workspaceContextFor(deps, chat.id, read.workspace) : null,

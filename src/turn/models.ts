@@ -6,7 +6,11 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/database';
 import type { ChatProviderRow } from '../db/database';
-import { findModelConfigWithProvider, rebindProviderKey } from '../db/repositories/model-configs.repository';
+import {
+  findModelConfig,
+  findModelConfigWithProvider,
+  rebindProviderKey,
+} from '../db/repositories/model-configs.repository';
 import { createLlmProvider } from '../llm/registry';
 import type { LlmProvider, ModelCallOptions, ProviderKind, ProviderToolOptions } from '../llm/types';
 import { normaliseBaseUrl, openProviderKey } from '../security/provider-keys';
@@ -25,6 +29,8 @@ export interface ResolvedModel {
   /** Provider-executed tools enabled on the model config (web search). */
   providerTools: ProviderToolOptions | undefined;
   provider: LlmProvider;
+  /** The live, enabled config a step fails over to when this one's provider stays overloaded, if any. */
+  fallback: { modelConfigId: string; model: string } | null;
 }
 
 /** The model config cannot be used (missing key, deleted, disabled provider); never retried. */
@@ -77,6 +83,9 @@ export class ModelResolver {
     if (!apiKey && provider.provider !== 'openai-compat') {
       throw new ModelConfigError(`No API key is configured for the ${provider.provider} provider.`);
     }
+    const fallback = config.fallback_model_config_id
+      ? await findModelConfig(this.db, config.fallback_model_config_id)
+      : undefined;
     const value: ResolvedModel = {
       modelConfigId: config.id,
       providerKind: provider.provider,
@@ -95,6 +104,10 @@ export class ModelResolver {
         },
         { userAgent: this.userAgent },
       ),
+      fallback:
+        fallback && !fallback.deleted && fallback.enabled
+          ? { modelConfigId: fallback.id, model: fallback.model }
+          : null,
     };
     this.cache.set(modelConfigId, configGeneration, value);
     return value;

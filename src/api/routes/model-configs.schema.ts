@@ -112,6 +112,14 @@ const modelConfigFields = {
     .describe('Make this the default model config (the old default is cleared). The first config becomes the default.'),
   enabled: z.boolean().optional().describe('Members see enabled configs only. Defaults to true.'),
   options: modelOptionsSchema.optional(),
+  fallback_model_config_id: z
+    .uuid({ message: 'Invalid fallback model config id.' })
+    .nullable()
+    .optional()
+    .describe(
+      'A live model config, without a fallback of its own, that a model step fails over to when this ' +
+        "config's provider stays overloaded or rate-limited; null clears it.",
+    ),
 };
 
 export const createModelConfigBody = z.strictObject(modelConfigFields);
@@ -149,6 +157,7 @@ export const modelConfigSchema = z.object({
   context_limit: z.number().int(),
   compression_threshold: z.number().int(),
   options: modelOptionsSchema,
+  fallback_model_config_id: z.uuid().nullable(),
   created_at: timestamp,
   updated_at: timestamp,
 });

@@ -62,6 +62,8 @@ export async function insertModelConfig(
     contextLimit: number;
     compressionThreshold: number;
     options: Record<string, unknown>;
+    /** Defaults to none. */
+    fallbackModelConfigId?: string | null;
     createdBy: string | null;
   },
 ): Promise<ChatModelConfigRow> {
@@ -76,6 +78,7 @@ export async function insertModelConfig(
       context_limit: row.contextLimit,
       compression_threshold: row.compressionThreshold,
       options: JSON.stringify(row.options),
+      ...(row.fallbackModelConfigId ? { fallback_model_config_id: row.fallbackModelConfigId } : {}),
       created_by: row.createdBy,
       updated_by: row.createdBy,
     })
@@ -106,6 +109,17 @@ export async function findModelConfigWithProvider(db: Db, id: string): Promise<M
     .where('id', '=', config.provider_id)
     .executeTakeFirstOrThrow();
   return { config, provider };
+}
+
+/** Whether a live model config names `id` as its fallback. */
+export async function isFallbackOfAnother(db: Db, id: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('chat_model_configs')
+    .select('id')
+    .where('fallback_model_config_id', '=', id)
+    .where('deleted', '=', false)
+    .executeTakeFirst();
+  return row !== undefined;
 }
 
 export async function listProviders(db: Db): Promise<ChatProviderRow[]> {
@@ -245,6 +259,7 @@ export type ModelConfigPatch = Pick<
   | 'context_limit'
   | 'compression_threshold'
   | 'options'
+  | 'fallback_model_config_id'
   | 'updated_by'
 >;
 
