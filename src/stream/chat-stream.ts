@@ -13,6 +13,7 @@ import { toMessageDto, toQueuedDto } from '../messages/dto';
 import type { Database } from '../db/database';
 import { findChat } from '../db/repositories/chats.repository';
 import {
+  findNewestMessageId,
   findTruncationPoint,
   listQueuedMessages,
   listVisibleMessagesAfter,
@@ -31,6 +32,8 @@ export interface StreamStore {
   queue(chatId: string): Promise<ChatQueuedMessageDto[]>;
   /** See findTruncationPoint: where a client holding messages up to the cursor must cut its history. */
   truncationPoint(chatId: string, cursorMessageId: number): Promise<number | null>;
+  /** The id of the chat's newest message (any role or visibility), 0 when it has none. */
+  newestMessageId(chatId: string): Promise<number>;
 }
 
 /** The StreamStore over chatd's database. */
@@ -46,6 +49,7 @@ export function createStreamStore(db: Kysely<Database>): StreamStore {
       return (await listQueuedMessages(db, chatId)).map(toQueuedDto);
     },
     truncationPoint: (chatId, cursorMessageId) => findTruncationPoint(db, chatId, cursorMessageId),
+    newestMessageId: (chatId) => findNewestMessageId(db, chatId),
   };
 }
 
@@ -131,8 +135,11 @@ class ChatFeed {
    * the subscription): an assistant message newer than it is this step's own, persisted.
    */
   private partial: { step: string; frames: Frame[]; base: number | null } | null = null;
-  /** The newest message id whose `message` event was handled. */
-  private newestHandledMessageId = 0;
+  /**
+   * The newest message id known to be committed before the events handled so far: read when the feed
+   * starts, then raised by each `message` event. Null when that read failed (partials then get no base).
+   */
+  private newestHandledMessageId: number | null = null;
   private readonly subscription: PartialSubscription;
   private readonly started: Promise<void>;
 
@@ -164,7 +171,11 @@ class ChatFeed {
       (status) => status !== 'running' && this.subscription.settle(),
       () => this.subscription.settle(),
     );
-    const partial = await this.subscription.partial;
+    const [partial, newest] = await Promise.all([
+      this.subscription.partial,
+      this.deps.store.newestMessageId(this.chatId).catch(() => null),
+    ]);
+    this.newestHandledMessageId = newest;
     if (partial.step !== null) this.partial = { step: partial.step, frames: partial.parts.map(frameOf), base: null };
   }
 
@@ -217,7 +228,7 @@ class ChatFeed {
         this.onPart(event, step);
         return undefined;
       case 'message':
-        this.newestHandledMessageId = Math.max(this.newestHandledMessageId, event.message.id);
+        this.newestHandledMessageId = Math.max(this.newestHandledMessageId ?? 0, event.message.id);
         return this.sendMessages(event.message.id);
       case 'status':
         return this.sendStatus();

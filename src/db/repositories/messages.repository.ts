@@ -209,6 +209,16 @@ export async function softDeleteMessagesFrom(
  * user-visible message at or before the cursor was deleted by an edit, the first id of that deleted
  * run (the client drops every message from it on). Null when the client's history is still valid.
  */
+/** The id of the chat's newest message of any role or visibility, deleted too; 0 when it has none. */
+export async function findNewestMessageId(db: Db, chatId: string): Promise<number> {
+  const row = await db
+    .selectFrom('chat_messages')
+    .select((eb) => eb.fn.max('id').as('newest'))
+    .where('chat_id', '=', chatId)
+    .executeTakeFirst();
+  return Number(row?.newest ?? 0);
+}
+
 export async function findTruncationPoint(db: Db, chatId: string, cursorId: number): Promise<number | null> {
   if (cursorId <= 0) return null;
   const visible = ['user', 'both'] as const;

@@ -48,6 +48,10 @@ class FakeStore implements StreamStore {
     return run.length ? Math.min(...run.map((m) => m.id)) : null;
   }
 
+  async newestMessageId(): Promise<number> {
+    return Math.max(0, ...this.messages.map((m) => m.id));
+  }
+
   add(id: number, role: ChatMessageDto['role'], text: string): ChatMessageDto {
     const message: ChatMessageDto = {
       id,
@@ -246,6 +250,22 @@ describe('ChatStreamHub', () => {
     await settle();
     expect(late.texts()).toEqual(['message:1', 'message:2', 'part:next step']);
     expect(sink.texts()).toEqual(['message:1', 'part:hel', 'part:lo', 'message:2', 'part:next step']);
+  });
+
+  it('gives the partial to a client joining a feed that started after earlier answers were committed', async () => {
+    // The feed starts with the chat's history already there (answers committed before it subscribed).
+    store.add(1, 'user', 'first');
+    store.add(2, 'assistant', 'first answer');
+    store.add(3, 'user', 'second');
+    await streamChat(start, sink);
+    bus.publish(CHAT, part('streaming '));
+    bus.publish(CHAT, part('now'));
+    await settle();
+    const late = new RecordingSink();
+    await streamChat(start, late);
+    bus.publish(CHAT, part(' still'));
+    await settle();
+    expect(late.texts()).toEqual(['message:1', 'message:2', 'message:3', 'part:streaming ', 'part:now', 'part: still']);
   });
 
   it('reads the database once per hint for all the clients of a chat', async () => {
