@@ -6,6 +6,7 @@ import { hostname } from 'node:os';
 import { z } from 'zod';
 import { isP256PrivateKey, isP256PublicKey, isVapidKeyPair, isVapidSubject, type VapidKeyPair } from './push/keys';
 import { DEFAULT_HOST_PICKUP_TIMEOUT_SECONDS } from './temporal/task-queues';
+import { isCgroupSetting } from './workspaces/cgroups';
 import { parseEgressPolicy, type EgressPolicy } from './workspaces/egress/policy';
 import { DEFAULT_LIMITS, DEFAULT_UIDS, type SandboxLimits } from './workspaces/sandbox';
 
@@ -76,8 +77,21 @@ export const configSchema = z.object({
   CHATD_WORKSPACE_MAX_MEMORY_MB: z.coerce.number().int().min(64).max(1_048_576).default(DEFAULT_LIMITS.memoryMb),
   CHATD_WORKSPACE_MAX_FILE_MB: z.coerce.number().int().min(1).max(1_048_576).default(DEFAULT_LIMITS.fileSizeMb),
   CHATD_WORKSPACE_CPU_SECONDS: z.coerce.number().int().min(1).max(31_536_000).default(DEFAULT_LIMITS.cpuSeconds),
+  CHATD_WORKSPACE_MEMORY_MB: z.coerce.number().int().min(64).max(1_048_576).default(DEFAULT_LIMITS.workspaceMemoryMb),
+  CHATD_WORKSPACE_CPUS: z.coerce.number().min(0.01).max(1024).default(DEFAULT_LIMITS.cpus),
+  CHATD_WORKSPACE_CGROUP: z
+    .string()
+    .trim()
+    .default('auto')
+    .refine(isCgroupSetting, 'expected auto, off, or the absolute path of a delegated cgroup2 directory'),
   CHATD_WORKSPACE_IDLE_MINUTES: z.coerce.number().int().min(1).max(10_080).default(30),
   CHATD_WORKSPACE_UID_BASE: z.coerce.number().int().min(1000).max(4_000_000_000).default(DEFAULT_UIDS.base),
+  CHATD_PUBLIC_URL: optionalString.pipe(
+    z.url({ protocol: /^https?$/, message: 'expected the http(s) URL clients reach the API at' }).optional(),
+  ),
+  CHATD_MCP_CONNECT_TIMEOUT: z.coerce.number().int().min(1).max(300).default(10),
+  CHATD_MCP_CALL_TIMEOUT: z.coerce.number().int().min(1).max(3600).default(120),
+  CHATD_MCP_TOOLS_TTL: z.coerce.number().int().min(0).max(86_400).default(300),
   CHATD_VAPID_PUBLIC_KEY: optionalString.pipe(
     z.string().refine(isP256PublicKey, 'expected a base64url uncompressed P-256 public key (65 bytes)').optional(),
   ),
@@ -126,11 +140,24 @@ export interface Config {
     mode: 'bwrap' | 'off';
     /** What commands may reach when their template does not say. */
     network: EgressPolicy;
-    limits: Pick<SandboxLimits, 'processes' | 'memoryMb' | 'fileSizeMb' | 'cpuSeconds'>;
+    limits: Pick<SandboxLimits, 'processes' | 'memoryMb' | 'fileSizeMb' | 'cpuSeconds' | 'workspaceMemoryMb' | 'cpus'>;
+    /** Per-workspace cgroups: `auto`, `off`, or a delegated cgroup2 directory (docs/workspaces.md). */
+    cgroup: string;
     /** Background processes of a workspace no tool used for this long are stopped. */
     idleMinutes: number;
     /** First host uid handed to workspaces when the worker runs as root. */
     uidBase: number;
+  };
+  /** The API's public base URL (no trailing slash); unset: each request's own origin (OAuth redirect URIs). */
+  publicUrl: string | undefined;
+  /** MCP servers (docs/mcp.md). */
+  mcp: {
+    /** Connecting to a server and each tool list request. */
+    connectTimeoutMs: number;
+    /** A tool call without a response or progress notification for this long fails. */
+    callTimeoutMs: number;
+    /** How long a server's tool list is reused (a `tools/list_changed` notification ends it sooner). */
+    toolsTtlMs: number;
   };
   /** Web push (docs/operations.md "Web push"). Without keys it is off, except in `chatd start`, which generates them. */
   webPush: {
@@ -203,9 +230,18 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
         memoryMb: e.CHATD_WORKSPACE_MAX_MEMORY_MB,
         fileSizeMb: e.CHATD_WORKSPACE_MAX_FILE_MB,
         cpuSeconds: e.CHATD_WORKSPACE_CPU_SECONDS,
+        workspaceMemoryMb: e.CHATD_WORKSPACE_MEMORY_MB,
+        cpus: e.CHATD_WORKSPACE_CPUS,
       },
+      cgroup: e.CHATD_WORKSPACE_CGROUP,
       idleMinutes: e.CHATD_WORKSPACE_IDLE_MINUTES,
       uidBase: e.CHATD_WORKSPACE_UID_BASE,
+    },
+    publicUrl: e.CHATD_PUBLIC_URL?.replace(/\/+$/, ''),
+    mcp: {
+      connectTimeoutMs: e.CHATD_MCP_CONNECT_TIMEOUT * 1000,
+      callTimeoutMs: e.CHATD_MCP_CALL_TIMEOUT * 1000,
+      toolsTtlMs: e.CHATD_MCP_TOOLS_TTL * 1000,
     },
     webPush,
   });

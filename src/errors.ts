@@ -63,3 +63,10 @@ export class DependencyUnavailableError extends AppError {
     super(503, 'dependency_unavailable', `${what} is unavailable; try again shortly.`);
   }
 }
+
+/** A server chatd depends on for this request (an OAuth authorization server, an MCP server) failed. */
+export class UpstreamError extends AppError {
+  constructor(code: string, message: string, details?: unknown) {
+    super(502, code, message, details);
+  }
+}

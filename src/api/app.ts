@@ -16,6 +16,7 @@ import { chatsRouter } from './routes/chats.routes';
 import { configRouter } from './routes/config.routes';
 import { filesRouter } from './routes/files.routes';
 import { healthRouter } from './routes/health.routes';
+import { mcpOAuthCallbackRouter, mcpServersRouter } from './routes/mcp-servers.routes';
 import { modelConfigsRouter } from './routes/model-configs.routes';
 import { openApiRouter } from './routes/openapi.routes';
 import { pushRouter } from './routes/push.routes';
@@ -51,6 +52,7 @@ export function createApp(deps: AppDeps): Koa {
   const tokens = new TokenAuthenticator((hash) => findLiveToken(deps.db, hash));
   api.use(health.routes());
   api.use(openApiRouter().routes());
+  api.use(mcpOAuthCallbackRouter(deps).routes());
   api.use(authenticate(tokens));
   for (const router of [
     chatsRouter(deps),
@@ -60,6 +62,7 @@ export function createApp(deps: AppDeps): Koa {
     filesRouter(deps),
     workspacesRouter(deps),
     pushRouter(deps),
+    mcpServersRouter(deps),
   ]) {
     api.use(router.routes(), router.allowedMethods({ throw: true }));
   }

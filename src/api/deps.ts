@@ -27,4 +27,6 @@ export interface AppDeps {
   workspaceSandbox?: () => Promise<SandboxStatus>;
   /** The VAPID public key browsers subscribe to web push with; unset: web push is off (501 `push_disabled`). */
   vapidPublicKey?: string;
+  /** CHATD_PUBLIC_URL: the base of OAuth redirect URIs; unset: the origin of the request that starts the flow. */
+  publicUrl?: string;
 }

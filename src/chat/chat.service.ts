@@ -46,6 +46,7 @@ import { messageRow } from '../messages/rows';
 import { toChatDto, toMessageDto, toQueuedDto, type ChatDto } from '../messages/dto';
 import { encodeParts, type ChatInputPart, type ChatMessagePart } from '../messages/parts';
 import { linkFileParts, withOwnedFiles } from './file-parts';
+import { resolveMcpSelection } from './mcp-selection';
 import { fallbackTitle } from './title';
 import { workspaceAwarenessRow } from './workspace-awareness';
 import type { TurnLauncher } from './turn-launcher';
@@ -163,6 +164,8 @@ export interface CreateChatInput {
   labels?: Record<string, string>;
   /** One of the actor's workspaces that is not deleted; the chat's tools act in it. */
   workspace_id?: string;
+  /** Enabled MCP servers for the chat; omitted: the `default_on` ones (`force_on` ones always). */
+  mcp_server_ids?: string[];
 }
 
 /** The workspace a new chat attaches to: the actor's own and not deleted, else a 400 (nothing is written). */
@@ -191,8 +194,10 @@ export async function createChat(deps: ChatServiceDeps, actor: Actor, input: Cre
       ? await usableModelConfig(trx, input.model_config_id)
       : await defaultModelConfig(trx);
     const workspace = await attachableWorkspace(trx, actor, input.workspace_id);
+    const mcpServerIds = await resolveMcpSelection(trx, input.mcp_server_ids);
     const content = await withOwnedFiles(trx, actor.id, parts);
     const chat = await insertChat(trx, {
+      mcp_server_ids: mcpServerIds,
       owner_id: actor.id,
       workspace_id: workspace?.id ?? null,
       parent_chat_id: null,
@@ -253,6 +258,8 @@ export interface UpdateChatInput {
   archived?: boolean;
   /** 0 unpins; N > 0 moves the chat to position N among the owner's pinned chats (placePinnedChat). */
   pin_order?: number;
+  /** Replaces the chat's MCP servers (`force_on` ones are always added); used from its next step on. */
+  mcp_server_ids?: string[];
 }
 
 /**
@@ -285,6 +292,9 @@ export async function updateChatSettings(
         ...(titleChanged ? { title: input.title } : {}),
         ...(input.labels !== undefined ? { labels: JSON.stringify(input.labels) } : {}),
       });
+    }
+    if (input.mcp_server_ids !== undefined) {
+      chat = await updateChat(trx, chat.id, { mcp_server_ids: await resolveMcpSelection(trx, input.mcp_server_ids) });
     }
     let changedTree: ChatRow[] = [];
     let stopped: Array<{ chat: ChatRow; turn: number }> = [];

@@ -261,6 +261,9 @@ export interface Database {
   workspaces: WorkspacesTable;
   chat_diff_status: ChatDiffStatusTable;
   push_subscriptions: PushSubscriptionsTable;
+  mcp_servers: McpServersTable;
+  mcp_server_user_tokens: McpServerUserTokensTable;
+  mcp_oauth_states: McpOAuthStatesTable;
 }
 
 export type ChatRow = Selectable<ChatsTable>;
@@ -277,3 +280,66 @@ export type NewWorkspaceRow = Insertable<WorkspacesTable>;
 export type WorkspaceRowUpdate = Updateable<WorkspacesTable>;
 export type ChatDiffStatusRow = Selectable<ChatDiffStatusTable>;
 export type PushSubscriptionRow = Selectable<PushSubscriptionsTable>;
+
+/** An MCP server an admin configured (migration 2026_12_05_1000; docs/mcp.md). */
+export interface McpServersTable {
+  id: Generated<string>;
+  /** Prefix of the server's tool names (`<slug>__<tool>`); unique. */
+  slug: string;
+  display_name: string;
+  description: Generated<string>;
+  url: string;
+  transport: 'streamable_http' | 'sse';
+  auth_type: 'none' | 'api_key' | 'headers' | 'oauth2';
+  /** The header an `api_key` server's key is sent in. */
+  api_key_header: string | null;
+  /** Names of the custom headers of a `headers` server (their values are in the sealed secrets). */
+  header_names: Generated<string[]>;
+  oauth2_client_id: string | null;
+  oauth2_scopes: Generated<string[]>;
+  /** Configured endpoints; null: discovered from the server's OAuth metadata. */
+  oauth2_authorization_url: string | null;
+  oauth2_token_url: string | null;
+  /** Sealed JSON of the server's secrets (src/mcp/secrets.ts), bound to the row's id and url. */
+  secrets_ciphertext: Buffer | null;
+  secrets_key_id: string | null;
+  availability: Generated<'force_on' | 'default_on' | 'default_off'>;
+  tool_allow_list: Generated<string[]>;
+  tool_deny_list: Generated<string[]>;
+  approval: Generated<'auto' | 'ask'>;
+  tool_approval: Json<Record<string, 'auto' | 'ask'>>;
+  enabled: Generated<boolean>;
+  created_by: string | null;
+  updated_by: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+/** One user's OAuth tokens for one MCP server; the sealed JSON holds the access and refresh tokens. */
+export interface McpServerUserTokensTable {
+  server_id: string;
+  user_id: string;
+  tokens_ciphertext: Buffer;
+  tokens_key_id: string;
+  token_type: Generated<string>;
+  expires_at: NullableTimestamp;
+  scope: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+/** A pending OAuth authorization: found by the SHA-256 of its `state`, consumed once, short-lived. */
+export interface McpOAuthStatesTable {
+  state_hash: Buffer;
+  server_id: string;
+  user_id: string;
+  verifier_ciphertext: Buffer;
+  verifier_key_id: string;
+  redirect_uri: string;
+  created_at: Timestamp;
+  expires_at: ColumnType<Date, Date | string, Date | string>;
+}
+
+export type McpServerRow = Selectable<McpServersTable>;
+export type McpServerUserTokenRow = Selectable<McpServerUserTokensTable>;
+export type McpOAuthStateRow = Selectable<McpOAuthStatesTable>;

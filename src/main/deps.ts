@@ -24,6 +24,10 @@ import { buildToolRegistry } from '../tools/registry';
 import { createProvisioningTools, createWorkspaceTools } from '../tools';
 import { subagentToolSpecs } from '../tools/subagent.tools';
 import { VERSION } from '../version';
+import { McpClientPool } from '../mcp/client-pool';
+import { McpToolCatalog } from '../mcp/catalog';
+import { McpOAuth } from '../mcp/oauth';
+import { chatToolSet } from '../turn/chat-tools';
 import { ChatWorkspaces } from '../workspaces/chat-workspaces';
 import { LocalWorkspaceProvider, type SandboxStatus } from '../workspaces/local.provider';
 import { DEFAULT_UIDS } from '../workspaces/sandbox';
@@ -43,6 +47,9 @@ export interface Deps extends ActivityDeps {
   vapidPublicKey: string | undefined;
   close(): Promise<void>;
 }
+
+/** The longest one MCP tool call may take, progress or not: below the tool activity's 20-minute limit. */
+const MCP_MAX_CALL_MS = 15 * 60_000;
 
 export interface DepsOverrides {
   databaseUrl: string;
@@ -79,10 +86,15 @@ export async function createDeps(config: Config, log: Logger, resolved: DepsOver
     sandbox: config.sandbox.mode,
     network: config.sandbox.network,
     limits: config.sandbox.limits,
+    cgroup: config.sandbox.cgroup,
     idleReapMs: config.sandbox.idleMinutes * 60_000,
     uids: { base: config.sandbox.uidBase, count: DEFAULT_UIDS.count },
     log,
   });
+  // The process serving this host's workspaces picks their cgroup backend (logged) and sweeps stale ones.
+  if (role === 'workspace-host' || (role !== 'api' && config.workspaceHost.servedByWorker)) {
+    await workspaceProvider.prepareHost();
+  }
   // Workspaces this process creates record its host, where their tool calls are routed from then on.
   const workspaces = new ChatWorkspaces({ db, provider: workspaceProvider, hostId: config.workspaceHost.id });
   const workspaceTools = createWorkspaceTools();
@@ -92,6 +104,24 @@ export async function createDeps(config: Config, log: Logger, resolved: DepsOver
   // Sub-agents work in their parent's workspace and cannot provision workspaces or spawn agents.
   const childNames = new Set(workspaceTools.map((t) => t.name));
   const childSpecs = registry.specs().filter((spec) => childNames.has(spec.name));
+  // MCP servers: one connection pool and token refresher per process; the catalog is the turn's tool source.
+  const mcpOAuth = new McpOAuth({ db, secrets, httpTimeoutMs: config.mcp.connectTimeoutMs, log });
+  const mcpPool = new McpClientPool({
+    connectTimeoutMs: config.mcp.connectTimeoutMs,
+    idleMs: 5 * 60_000,
+    version: VERSION,
+    log,
+  });
+  const mcpTools = new McpToolCatalog({
+    db,
+    secrets,
+    pool: mcpPool,
+    oauth: mcpOAuth,
+    toolsTtlMs: config.mcp.toolsTtlMs,
+    callTimeoutMs: config.mcp.callTimeoutMs,
+    maxCallMs: MCP_MAX_CALL_MS,
+    log,
+  });
   // Web push is sent by whichever process runs finishTurn (the worker); without keys it is off.
   const vapid = resolved.vapid ?? configuredVapid(config);
   const push = vapid ? new TurnPushNotifier({ db, log, vapid }) : undefined;
@@ -108,7 +138,8 @@ export async function createDeps(config: Config, log: Logger, resolved: DepsOver
     turns,
     workspaceSandbox: () => workspaceProvider.sandboxStatus(),
     tools: registry,
-    toolSpecs: (chat) => (chat.parent_chat_id ? childSpecs : rootSpecs),
+    externalTools: mcpTools,
+    chatTools: (chat) => chatToolSet(chat, chat.parent_chat_id ? childSpecs : rootSpecs, mcpTools),
     workspaceFor: (chatId, linked) => workspaces.forChat(chatId, linked),
     workspaceHostTimeoutSeconds: config.workspaceHost.pickupTimeoutSeconds,
     notifySubagentFinished: (parent, child) => turns.notifySubagentFinished(parent, child),
@@ -117,6 +148,7 @@ export async function createDeps(config: Config, log: Logger, resolved: DepsOver
     async close() {
       // Pushes under way still need the database; each is bounded by its send timeout.
       await push?.close();
+      await mcpPool.close();
       await workspaceProvider.dispose();
       await bus.close();
       await connection.close();

@@ -39,6 +39,7 @@ export async function startApi(deps: Deps, host: string, port: number, options: 
     onModelConfigChange: () => deps.models.invalidate(),
     workspaceSandbox: () => deps.workspaceSandbox(),
     vapidPublicKey: deps.vapidPublicKey,
+    publicUrl: deps.config.publicUrl,
   });
   const server = http.createServer(app.callback());
   server.keepAliveTimeout = 65_000;

@@ -46,7 +46,7 @@ export async function compactChat(
 
   const summary = await summarize(
     model.provider,
-    { model: model.model, messages, options: model.callOptions, tools: deps.toolSpecs(chat) },
+    { model: model.model, messages, options: model.callOptions, tools: (await deps.chatTools(chat)).specs },
     signal,
   );
   const record = { summary, callId, ...input.trigger };

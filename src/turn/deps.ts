@@ -7,7 +7,8 @@ import type { Logger } from 'pino';
 import type { ChatRow, Database } from '../db/database';
 import type { ChatStatus } from '../messages/chat-status';
 import type { LinkedWorkspace } from '../db/repositories/workspaces.repository';
-import { type ProviderKind, type ToolSpec } from '../llm/types';
+import { type ProviderKind } from '../llm/types';
+import type { ChatToolSet } from './chat-tools';
 import type { StreamBus } from '../stream/bus';
 import type { ModelResolver, ResolvedModel } from './models';
 import type { StepSettingsCache } from './step-settings';
@@ -21,8 +22,11 @@ export interface TurnDeps {
   settings: StepSettingsCache;
   log: Logger;
   maxSteps: number;
-  /** The tools offered to the model in this chat (sub-agent chats get fewer). */
-  toolSpecs(chat: ChatRow): ToolSpec[];
+  /**
+   * The tools offered to the model in this chat: the built-in ones (sub-agent chats get fewer) and those
+   * of the chat's MCP servers, with notes about servers left out and each tool's approval policy.
+   */
+  chatTools(chat: ChatRow): Promise<ChatToolSet>;
   /**
    * The chat's running workspace, when the deployment has workspaces (instruction files come from it);
    * `linked` is the chat's linked workspace row, already read with the step.

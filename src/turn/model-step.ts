@@ -28,6 +28,7 @@ import { buildPrompt, type PromptMessage } from './prompt';
 import { loadPromptFiles } from './prompt-files';
 import { StepAccumulator } from './step-accumulator';
 import type { TurnDeps, StepInput, StepContext } from './deps';
+import { toolNotesText } from './chat-tools';
 import { INTERRUPT } from './deps';
 
 export interface ToolCallSummary {
@@ -73,10 +74,12 @@ export async function runModelStep(deps: TurnDeps, input: StepInput, ctx: StepCo
       : primary;
   ctx.onProvider?.(model.providerKind);
   ctx.onModel?.(model, primary);
-  const [{ systemPrompt, userPrompt, userThreshold }, workspaceContext] = await Promise.all([
+  const [{ systemPrompt, userPrompt, userThreshold }, workspaceContext, tools] = await Promise.all([
     deps.settings.forUser(chat.owner_id, configGeneration),
     chat.workspace_id ? workspaceContextFor(deps, chat.id, read.workspace) : null,
+    deps.chatTools(chat),
   ]);
+  const toolNotes = toolNotesText(tools.notes);
   const instructions: PromptMessage[] = [
     ...(systemPrompt ? [{ role: 'system' as const, content: [{ type: 'text' as const, text: systemPrompt }] }] : []),
     ...(userPrompt
@@ -90,6 +93,7 @@ export async function runModelStep(deps: TurnDeps, input: StepInput, ctx: StepCo
     ...(workspaceContext
       ? [{ role: 'system' as const, content: [{ type: 'text' as const, text: workspaceContext }] }]
       : []),
+    ...(toolNotes ? [{ role: 'system' as const, content: [{ type: 'text' as const, text: toolNotes }] }] : []),
   ];
   if ((ctx.attempt ?? 1) > 1) {
     // A retry whose earlier run committed its message (the completion was lost): exactly once.
@@ -115,7 +119,7 @@ export async function runModelStep(deps: TurnDeps, input: StepInput, ctx: StepCo
       {
         model: model.model,
         ...request,
-        tools: deps.toolSpecs(chat),
+        tools: tools.specs,
         ...(model.providerTools ? { providerTools: model.providerTools } : {}),
         options: model.callOptions,
         headers: { 'X-Chatd-Chat-Id': chat.id },

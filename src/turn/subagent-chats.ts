@@ -95,6 +95,8 @@ export async function spawnSubagent(
         last_error: null,
         last_error_kind: null,
         labels: JSON.stringify({}),
+        // The child uses its parent's MCP servers.
+        mcp_server_ids: parent.mcp_server_ids,
         mode: null,
         last_read_message_id: null,
       })

@@ -24,11 +24,14 @@ import { decodeParts, type ChatMessagePart } from '../messages/parts';
 import { storeToolResults } from './tool-results';
 import { stepKey } from '../messages/rows';
 import { INTERRUPT, type StepInput } from './deps';
+import { withExternalTools, type ExternalToolSource } from './chat-tools';
 
 export interface ToolStepDeps {
   db: Kysely<Database>;
   bus: StreamBus;
   tools: ToolRegistry;
+  /** Tools from outside chatd (the chat's MCP servers); their calls are routed to it by name. */
+  externalTools?: ExternalToolSource;
   /**
    * The chat's running workspace, or null when it has none (tools then tell the model so); `linked` is
    * the chat's linked workspace row, already read with the step.
@@ -86,8 +89,13 @@ export async function runToolStep(
           return false;
         })
       : null;
+  const external = deps.externalTools;
+  const registry =
+    external && calls.some((c) => external.owns(c.name))
+      ? withExternalTools(deps.tools, external, await external.toolsFor(chat))
+      : deps.tools;
   const results = await executeToolCalls(
-    deps.tools,
+    registry,
     calls,
     { chatId: chat.id, workspace, signal: ctx.signal, heartbeat: ctx.heartbeat },
     {

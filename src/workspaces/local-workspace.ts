@@ -10,7 +10,8 @@ import { WorkspacePathError } from './errors';
 import { GroupProcess } from './process-group';
 import type { RootedFs } from './rooted-fs';
 import { buildCommandEnv, unsandboxedLaunch, type LaunchSpec } from './sandbox';
-import type { WorkspaceSandbox } from './workspace-sandbox';
+import { limitHits, type WorkspaceSandbox } from './workspace-sandbox';
+import type { CgroupEvents } from './cgroups';
 import type {
   ExecOptions,
   ExecResult,
@@ -80,7 +81,7 @@ export class LocalWorkspace implements Workspace {
 
   async exec(options: ExecOptions): Promise<ExecResult> {
     const started = Date.now();
-    const { proc, sandbox } = await this.launch(options.command, options.cwd, options.env);
+    const { proc, sandbox, baseline } = await this.launch(options.command, options.cwd, options.env);
     this.foreground.add(proc);
     try {
       const finished = await proc.waitExit(options.timeoutMs, options.signal);
@@ -94,6 +95,8 @@ export class LocalWorkspace implements Workspace {
         await proc.terminate(Math.min(this.settings.killGraceMs, 500));
       }
       proc.detach();
+      // Read after everything the command left is gone: a kill or refused fork is counted by then.
+      const after = baseline ? await sandbox!.limitEvents() : null;
       return {
         exitCode: proc.exitCode,
         signal: proc.exitSignal,
@@ -103,6 +106,7 @@ export class LocalWorkspace implements Workspace {
         aborted,
         durationMs: Date.now() - started,
         sandbox: sandbox?.describe() ?? null,
+        ...(baseline ? { limitsHit: limitHits(baseline, after) } : {}),
       };
     } finally {
       this.foreground.delete(proc);
@@ -223,7 +227,7 @@ export class LocalWorkspace implements Workspace {
     command: string,
     cwd: string | undefined,
     extraEnv?: Record<string, string>,
-  ): Promise<{ proc: GroupProcess; sandbox: WorkspaceSandbox | null }> {
+  ): Promise<{ proc: GroupProcess; sandbox: WorkspaceSandbox | null; baseline: CgroupEvents | null }> {
     this.touch();
     const dir = cwd === undefined ? this.settings.realRoot : await this.resolvePath(cwd);
     const dirInfo = await this.settings.fs.stat(dir);
@@ -237,14 +241,18 @@ export class LocalWorkspace implements Workspace {
     const env = buildCommandEnv({ ...this.settings.env, ...sandbox?.env, ...extraEnv }, this.settings.home);
     let launch: LaunchSpec;
     let hostCwd = dir;
+    let baseline: CgroupEvents | null = null;
     if (sandbox) {
       launch = await sandbox.launch(command, dir, this.settings.shell);
+      // The workspace's limit-hit counters before the command: what it adds is reported with its result.
+      baseline = await sandbox.limitEvents();
       // The sandbox user may not reach the workspace's parents on the host; bubblewrap changes directory.
       hostCwd = '/';
     } else {
       launch = unsandboxedLaunch(this.settings.shell, command);
     }
-    return { proc: new GroupProcess({ launch, cwd: hostCwd, env, bufferBytes: this.settings.bufferBytes }), sandbox };
+    const proc = new GroupProcess({ launch, cwd: hostCwd, env, bufferBytes: this.settings.bufferBytes });
+    return { proc, sandbox, baseline };
   }
 }
 

@@ -2,8 +2,8 @@
  * The built-in `local` workspace provider: each workspace is a directory `<baseDir>/<id>` on the worker
  * host, with its metadata and HOME kept apart under `<baseDir>/.chatd/`. Every command and file
  * operation is confined (docs/workspaces.md): commands run in a bubblewrap sandbox, as a host uid of the
- * workspace's own when the worker runs as root, with rlimits and the template's network policy; file
- * tools walk beneath the root. Without a usable sandbox the tools refuse to run unless the operator
+ * workspace's own when the worker runs as root, with rlimits, per-workspace cgroup limits where the host
+ * allows (cgroups.ts) and the template's network policy; file tools walk beneath the root. Without a usable sandbox the tools refuse to run unless the operator
  * turned sandboxing off. Processes live in this instance, so a workspace's background processes are
  * visible only on its host (tool activities are routed there).
  */
@@ -14,6 +14,7 @@ import { chmod, chown, mkdir, mkdtemp, open, readFile, realpath, rename, rm, sta
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
+import { detectCgroups, type CgroupBackend, type CgroupDetection, type CgroupVersion } from './cgroups';
 import type { EgressPolicy } from './egress/policy';
 import { WorkspaceError } from './errors';
 import { LocalWorkspace } from './local-workspace';
@@ -74,6 +75,11 @@ export interface LocalProviderOptions {
   network?: EgressPolicy;
   /** Resource limits of commands. */
   limits?: Partial<SandboxLimits>;
+  /**
+   * Per-workspace cgroups (cgroups.ts): `auto` (default: cgroup v2 where delegated, else v1, else none),
+   * `off`, or the absolute path of a delegated cgroup2 directory. Root workers only.
+   */
+  cgroup?: string;
   /** Host uids handed to workspaces when the worker runs as root: `[base, base + count)`. */
   uids?: { base: number; count: number };
   /** Background processes of a workspace unused this long are stopped. Default 30 min. */
@@ -108,6 +114,7 @@ export class LocalWorkspaceProvider implements WorkspaceProvider {
   private readonly workspaces = new Map<string, LocalWorkspace>();
   private readonly sandboxes = new Map<string, WorkspaceSandbox>();
   private detection: Promise<SandboxDetection> | undefined;
+  private cgroups: Promise<CgroupDetection> | undefined;
   private egressDir: Promise<string> | undefined;
   private readonly reaper: NodeJS.Timeout;
   /** Root workers give each workspace its own host uid; others run sandboxes as themselves. */
@@ -193,7 +200,9 @@ export class LocalWorkspaceProvider implements WorkspaceProvider {
   async stop(workspaceId: string): Promise<WorkspaceInfo> {
     const info = await this.require(workspaceId);
     await this.workspaces.get(workspaceId)?.killProcesses();
-    await this.sandboxes.get(workspaceId)?.stop();
+    const sandbox = this.sandboxes.get(workspaceId);
+    if (sandbox) await sandbox.stop();
+    else await (await this.cgroupBackend(false))?.cgroupOf(workspaceId).remove(); // left by an earlier worker
     if (info.status !== 'running') return info;
     const stopped: WorkspaceInfo = { ...info, status: 'stopped' };
     await this.updateMeta(stopped);
@@ -249,6 +258,32 @@ export class LocalWorkspaceProvider implements WorkspaceProvider {
     clearInterval(this.reaper);
     await Promise.all([...this.workspaces.values()].map((w) => w.killProcesses()));
     await Promise.all([...this.sandboxes.values()].map((s) => s.stop()));
+    await (await this.cgroupBackend(false))?.prune();
+  }
+
+  /**
+   * Called once by the process that serves this host's workspaces, before it takes tool calls: picks the
+   * cgroup backend (logging which and why) and removes the empty cgroups of this host's workspaces a
+   * previous worker left (only ids with metadata in this provider's directory: a cgroup parent shared with
+   * other workers is safe). Never throws.
+   */
+  async prepareHost(): Promise<void> {
+    try {
+      const backend = await this.cgroupBackend(true);
+      if (!backend) return;
+      const swept = await backend.sweep((id) => !this.sandboxes.has(id) && existsSync(this.metaOf(id)));
+      if (swept.removed > 0 || swept.busy > 0) {
+        this.options.log?.info(swept, 'removed the cgroups of workspaces a previous worker left');
+      }
+    } catch (err) {
+      this.options.log?.warn({ err }, 'could not prepare the workspace cgroups');
+    }
+  }
+
+  /** Which per-workspace cgroup backend commands get (null: rlimits only), and why. */
+  async workspaceLimits(): Promise<{ cgroup: CgroupVersion | null; reason: string }> {
+    const detection = await this.detectCgroupBackend();
+    return { cgroup: detection.backend?.version ?? null, reason: detection.reason };
   }
 
   /**
@@ -269,6 +304,36 @@ export class LocalWorkspaceProvider implements WorkspaceProvider {
     return this.detection;
   }
 
+  /** Detected once per instance (the log line says which backend and why); `off` sandboxes get none. */
+  private detectCgroupBackend(): Promise<CgroupDetection> {
+    this.cgroups ??= (async () => {
+      const setting = this.options.cgroup ?? 'auto';
+      const detection: CgroupDetection =
+        this.options.sandbox === 'off'
+          ? { backend: null, reason: 'the sandbox is off' }
+          : await detectCgroups(setting, this.asRoot);
+      const log = this.options.log;
+      if (detection.backend) {
+        log?.info(
+          { cgroup: detection.backend.version, reason: detection.reason },
+          'workspace limits: per-workspace cgroups',
+        );
+      } else if (setting !== 'auto' && setting !== 'off') {
+        log?.warn({ reason: detection.reason }, 'workspace limits: rlimits only, the configured cgroup is unusable');
+      } else {
+        log?.info({ reason: detection.reason }, 'workspace limits: rlimits only');
+      }
+      return detection;
+    })();
+    return this.cgroups;
+  }
+
+  /** The cgroup backend; `detect` false: only when detection already ran (never starts it). */
+  private async cgroupBackend(detect: boolean): Promise<CgroupBackend | null> {
+    if (!detect && !this.cgroups) return null;
+    return (await this.detectCgroupBackend()).backend;
+  }
+
   /** The workspace's sandbox; null when sandboxing is off; throws `sandbox_unavailable` when it cannot run. */
   private async sandboxOf(
     workspaceId: string,
@@ -284,13 +349,16 @@ export class LocalWorkspaceProvider implements WorkspaceProvider {
     if (!sandbox) {
       this.egressDir ??= this.makeEgressDir();
       const template = this.templates.find((t) => t.id === templateId);
+      const cgroups = await this.cgroupBackend(true);
       sandbox = new WorkspaceSandbox({
+        workspaceId,
         root,
         home,
         uid: owner?.uid,
         gid: owner?.gid,
         tools: detection.tools,
         limits: { ...DEFAULT_LIMITS, ...this.options.limits },
+        cgroups,
         readOnlyPaths: this.options.readOnlyPaths ?? [],
         egress: template?.network ?? this.options.network ?? { mode: 'none' },
         egressSocket: path.join(await this.egressDir, `${workspaceId.slice(0, 18)}.sock`),

@@ -10,9 +10,11 @@
  * the background is reachable from the next command) and gets its own user, PID, IPC and UTS
  * namespaces, no capabilities, no new privileges, no further user namespaces, the system read-only, and
  * only its workspace and home writable. A worker that is not root runs each command in a network
- * namespace of its own, as its own uid.
+ * namespace of its own, as its own uid. Where the worker manages cgroups (cgroups.ts), the launch first
+ * joins the workspace's cgroup, which then limits memory, processes and CPU of the workspace as a whole.
  */
 import { execFile } from 'node:child_process';
+import { placementArgs } from './cgroups';
 import { egressBind } from './egress/bridge';
 
 /**
@@ -50,9 +52,15 @@ export function buildCommandEnv(base: Readonly<Record<string, string>>, home: st
   return { PATH: DEFAULT_PATH, LANG: 'C.UTF-8', ...base, HOME: home, ...NON_INTERACTIVE_ENV };
 }
 
-/** Per-process resource limits of workspace commands (rlimits; see docs/workspaces.md). */
+/**
+ * Resource limits of workspace commands (docs/workspaces.md "Limits"): per process as rlimits, and per
+ * workspace where a cgroup backend is in use (cgroups.ts).
+ */
 export interface SandboxLimits {
-  /** Processes (threads count) of the workspace's host uid at once. */
+  /**
+   * Processes (threads count) at once: of the workspace's cgroup (pids.max) where cgroups are used, else of
+   * the workspace's host uid (RLIMIT_NPROC).
+   */
   processes: number;
   /** Address space of one process, MiB. */
   memoryMb: number;
@@ -64,6 +72,10 @@ export interface SandboxLimits {
   openFiles: number;
   /** Size of the private /tmp of one command, MiB. */
   tmpMb: number;
+  /** Memory of the whole workspace (cgroups only), MiB. */
+  workspaceMemoryMb: number;
+  /** CPU bandwidth of the whole workspace in cores (cgroups only). */
+  cpus: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<SandboxLimits> = Object.freeze({
@@ -73,6 +85,8 @@ export const DEFAULT_LIMITS: Readonly<SandboxLimits> = Object.freeze({
   cpuSeconds: 3600,
   openFiles: 4096,
   tmpMb: 512,
+  workspaceMemoryMb: 2048,
+  cpus: 2,
 });
 
 /** Default host uid range of workspaces (root workers): far from system and login users. */
@@ -130,6 +144,25 @@ export function buildHolderArgs(plan: HolderPlan): string[] {
   return args;
 }
 
+/**
+ * The launch of a holder (root workers): the drop to the workspace's uid with no supplementary groups,
+ * then bubblewrap with `holderArgs`; when `procsFiles` are given, the launch joins the workspace's cgroup
+ * first, while it is still root.
+ */
+export function buildHolderLaunch(
+  tools: Pick<SandboxTools, 'bwrap' | 'setpriv'>,
+  uid: number,
+  holderArgs: readonly string[],
+  procsFiles: readonly string[] = [],
+): LaunchSpec {
+  const argv = [tools.setpriv, `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--', tools.bwrap, ...holderArgs];
+  return procsFiles.length > 0 ? wrap(placementArgs(procsFiles, argv)) : wrap(argv);
+}
+
+function wrap(argv: readonly string[]): LaunchSpec {
+  return { file: argv[0]!, args: argv.slice(1) };
+}
+
 export interface CommandPlan {
   /** Absolute workspace root, bound read-write at the same path. */
   root: string;
@@ -148,12 +181,17 @@ export interface CommandPlan {
    */
   shared: { holderPid: number; uid: number } | null;
   tools: SandboxTools;
+  /**
+   * The `cgroup.procs` files of the workspace's cgroup (root workers with a cgroup backend): the launch
+   * joins it before anything else, and the process limit is the cgroup's (no RLIMIT_NPROC).
+   */
+  cgroupProcs?: readonly string[];
 }
 
 /**
- * The launch of one command (run `tools.prlimit` with these arguments): rlimits first; on root workers
- * the holder's network namespace (nsenter) and the drop to the workspace's uid with no supplementary
- * groups (setpriv); then bubblewrap with its own namespaces. There is deliberately no `--new-session`:
+ * The arguments of `tools.prlimit` for one command: rlimits first (the process limit only outside a
+ * cgroup); on root workers the holder's network namespace (nsenter) and the drop to the workspace's uid
+ * with no supplementary groups (setpriv); then bubblewrap with its own namespaces. There is deliberately no `--new-session`:
  * the command must stay in the process group the provider created, so that signalling the group reaches
  * it; the PID namespace guarantees that nothing outlives the command's sandbox (when its init exits, the
  * kernel kills every process left in it).
@@ -161,8 +199,9 @@ export interface CommandPlan {
 export function buildCommandArgs(plan: CommandPlan): string[] {
   const { limits, tools, shared } = plan;
   const mb = 1024 * 1024;
+  const inCgroup = (plan.cgroupProcs?.length ?? 0) > 0;
   const prlimit = [
-    `--nproc=${limits.processes}`,
+    ...(inCgroup ? [] : [`--nproc=${limits.processes}`]),
     `--as=${limits.memoryMb * mb}`,
     `--fsize=${limits.fileSizeMb * mb}`,
     `--cpu=${limits.cpuSeconds}`,
@@ -189,6 +228,12 @@ export function buildCommandArgs(plan: CommandPlan): string[] {
   bwrap.push('--bind', plan.root, plan.root, '--bind', plan.home, plan.home);
   bwrap.push('--chdir', plan.cwd, '--', plan.shell, '-c', plan.command);
   return [...prlimit, '--', ...enter, tools.bwrap, ...bwrap];
+}
+
+/** The launch of one command: `buildCommandArgs` under prlimit, inside the workspace's cgroup when given. */
+export function buildCommandLaunch(plan: CommandPlan): LaunchSpec {
+  const argv = [plan.tools.prlimit, ...buildCommandArgs(plan)];
+  return plan.cgroupProcs?.length ? wrap(placementArgs(plan.cgroupProcs, argv)) : wrap(argv);
 }
 
 /** The launch when the operator turned the sandbox off: the shell, directly. */

@@ -101,7 +101,15 @@ export interface ExecResult {
   durationMs: number;
   /** What isolated the command (network policy, resource limits); null when sandboxing is off. */
   sandbox: SandboxReport | null;
+  /**
+   * Limits of the workspace as a whole its cgroup counted as hit while the command ran (by the command or
+   * by a background process of the same workspace). Absent without a cgroup backend.
+   */
+  limitsHit?: WorkspaceLimitHit[];
 }
+
+/** A per-workspace limit the kernel enforced: a process killed for memory, or a refused fork. */
+export type WorkspaceLimitHit = 'memory' | 'processes';
 
 /** The isolation a command ran under, as reported to the model. */
 export interface SandboxReport {
@@ -115,6 +123,8 @@ export interface SandboxReport {
     openFiles: number;
     tmpMb: number;
   };
+  /** Limits of the workspace as a whole, where a cgroup enforces them; null: rlimits only. */
+  cgroup: { version: 'v1' | 'v2'; memoryMb: number; processes: number; cpus: number } | null;
 }
 
 export interface StartProcessOptions {

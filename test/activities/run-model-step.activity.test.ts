@@ -73,7 +73,7 @@ describe('runModelStep', () => {
       settings: new StepSettingsCache(db),
       log: createLogger('silent', 'test'),
       maxSteps: 10,
-      toolSpecs: () => [],
+      chatTools: async () => ({ specs: [], notes: [], approval: () => undefined }),
       tools: buildToolRegistry([]),
       workspaceFor: async () => null,
       turns: {

@@ -45,6 +45,8 @@ const labels = z
 
 const content = z.array(chatInputPartSchema).min(1, 'Content is required.').max(100);
 
+const mcpServerIds = z.array(z.uuid({ message: 'Invalid MCP server id.' })).max(100);
+
 export const createChatBody = z.strictObject({
   content: content.describe('The first user message.'),
   model_config_id: z.uuid().optional().describe('Model config to use; the default one when omitted.'),
@@ -54,6 +56,12 @@ export const createChatBody = z.strictObject({
     .describe(
       'Attach one of the caller’s workspaces (GET /workspaces) that is not deleted; the chat’s tools act in it. ' +
         'Without it the agent is told to create one with `create_workspace` before using file tools.',
+    ),
+  mcp_server_ids: mcpServerIds
+    .optional()
+    .describe(
+      'Enabled MCP servers (GET /mcp-servers) whose tools the chat offers. Omitted: the `default_on` servers. ' +
+        '`force_on` servers are always added. An unknown or disabled id is a 400 (`mcp_server_not_found`).',
     ),
 });
 
@@ -112,8 +120,14 @@ export const updateChatBody = z
           'chats from position N on move down one, and a position past the last pinned chat means last. ' +
           'Positions stay 1..n without gaps; the response holds the position the chat got.',
       ),
+    mcp_server_ids: mcpServerIds
+      .optional()
+      .describe(
+        'Replaces the chat’s MCP servers from its next step on; `force_on` servers are always added. An unknown ' +
+          'or disabled id is a 400 (`mcp_server_not_found`) and nothing changes.',
+      ),
   })
-  .refine((b) => Object.keys(b).length > 0, 'Give at least one of title, labels, archived, pin_order.');
+  .refine((b) => Object.keys(b).length > 0, 'Give at least one of title, labels, archived, pin_order, mcp_server_ids.');
 
 export const markReadBody = z.strictObject({
   message_id: z
@@ -214,7 +228,9 @@ export const chatsApi = {
     responses: {
       201: { description: 'The chat (status `pending`).' },
       400: {
-        description: '`workspace_not_found` (unknown, or not the caller’s) or `workspace_deleted`; nothing is created.',
+        description:
+          '`workspace_not_found` (unknown, or not the caller’s), `workspace_deleted` or `mcp_server_not_found`; ' +
+          'nothing is created.',
       },
       409: { description: 'A usage limit was reached.' },
       503: { description: 'The workflow service is unavailable (`dependency_unavailable`).' },
@@ -267,7 +283,10 @@ export const chatsApi = {
     tag: chatsTag,
     access: 'user',
     schemas: { params: chatIdParams, body: updateChatBody },
-    responses: { 200: { description: 'The updated chat.' } },
+    responses: {
+      200: { description: 'The updated chat.' },
+      400: { description: '`chat_not_archived`, `chat_archived` or `mcp_server_not_found`; nothing changes.' },
+    },
   }),
   markRead: defineRoute({
     method: 'post',

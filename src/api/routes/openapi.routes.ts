@@ -11,6 +11,7 @@ import { buildOpenApiDocument, defineRoute, mountRoute, type RouteDoc } from '..
 import { chatsApi } from './chats.schema';
 import { configApi } from './config.schema';
 import { filesApi } from './files.schema';
+import { mcpServersApi } from './mcp-servers.schema';
 import { modelConfigsApi } from './model-configs.schema';
 import { pushApi } from './push.schema';
 import { usersApi } from './users.schema';
@@ -68,6 +69,7 @@ export const apiRoutes: readonly RouteDoc[] = [
   ...Object.values(configApi),
   ...Object.values(workspacesApi),
   ...Object.values(pushApi),
+  ...Object.values(mcpServersApi),
 ];
 
 /** The OpenAPI document of the whole API. */

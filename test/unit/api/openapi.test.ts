@@ -9,6 +9,7 @@ import { chatsRouter } from '../../../src/api/routes/chats.routes';
 import { configRouter } from '../../../src/api/routes/config.routes';
 import { filesRouter } from '../../../src/api/routes/files.routes';
 import { healthRouter } from '../../../src/api/routes/health.routes';
+import { mcpOAuthCallbackRouter, mcpServersRouter } from '../../../src/api/routes/mcp-servers.routes';
 import { modelConfigsRouter } from '../../../src/api/routes/model-configs.routes';
 import { apiRoutes, openApiDocument, openApiRouter } from '../../../src/api/routes/openapi.routes';
 import { pushRouter } from '../../../src/api/routes/push.routes';
@@ -38,6 +39,8 @@ describe('the OpenAPI catalogue', () => {
       filesRouter(deps),
       workspacesRouter(deps),
       pushRouter(deps),
+      mcpServersRouter(deps),
+      mcpOAuthCallbackRouter(deps),
     ];
     const actual = routers.flatMap(mounted).sort();
     const declared = apiRoutes.map((r) => `${r.method.toUpperCase()} ${toOpenApiPath(r.path)}`).sort();
