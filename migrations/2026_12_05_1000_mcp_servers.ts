@@ -66,9 +66,15 @@ export async function up(db: Kysely<any>): Promise<void> {
       expires_at timestamptz NOT NULL
     );
     CREATE INDEX mcp_oauth_states_expires_idx ON mcp_oauth_states (expires_at);
+
+    -- Workers cache the server rows per config generation: every write moves it.
+    CREATE TRIGGER mcp_servers_bump_config_generation
+      AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON mcp_servers
+      FOR EACH STATEMENT EXECUTE FUNCTION bump_config_generation();
   `.execute(db);
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
+  await sql`DROP TRIGGER mcp_servers_bump_config_generation ON mcp_servers;`.execute(db);
   await sql`DROP TABLE mcp_oauth_states, mcp_server_user_tokens, mcp_servers;`.execute(db);
 }

@@ -139,7 +139,8 @@ export async function createDeps(config: Config, log: Logger, resolved: DepsOver
     workspaceSandbox: () => workspaceProvider.sandboxStatus(),
     tools: registry,
     externalTools: mcpTools,
-    chatTools: (chat) => chatToolSet(chat, chat.parent_chat_id ? childSpecs : rootSpecs, mcpTools),
+    chatTools: (chat, generation) =>
+      chatToolSet(chat, chat.parent_chat_id ? childSpecs : rootSpecs, mcpTools, generation),
     workspaceFor: (chatId, linked) => workspaces.forChat(chatId, linked),
     workspaceHostTimeoutSeconds: config.workspaceHost.pickupTimeoutSeconds,
     notifySubagentFinished: (parent, child) => turns.notifySubagentFinished(parent, child),

@@ -12,7 +12,8 @@ import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamable
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../db/database';
-import { listChatMcpServers } from '../db/repositories/mcp-servers.repository';
+import { listChatMcpServers, listMcpServers } from '../db/repositories/mcp-servers.repository';
+import type { McpServerRow } from '../db/database';
 import type { JsonSchema, ToolSpec } from '../llm/types';
 import type { SecretBox } from '../security/secrets';
 import { INTERRUPTED_RESULT, type ToolCallRequest } from '../tools/registry';
@@ -77,16 +78,37 @@ export const mcpNotes = {
 };
 
 export class McpToolCatalog implements ExternalToolSource {
+  /** The enabled servers as of one config generation (every write to mcp_servers moves it). */
+  private enabled: { generation: number; rows: Promise<McpServerRow[]> } | null = null;
+
   constructor(private readonly options: McpCatalogOptions) {}
+
+  /**
+   * The enabled servers a chat runs with (its selection plus every `force_on` server, oldest first). At a
+   * known generation they come from the per-generation cache, so a step of a chat without MCP servers
+   * costs no statement; otherwise they are read.
+   */
+  private async chatServers(chat: ChatForTools, generation: number | undefined): Promise<McpServerRow[]> {
+    if (generation === undefined) return listChatMcpServers(this.options.db, chat.mcp_server_ids);
+    if (this.enabled?.generation !== generation) {
+      const rows = listMcpServers(this.options.db, { enabledOnly: true });
+      this.enabled = { generation, rows };
+      rows.catch(() => {
+        if (this.enabled?.rows === rows) this.enabled = null;
+      });
+    }
+    const selected = new Set(chat.mcp_server_ids);
+    return (await this.enabled.rows).filter((row) => row.availability === 'force_on' || selected.has(row.id));
+  }
 
   owns(name: string): boolean {
     return isMcpToolName(name);
   }
 
-  async toolsFor(chat: ChatForTools): Promise<ExternalToolSet> {
+  async toolsFor(chat: ChatForTools, configGeneration?: number): Promise<ExternalToolSet> {
     let rows;
     try {
-      rows = await listChatMcpServers(this.options.db, chat.mcp_server_ids);
+      rows = await this.chatServers(chat, configGeneration);
     } catch (err) {
       this.options.log?.warn({ err, chatId: chat.id }, 'could not read the chat’s MCP servers');
       return this.toolSet(new Map(), ['The chat’s MCP servers could not be read, so their tools are not offered.']);

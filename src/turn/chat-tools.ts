@@ -41,8 +41,11 @@ export interface ExternalToolSet {
 export interface ExternalToolSource {
   /** Whether a tool name belongs to this source by its shape, whether or not it is offered now. */
   owns(name: string): boolean;
-  /** The chat's external tools. Never throws: sources that fail become notes. */
-  toolsFor(chat: ChatForTools): Promise<ExternalToolSet>;
+  /**
+   * The chat's external tools. Never throws: sources that fail become notes. With `configGeneration` (read
+   * in the step's own statement) the source may reuse what it read at that generation.
+   */
+  toolsFor(chat: ChatForTools, configGeneration?: number): Promise<ExternalToolSet>;
 }
 
 /**
@@ -53,10 +56,11 @@ export async function chatToolSet(
   chat: ChatForTools,
   builtIn: readonly ToolSpec[],
   external: ExternalToolSource | undefined,
+  configGeneration?: number,
 ): Promise<ChatToolSet> {
   const specs = builtIn.map((spec) => ({ ...spec, inputSchema: structuredClone(spec.inputSchema) }));
   if (!external) return { specs, notes: [], approval: () => undefined };
-  const tools = await external.toolsFor(chat);
+  const tools = await external.toolsFor(chat, configGeneration);
   const taken = new Set(specs.map((s) => s.name));
   const extra = tools.specs.filter((s) => !taken.has(s.name));
   return {

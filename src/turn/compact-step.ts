@@ -46,7 +46,12 @@ export async function compactChat(
 
   const summary = await summarize(
     model.provider,
-    { model: model.model, messages, options: model.callOptions, tools: (await deps.chatTools(chat)).specs },
+    {
+      model: model.model,
+      messages,
+      options: model.callOptions,
+      tools: (await deps.chatTools(chat, configGeneration)).specs,
+    },
     signal,
   );
   const record = { summary, callId, ...input.trigger };

@@ -25,8 +25,9 @@ export interface TurnDeps {
   /**
    * The tools offered to the model in this chat: the built-in ones (sub-agent chats get fewer) and those
    * of the chat's MCP servers, with notes about servers left out and each tool's approval policy.
+   * `configGeneration` (read with the step) lets the MCP server rows be served from the cache.
    */
-  chatTools(chat: ChatRow): Promise<ChatToolSet>;
+  chatTools(chat: ChatRow, configGeneration?: number): Promise<ChatToolSet>;
   /**
    * The chat's running workspace, when the deployment has workspaces (instruction files come from it);
    * `linked` is the chat's linked workspace row, already read with the step.

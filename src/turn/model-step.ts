@@ -77,7 +77,7 @@ export async function runModelStep(deps: TurnDeps, input: StepInput, ctx: StepCo
   const [{ systemPrompt, userPrompt, userThreshold }, workspaceContext, tools] = await Promise.all([
     deps.settings.forUser(chat.owner_id, configGeneration),
     chat.workspace_id ? workspaceContextFor(deps, chat.id, read.workspace) : null,
-    deps.chatTools(chat),
+    deps.chatTools(chat, configGeneration),
   ]);
   const toolNotes = toolNotesText(tools.notes);
   const instructions: PromptMessage[] = [
