@@ -145,6 +145,20 @@ export class McpOAuth {
     return { client_id: config.oauth2!.clientId, ...(clientSecret ? { client_secret: clientSecret } : {}) };
   }
 
+  /** What every call to the server's token endpoint (code exchange, refresh) is given. */
+  private async tokenEndpoint(config: McpServerConfig, row: Parameters<typeof openServerSecrets>[1]) {
+    const endpoints = await this.endpoints(config);
+    return {
+      url: endpoints.authorizationServerUrl,
+      options: {
+        metadata: endpoints.metadata,
+        clientInformation: this.clientInformation(config, row),
+        ...(endpoints.resource ? { resource: endpoints.resource } : {}),
+        fetchFn: this.fetchFn,
+      },
+    };
+  }
+
   /**
    * Starts an authorization for `userId`: a fresh state and PKCE verifier (stored sealed, for 10
    * minutes, for one use) and the authorization server's URL to send the user to.
@@ -214,17 +228,14 @@ export class McpOAuth {
       );
     }
     const config = toMcpServerConfig(row);
-    const endpoints = await this.endpoints(config);
+    const endpoint = await this.tokenEndpoint(config, row);
     let tokens: OAuthTokens;
     try {
-      tokens = await exchangeAuthorization(endpoints.authorizationServerUrl, {
-        metadata: endpoints.metadata,
-        clientInformation: this.clientInformation(config, row),
+      tokens = await exchangeAuthorization(endpoint.url, {
+        ...endpoint.options,
         authorizationCode: input.code,
         codeVerifier: openVerifier(this.deps.secrets, pending),
         redirectUri: pending.redirect_uri,
-        ...(endpoints.resource ? { resource: endpoints.resource } : {}),
-        fetchFn: this.fetchFn,
       });
     } catch (err) {
       throw new UpstreamError('mcp_oauth_exchange_failed', `The token exchange failed: ${describe(err)}`);
@@ -262,16 +273,10 @@ export class McpOAuth {
       const current = { accessToken: stored.accessToken, expiresAt: locked.expires_at };
       if (stored.accessToken !== rejected && !dueForRefresh(locked.expires_at)) return current;
       if (!stored.refreshToken) return null;
-      const endpoints = await this.endpoints(config);
+      const endpoint = await this.tokenEndpoint(config, row);
       let tokens: OAuthTokens;
       try {
-        tokens = await refreshAuthorization(endpoints.authorizationServerUrl, {
-          metadata: endpoints.metadata,
-          clientInformation: this.clientInformation(config, row),
-          refreshToken: stored.refreshToken,
-          ...(endpoints.resource ? { resource: endpoints.resource } : {}),
-          fetchFn: this.fetchFn,
-        });
+        tokens = await refreshAuthorization(endpoint.url, { ...endpoint.options, refreshToken: stored.refreshToken });
       } catch (err) {
         if (!(err instanceof InvalidGrantError)) throw err;
         this.deps.log?.info({ serverId: config.id, userId }, 'MCP refresh token refused; the user must connect again');
