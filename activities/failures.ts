@@ -9,6 +9,7 @@ import { isDatabaseError } from '../src/db/create-db';
 import { classifyProviderError, LlmError, toStreamErrorPayload } from '../src/llm/errors';
 import type { ProviderKind } from '../src/llm/types';
 import { genericErrorPayload, type ErrorPayload } from '../src/messages/error-payload';
+import { UsageLimitExceededError } from '../src/usage/limits';
 
 const typeName = (kind: string): string =>
   'LlmError.' +
@@ -48,6 +49,7 @@ export function toActivityFailure(
       retryable: false,
     };
   }
+  if (err instanceof UsageLimitExceededError) return usageLimitFailure(err);
   // A database failure (PostgreSQL restarting, a cut connection) is never the provider's: it is an
   // internal failure, retried like any other, however much it looks like a network error.
   const llm =
@@ -77,5 +79,29 @@ export function toActivityFailure(
     }),
     payload,
     retryable: llm.retryable,
+  };
+}
+
+/**
+ * The owner's spend limit stopped a model call (src/usage/turn-budget.ts): not retryable (retrying
+ * cannot lower the spend), and classified `usage_limit`, which the chat keeps as its last_error_kind.
+ */
+function usageLimitFailure(err: UsageLimitExceededError): ClassifiedFailure {
+  const payload: ErrorPayload = {
+    message: err.message,
+    kind: 'usage_limit',
+    provider: null,
+    retryable: false,
+    status_code: null,
+  };
+  return {
+    failure: ApplicationFailure.create({
+      type: 'UsageLimit.Exceeded',
+      message: err.message,
+      nonRetryable: true,
+      details: [payload],
+    }),
+    payload,
+    retryable: false,
   };
 }

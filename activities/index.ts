@@ -4,6 +4,7 @@
  */
 import type { ChatServiceDeps } from '../src/chat/chat.service';
 import type { ToolStepDeps } from '../src/turn/tool-step';
+import { createApprovalActivities } from './approval.activities';
 import { createLlmActivities, type WorkspaceRoutingDeps } from './llm.activities';
 import { createFinishActivities } from './finish.activities';
 import { createSubagentActivities } from './subagent.activities';
@@ -18,6 +19,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createToolActivities(deps),
     ...createSubagentActivities(deps),
     ...createFinishActivities(deps),
+    ...createApprovalActivities(deps),
   };
 }
 

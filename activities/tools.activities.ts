@@ -12,11 +12,13 @@ import type { StepInput } from '../src/turn/deps';
 
 export function createToolActivities(deps: ToolStepDeps) {
   return {
-    async runTools(input: StepInput): Promise<ToolStepSummary> {
+    /** `callIds`: only these calls of the step (the others wait for approval or were denied). */
+    async runTools(input: StepInput & { callIds?: string[] }): Promise<ToolStepSummary> {
       const ctx = Context.current();
       const interrupt = abortOnInterrupt(deps.bus, input);
       try {
         return await runToolStep(deps, input, SUBAGENT_TOOLS, {
+          ...(input.callIds ? { only: new Set(input.callIds) } : {}),
           signal: interrupt.signal,
           heartbeat: () => ctx.heartbeat(),
         });

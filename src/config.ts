@@ -92,6 +92,19 @@ export const configSchema = z.object({
   CHATD_MCP_CONNECT_TIMEOUT: z.coerce.number().int().min(1).max(300).default(10),
   CHATD_MCP_CALL_TIMEOUT: z.coerce.number().int().min(1).max(3600).default(120),
   CHATD_MCP_TOOLS_TTL: z.coerce.number().int().min(0).max(86_400).default(300),
+  // Seconds; 30 days at most (a Temporal timer holds the wait, so days cost nothing).
+  // Root-chat turns one user may run at once; 0: no limit.
+  CHATD_MAX_RUNNING_TURNS_PER_USER: z.coerce.number().int().min(0).max(10_000).default(10),
+  CHATD_TOOL_APPROVAL_TIMEOUT: z.coerce.number().int().min(1).max(2_592_000).default(86_400),
+  // Request limits, per API process (README "Request limits"); 0 turns a limit off.
+  CHATD_RATE_LIMIT_REQUESTS: z.coerce.number().int().min(0).max(1_000_000).default(300),
+  CHATD_RATE_LIMIT_WINDOW: z.coerce.number().int().min(1).max(3600).default(10),
+  CHATD_RATE_LIMIT_AUTH_FAILURES: z.coerce.number().int().min(0).max(1_000_000).default(30),
+  CHATD_RATE_LIMIT_AUTH_WINDOW: z.coerce.number().int().min(1).max(86_400).default(60),
+  CHATD_RATE_LIMIT_PROXY_HOPS: z.coerce.number().int().min(0).max(10).default(1),
+  CHATD_MAX_STREAMS_PER_USER: z.coerce.number().int().min(0).max(100_000).default(32),
+  // Seconds a process reuses spend-limit reads (README "Spend limits and cost"); 0: read on every check.
+  CHATD_USAGE_CACHE_SECONDS: z.coerce.number().int().min(0).max(3600).default(10),
   CHATD_VAPID_PUBLIC_KEY: optionalString.pipe(
     z.string().refine(isP256PublicKey, 'expected a base64url uncompressed P-256 public key (65 bytes)').optional(),
   ),
@@ -118,7 +131,16 @@ export interface Config {
   streamBus: 'memory' | 'postgres' | undefined;
   logLevel: RawConfig['CHATD_LOG_LEVEL'];
   maxSteps: number;
+  /** How long a tool call waits for the user's approval before it is denied (docs/tool-approval.md). */
+  toolApprovalTimeoutMs: number;
+  /** Root-chat turns one user may run at once; 0: no limit (docs/operations.md "Fair scheduling"). */
+  maxRunningTurnsPerUser: number;
   maxMessageBytes: number;
+  /**
+   * How long a process reuses limit settings (API checks) and, far from a limit, an owner's spend (the
+   * worker's check before each model call); limit changes reach workers' checks at once.
+   */
+  usageCacheMs: number;
   defaultModel: string | undefined;
   presets: {
     openai: { apiKey: string | undefined; baseUrl: string | undefined };
@@ -159,6 +181,8 @@ export interface Config {
     /** How long a server's tool list is reused (a `tools/list_changed` notification ends it sooner). */
     toolsTtlMs: number;
   };
+  /** Request limits of each API process (README "Request limits"); a 0 count turns its limit off. */
+  requestLimits: RequestLimits;
   /** Web push (docs/operations.md "Web push"). Without keys it is off, except in `chatd start`, which generates them. */
   webPush: {
     /** chatd's VAPID key pair; set only together with `subject`. */
@@ -166,6 +190,20 @@ export interface Config {
     /** Contact the push services see: a `mailto:` address or an `https:` URL. */
     subject: string | undefined;
   };
+}
+
+/** The request limits of one API process, kept in its memory (src/api/limits). */
+export interface RequestLimits {
+  /** Requests one API token may make per window; 0: unlimited. */
+  requestsPerWindow: number;
+  windowSeconds: number;
+  /** Failed authentications one client address may have per auth window; one more refuses it for that window. 0: off. */
+  authFailures: number;
+  authWindowSeconds: number;
+  /** Reverse proxies in front of the API whose X-Forwarded-For entries are trusted for the client address. */
+  proxyHops: number;
+  /** Open SSE streams (chat and watch) per user; 0: unlimited. */
+  maxStreamsPerUser: number;
 }
 
 /** The host id when CHATD_WORKSPACE_HOST_ID is unset: the machine's hostname, made queue-safe. */
@@ -206,7 +244,10 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     streamBus: e.CHATD_STREAM_BUS,
     logLevel: e.CHATD_LOG_LEVEL,
     maxSteps: e.CHATD_MAX_STEPS,
+    toolApprovalTimeoutMs: e.CHATD_TOOL_APPROVAL_TIMEOUT * 1000,
+    maxRunningTurnsPerUser: e.CHATD_MAX_RUNNING_TURNS_PER_USER,
     maxMessageBytes: e.CHATD_MAX_MESSAGE_BYTES,
+    usageCacheMs: e.CHATD_USAGE_CACHE_SECONDS * 1000,
     defaultModel: e.CHATD_DEFAULT_MODEL,
     presets: {
       openai: { apiKey: e.OPENAI_API_KEY, baseUrl: e.OPENAI_BASE_URL },
@@ -242,6 +283,14 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       connectTimeoutMs: e.CHATD_MCP_CONNECT_TIMEOUT * 1000,
       callTimeoutMs: e.CHATD_MCP_CALL_TIMEOUT * 1000,
       toolsTtlMs: e.CHATD_MCP_TOOLS_TTL * 1000,
+    },
+    requestLimits: {
+      requestsPerWindow: e.CHATD_RATE_LIMIT_REQUESTS,
+      windowSeconds: e.CHATD_RATE_LIMIT_WINDOW,
+      authFailures: e.CHATD_RATE_LIMIT_AUTH_FAILURES,
+      authWindowSeconds: e.CHATD_RATE_LIMIT_AUTH_WINDOW,
+      proxyHops: e.CHATD_RATE_LIMIT_PROXY_HOPS,
+      maxStreamsPerUser: e.CHATD_MAX_STREAMS_PER_USER,
     },
     webPush,
   });

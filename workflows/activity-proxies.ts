@@ -70,6 +70,9 @@ export const subagentChats = (summary: string) => proxyActivities<Activities>({ 
 /** Storing the results of tool calls the workflow settled itself (sub-agent calls, an unavailable host). */
 export const toolResults = (summary: string) => proxyActivities<Activities>({ ...databaseOptions, summary });
 
+/** Recording the calls that wait for approval, and the decisions on them (docs/tool-approval.md). */
+export const approvals = (summary: string) => proxyActivities<Activities>({ ...databaseOptions, summary });
+
 /** finishTurn: hands the chat back at the end of the run. */
 export const finishing = proxyActivities<Activities>({ ...databaseOptions, summary: 'Finish turn' });
 

@@ -3,29 +3,39 @@
  * hands the chat back through finishTurn, which may promote the next queued message; the next turn
  * is this workflow id's next run (continue-as-new). Local tools run in the runTools activity, on
  * the workspace's host (workflows/workspace-hosts.ts); sub-agent tools run here
- * (workflows/subagents.ts). Only ids and summaries pass through history.
+ * (workflows/subagents.ts); calls that need the user's approval wait for it (workflows/approvals.ts).
+ * Only ids and summaries pass through history.
  */
 import {
   CancellationScope,
+  condition,
   ContinueAsNew,
   continueAsNew,
   isCancellation,
   log,
+  patched,
   setHandler,
-  upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { ChatStatus } from '../src/messages/chat-status';
 import type { ErrorPayload } from '../src/messages/error-payload';
-import { ChatStatusKey } from '../src/temporal/search-attributes';
 import { SUBAGENT_TOOLS } from '../src/tools/subagent-names';
 import type { CompactionTrigger } from '../src/turn/compact-step';
 import type { TurnOutcome } from '../src/turn/finish-turn';
 import type { WorkspaceHostRoute } from '../src/temporal/task-queues';
 import { background, compaction, finishing, modelStep } from './activity-proxies';
 import { MAX_COMPACTION_REENTRIES, nextTurnToRun, turnErrorFrom } from './chat-turn';
-import { interruptSignal, subagentFinishedSignal, turnRequestedSignal, type ChatTurnInput } from './messages';
+import { TOOL_APPROVAL_PATCH, ToolApprovals } from './approvals';
+import {
+  decideToolCallUpdate,
+  interruptSignal,
+  subagentFinishedSignal,
+  turnRequestedSignal,
+  turnSlotFreedSignal,
+  type ChatTurnInput,
+} from './messages';
+import { setChatStatus } from './search-status';
 import { SubagentCalls } from './subagents';
+import { TURN_SLOTS_PATCH, TurnSlotWait } from './turn-slots';
 import { runLocalTools } from './workspace-hosts';
 
 export interface ChatTurnResult {
@@ -33,7 +43,14 @@ export interface ChatTurnResult {
   steps: number;
 }
 
+/**
+ * Patch id of finishing a run that was cancelled as a whole (Temporal cancels a sub-agent's run when its
+ * parent's turn stops): histories from before it ended such a run without finishTurn.
+ */
+export const FINISH_WHEN_CANCELLED_PATCH = 'finish-when-cancelled';
+
 export async function chatWorkflow(input: ChatTurnInput): Promise<ChatTurnResult> {
+  const root = CancellationScope.current();
   const steps = new CancellationScope();
   const subagents = new SubagentCalls(input);
   let stopReason: Extract<TurnOutcome, 'interrupted' | 'superseded'> | null = null;
@@ -51,6 +68,12 @@ export async function chatWorkflow(input: ChatTurnInput): Promise<ChatTurnResult
     steps.cancel();
   });
   setHandler(subagentFinishedSignal, ({ chatId }) => subagents.onFinished(chatId));
+  const slots = new TurnSlotWait();
+  setHandler(turnSlotFreedSignal, () => slots.onFreed());
+  const approvals = new ToolApprovals(input, () => stopReason !== null);
+  setHandler(decideToolCallUpdate, (decision) => approvals.decide(decision), {
+    validator: (decision) => approvals.validate(decision),
+  });
 
   // Best effort and outside the steps' scope: an interrupt does not cancel it, a failure does not fail the turn.
   const titling =
@@ -69,18 +92,35 @@ export async function chatWorkflow(input: ChatTurnInput): Promise<ChatTurnResult
   try {
     outcome = await steps.run(async () => {
       for (; ; step++) {
-        const result = await modelStep(step).runModelStep({ chatId: input.chatId, turn: input.turn, step });
+        let result = await modelStep(step).runModelStep({ chatId: input.chatId, turn: input.turn, step });
+        while (result.status === 'queued') {
+          patched(TURN_SLOTS_PATCH);
+          // Every retry adds to the history, and a turn may wait behind long ones (approvals wait for days):
+          // roll over to a fresh history, still waiting for this step, before it grows past Temporal's limit.
+          if (workflowInfo().continueAsNewSuggested) {
+            await continueAsNew<typeof chatWorkflow>({ chatId: input.chatId, turn: input.turn, fromStep: step });
+          }
+          await slots.wait();
+          result = await modelStep(step).runModelStep({ chatId: input.chatId, turn: input.turn, step });
+        }
         if (result.status !== 'ok') return result.status;
         if (step === (input.fromStep ?? 0)) setChatStatus('running');
         if (result.workspaceHost !== undefined) workspaceHost = result.workspaceHost;
 
         const local = result.toolCalls.filter((c) => !SUBAGENT_TOOLS.has(c.name));
         const delegated = result.toolCalls.filter((c) => SUBAGENT_TOOLS.has(c.name));
-        const [toolStep] = await Promise.all([
-          local.length ? runLocalTools(input, step, local, workspaceHost) : null,
+        const asking = local.filter((c) => c.approval === 'ask');
+        const ask = asking.length > 0 && patched(TOOL_APPROVAL_PATCH) ? asking : [];
+        const now = local.filter((c) => !ask.includes(c));
+        const [toolStep, approved] = await Promise.all([
+          now.length
+            ? runLocalTools(input, step, now, workspaceHost, ask.length ? now.map((c) => c.id) : undefined)
+            : null,
+          ask.length ? approvals.run(step, ask, workspaceHost) : null,
           delegated.length ? subagents.run(step, delegated) : null,
         ]);
         if (toolStep && toolStep.status !== 'ok') return toolStep.status;
+        if (approved && approved !== 'ok') return approved;
 
         if (result.compaction) {
           const compacted = await compact(input, step, result.compaction);
@@ -107,11 +147,20 @@ export async function chatWorkflow(input: ChatTurnInput): Promise<ChatTurnResult
       outcome = 'failed';
       error = turnErrorFrom(err);
       log.warn('turn failed', { chatId: input.chatId, turn: input.turn, error: String(err) });
+      // Calls still waiting for approval must not outlive the turn: stop the wait (they are denied).
+      if (!approvals.idle) steps.cancel();
     }
   }
+  // A run cancelled as a whole (a sub-agent whose parent's turn stopped) still hands its chat back.
+  const handBack = <T>(fn: () => Promise<T>): Promise<T> =>
+    root.consideredCancelled && patched(FINISH_WHEN_CANCELLED_PATCH) ? CancellationScope.nonCancellable(fn) : fn();
+  // Calls that waited for approval are denied and recorded before the turn ends.
+  if (!approvals.idle) await handBack(() => condition(() => approvals.idle));
 
   await titling;
-  const finished = await finishing.finishTurn({ chatId: input.chatId, turn: input.turn, outcome, error });
+  const finished = await handBack(() =>
+    finishing.finishTurn({ chatId: input.chatId, turn: input.turn, outcome, error }),
+  );
   if (finished.status) setChatStatus(finished.status);
   const next = nextTurnToRun(input.turn, finished.nextTurn, requestedTurn);
   if (next !== null) await continueAsNew<typeof chatWorkflow>({ chatId: input.chatId, turn: next });
@@ -131,10 +180,4 @@ async function compact(
     log.warn('compaction failed', { chatId: input.chatId, turn: input.turn, error: String(err) });
     return 'failed';
   }
-}
-
-/** Keeps the ChatStatus search attribute current, where the run was started with chatd's attributes. */
-function setChatStatus(status: ChatStatus): void {
-  if (workflowInfo().typedSearchAttributes.get(ChatStatusKey) === undefined) return;
-  upsertSearchAttributes([{ key: ChatStatusKey, value: status }]);
 }

@@ -1,8 +1,11 @@
 /**
- * Signals and shared argument types of chatd's workflows. The string names are durable public API:
+ * Signals, updates and shared argument types of chatd's workflows. The string names are durable public API:
  * never rename them (add new ones instead).
  */
-import { defineSignal } from '@temporalio/workflow';
+import { defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { ToolCallDecisionInput, ToolCallDecisionResult } from '../src/chat/turn-launcher';
+
+export type { ToolCallDecisionInput, ToolCallDecisionResult };
 
 /** Input of one turn: workflow id `chat-<chatId>`, one run per turn. */
 export interface ChatTurnInput {
@@ -22,5 +25,20 @@ export const interruptSignal = defineSignal<[{ turn: number }]>('interrupt');
  */
 export const turnRequestedSignal = defineSignal<[{ turn: number }]>('turn-requested');
 
+/**
+ * One of the chat owner's running-turn slots came free (sent by the finishTurn that gave it back): a turn
+ * waiting for one tries again now (docs/operations.md "Fair scheduling").
+ */
+export const turnSlotFreedSignal = defineSignal('turn-slot-freed');
+
 /** A sub-agent chat of this chat finished its turn (sent by the child's finishTurn). */
 export const subagentFinishedSignal = defineSignal<[{ chatId: string }]>('subagent-finished');
+
+/**
+ * Decides a tool call the running turn waits on. Refused (ApplicationFailure `ToolCallNotWaiting`) when
+ * the call does not wait in this run: already decided, expired, of another turn, or the turn is stopping.
+ */
+export const decideToolCallUpdate = defineUpdate<ToolCallDecisionResult, [ToolCallDecisionInput]>('decide-tool-call');
+
+/** The failure type of a refused decision (the API answers 409). */
+export const TOOL_CALL_NOT_WAITING = 'ToolCallNotWaiting';

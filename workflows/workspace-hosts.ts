@@ -26,17 +26,20 @@ export function hostUnavailableMessage(route: WorkspaceHostRoute): string {
 /**
  * Runs the step's local tool calls: on the workspace host's task queue when the chat's workspace has
  * a host, otherwise on the workflow's own (shared) queue, where any worker may create the workspace.
+ * `callIds` limits the run to those calls of the step (the others wait for approval).
  */
 export async function runLocalTools(
   input: ChatTurnInput,
   step: number,
   calls: ToolCallSummary[],
   route: WorkspaceHostRoute | null,
+  callIds?: string[],
 ): Promise<ToolStepSummary> {
   const summary = `Tools: ${calls.map((c) => c.name).join(', ')}`;
-  if (!route || !patched(WORKSPACE_HOST_ROUTING_PATCH)) return tools(summary).runTools({ ...input, step });
+  const stepInput = { chatId: input.chatId, turn: input.turn, step, ...(callIds ? { callIds } : {}) };
+  if (!route || !patched(WORKSPACE_HOST_ROUTING_PATCH)) return tools(summary).runTools(stepInput);
   try {
-    return await hostTools(`${summary} on host ${route.hostId}`, route).runTools({ ...input, step });
+    return await hostTools(`${summary} on host ${route.hostId}`, route).runTools(stepInput);
   } catch (err) {
     if (!isPickupTimeout(err)) throw err;
     log.warn('workspace host did not pick up the tool calls', { chatId: input.chatId, host: route.hostId, step });

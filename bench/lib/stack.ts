@@ -229,6 +229,11 @@ export class BenchStack {
       CHATD_LOG_LEVEL: 'warn',
       CHATD_TASK_QUEUE: this.taskQueue,
       CHATD_DATA_DIR: path.join(this.workDir, 'chatd-data'),
+      // Benchmarks drive hundreds of streams and requests with one token: measure chatd, not its limits.
+      CHATD_RATE_LIMIT_REQUESTS: '0',
+      CHATD_MAX_STREAMS_PER_USER: '0',
+      // One user drives every turn; the per-user cap would measure the queue, not chatd.
+      CHATD_MAX_RUNNING_TURNS_PER_USER: '0',
     };
   }
 

@@ -1,6 +1,7 @@
 /**
  * createApp(deps): the Koa application with its middleware order fixed in one place:
- * request id → error handler → body parser → public routes → authentication → API routes.
+ * request id → error handler → body parser → public routes → authentication (with the auth-failure
+ * throttle) → per-token rate limit → API routes. Health, readiness and OpenAPI are public, so never limited.
  * It does not listen; callers (main, tests) do.
  */
 import type { AppDeps } from './deps';
@@ -9,17 +10,22 @@ import Router from '@koa/router';
 import Koa from 'koa';
 import { findLiveToken } from '../db/repositories/users.repository';
 import { TokenAuthenticator } from '../security/tokens';
-import { authenticate } from './middleware/auth';
+import { AuthFailureThrottle, NO_REQUEST_LIMITS, requestRateLimit } from './limits/rate-limit';
+import { StreamGuard } from './limits/streams';
+import { authenticate, credential } from './middleware/auth';
 import { errorHandler } from './middleware/error-handler';
 import { requestId } from './middleware/request-id';
 import { chatsRouter } from './routes/chats.routes';
 import { configRouter } from './routes/config.routes';
+import { costRouter } from './routes/cost.routes';
 import { filesRouter } from './routes/files.routes';
 import { healthRouter } from './routes/health.routes';
 import { mcpOAuthCallbackRouter, mcpServersRouter } from './routes/mcp-servers.routes';
 import { modelConfigsRouter } from './routes/model-configs.routes';
 import { openApiRouter } from './routes/openapi.routes';
 import { pushRouter } from './routes/push.routes';
+import { toolApprovalsRouter } from './routes/tool-approvals.routes';
+import { usageLimitsRouter } from './routes/usage-limits.routes';
 import { usersRouter } from './routes/users.routes';
 import { workspacesRouter } from './routes/workspaces.routes';
 
@@ -50,12 +56,14 @@ export function createApp(deps: AppDeps): Koa {
   const api = new Router({ prefix: '/api/v1' });
   const health = healthRouter(deps);
   const tokens = new TokenAuthenticator((hash) => findLiveToken(deps.db, hash));
+  const limits = deps.requestLimits ?? NO_REQUEST_LIMITS;
   api.use(health.routes());
   api.use(openApiRouter().routes());
   api.use(mcpOAuthCallbackRouter(deps).routes());
-  api.use(authenticate(tokens));
+  api.use(authenticate(tokens, new AuthFailureThrottle(limits)));
+  api.use(requestRateLimit(limits, (ctx) => credential(ctx).live.tokenId));
   for (const router of [
-    chatsRouter(deps),
+    chatsRouter(deps, new StreamGuard(tokens, limits.maxStreamsPerUser)),
     usersRouter(deps, tokens),
     modelConfigsRouter(deps),
     configRouter(deps),
@@ -63,6 +71,9 @@ export function createApp(deps: AppDeps): Koa {
     workspacesRouter(deps),
     pushRouter(deps),
     mcpServersRouter(deps),
+    toolApprovalsRouter(deps),
+    usageLimitsRouter(deps),
+    costRouter(deps),
   ]) {
     api.use(router.routes(), router.allowedMethods({ throw: true }));
   }

@@ -4,6 +4,8 @@ import type { SandboxStatus } from '../workspaces/local.provider';
 import type { StreamBus } from '../stream/bus';
 import type { SecretBox } from '../security/secrets';
 import type { Database } from '../db/database';
+import type { RequestLimits } from '../config';
+import type { SpendCheck } from '../usage/spend-check';
 import type { Logger } from 'pino';
 import type { Kysely } from 'kysely';
 
@@ -18,9 +20,13 @@ export interface AppDeps {
    * checked exactly; a JSON body may exceed it by 64 KiB for the other fields and quoting.
    */
   maxMessageBytes: number;
+  /** Rate limits, the auth-failure throttle and the stream cap of this process (CHATD_RATE_LIMIT_*); unset: none. */
+  requestLimits?: RequestLimits;
   sseHeartbeatMs?: number;
   /** Unsent SSE bytes per client above which a slow reader is disconnected (default 1 MiB). */
   sseMaxBufferedBytes?: number;
+  /** The spend limit check of this process (src/usage/spend-check.ts); limit writes here make it forget. */
+  usage?: SpendCheck;
   checkTemporal: () => Promise<void>;
   onModelConfigChange: () => void;
   /** Whether workspace commands of this process are sandboxed (readiness reports it, never fails on it). */

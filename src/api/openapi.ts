@@ -146,6 +146,12 @@ function operation(doc: RouteDoc): JsonSchema {
   if (doc.access === 'admin') addError(403, 'The caller is not an admin (`forbidden`).');
   if (params) addError(404, 'No such resource visible to the caller.');
   if (body || doc.rawBody) addError(413, 'The request body is too large (`payload_too_large`).');
+  if (doc.access !== 'public')
+    addError(
+      429,
+      'Too many requests with this token (`rate_limited`; `Retry-After` and `RateLimit-*` say when to retry), ' +
+        'or too many invalid tokens from this address (`too_many_auth_failures`, with `Retry-After`).',
+    );
 
   const headerParams = (doc.headers ?? []).map((h) => ({
     name: h.name,

@@ -97,6 +97,12 @@ export class SseWriter {
     if (!this.closed) this.write(`: ${text}\n\n`);
   }
 
+  /** Sends a last event (without an id, so the client keeps its Last-Event-ID), then ends the response. */
+  end(event: string, data: unknown): void {
+    this.send(null, event, data);
+    this.close();
+  }
+
   /** Ends the response after what is already written. */
   close(): void {
     this.finish(false);

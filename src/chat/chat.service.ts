@@ -41,24 +41,35 @@ import { findDefaultModelConfig, findModelConfig } from '../db/repositories/mode
 import { findOwnedWorkspaceForShare } from '../db/repositories/workspaces.repository';
 import { DependencyUnavailableError, NotFoundError, RateLimitedError, ValidationError } from '../errors';
 import type { StreamBus } from '../stream/bus';
-import type { ChatMessageDto, ChatQueuedMessageDto, WatchEvent } from '../stream/events';
+import type { ChatMessageDto, ChatQueuedMessageDto, ToolApprovalDto } from '../stream/events';
 import { messageRow } from '../messages/rows';
-import { toChatDto, toMessageDto, toQueuedDto, type ChatDto } from '../messages/dto';
+import { toChatDto, toMessageDto, toQueuedDto, toToolApprovalDto, toWatchChat, type ChatDto } from '../messages/dto';
+import { listApprovalsForMessages } from '../db/repositories/tool-approvals.repository';
 import { encodeParts, type ChatInputPart, type ChatMessagePart } from '../messages/parts';
 import { linkFileParts, withOwnedFiles } from './file-parts';
 import { resolveMcpSelection } from './mcp-selection';
+import { askingMore, askList } from './approval-settings';
 import { fallbackTitle } from './title';
 import { workspaceAwarenessRow } from './workspace-awareness';
 import type { TurnLauncher } from './turn-launcher';
+import type { SpendCheck } from '../usage/spend-check';
 
 /** At most this many queued messages per chat; one more is refused with 429 `queue_full`. */
 export const MAX_QUEUE_SIZE = 20;
+
+/**
+ * Runs inside a mutation's transaction just before it commits, with the response the API will send: the API
+ * stores an Idempotency-Key's response there, so the effect and its replay commit together.
+ */
+export type BeforeCommit<T> = (trx: Transaction<Database>, response: T) => Promise<void>;
 
 export interface ChatServiceDeps {
   db: Kysely<Database>;
   bus: StreamBus;
   turns: TurnLauncher;
   log: Logger;
+  /** The spend limit check of requests that start model work (src/usage/spend-check.ts); unset: none. */
+  usage?: SpendCheck;
 }
 
 /** Validates user input parts: at least one non-blank text or a file. */
@@ -127,20 +138,10 @@ async function usableModelConfig(trx: Transaction<Database>, id: string): Promis
   return config.id;
 }
 
-function watchChat(chat: ChatRow): WatchEvent['chat'] {
-  return {
-    id: chat.id,
-    status: chat.status,
-    title: chat.title,
-    parent_chat_id: chat.parent_chat_id,
-    archived: chat.archived,
-  };
-}
-
 /** Publishes a status change on the chat's stream and its owner's watch feed. */
 function publishStatus(bus: StreamBus, chat: ChatRow): void {
   bus.publish(chat.id, { type: 'status', chat_id: chat.id, status: chat.status });
-  bus.publishWatch(chat.owner_id, { kind: 'status_change', chat: watchChat(chat) });
+  bus.publishWatch(chat.owner_id, { kind: 'status_change', chat: toWatchChat(chat) });
 }
 
 /**
@@ -166,6 +167,8 @@ export interface CreateChatInput {
   workspace_id?: string;
   /** Enabled MCP servers for the chat; omitted: the `default_on` ones (`force_on` ones always). */
   mcp_server_ids?: string[];
+  /** Tools (or `*`) whose calls wait for the user's approval beyond the admin's policy. */
+  tool_approval?: { ask: string[] };
 }
 
 /** The workspace a new chat attaches to: the actor's own and not deleted, else a 400 (nothing is written). */
@@ -186,8 +189,14 @@ async function attachableWorkspace(trx: Transaction<Database>, actor: Actor, wor
  * returns, so no lock is needed, and the request holds no connection; if it fails, the chat is
  * removed again and nothing is left behind.
  */
-export async function createChat(deps: ChatServiceDeps, actor: Actor, input: CreateChatInput): Promise<ChatDto> {
+export async function createChat(
+  deps: ChatServiceDeps,
+  actor: Actor,
+  input: CreateChatInput,
+  beforeCommit?: BeforeCommit<ChatDto>,
+): Promise<ChatDto> {
   const parts = toUserParts(input.content);
+  await deps.usage?.assertWithinLimit(actor.id);
   const text = parts.find((p) => p.type === 'text')?.text ?? '';
   const { chat, message } = await deps.db.transaction().execute(async (trx) => {
     const modelConfigId = input.model_config_id
@@ -198,6 +207,7 @@ export async function createChat(deps: ChatServiceDeps, actor: Actor, input: Cre
     const content = await withOwnedFiles(trx, actor.id, parts);
     const chat = await insertChat(trx, {
       mcp_server_ids: mcpServerIds,
+      tool_approval_ask: askList(input.tool_approval?.ask ?? []),
       owner_id: actor.id,
       workspace_id: workspace?.id ?? null,
       parent_chat_id: null,
@@ -218,6 +228,7 @@ export async function createChat(deps: ChatServiceDeps, actor: Actor, input: Cre
       userMessageRow(chat, actor.id, encodeParts(content)),
     ]);
     await linkFileParts(trx, chat.id, content);
+    await beforeCommit?.(trx, toChatDto(chat, false));
     return { chat, message: inserted.find((m) => m.role === 'user')! };
   });
   try {
@@ -227,7 +238,7 @@ export async function createChat(deps: ChatServiceDeps, actor: Actor, input: Cre
     throw err;
   }
   deps.bus.publish(chat.id, { type: 'message', chat_id: chat.id, message: toMessageDto(message) });
-  deps.bus.publishWatch(actor.id, { kind: 'created', chat: watchChat(chat) });
+  deps.bus.publishWatch(actor.id, { kind: 'created', chat: toWatchChat(chat) });
   // Nothing to read yet: a new chat turns unread with its first answer.
   return toChatDto(chat, false);
 }
@@ -260,6 +271,8 @@ export interface UpdateChatInput {
   pin_order?: number;
   /** Replaces the chat's MCP servers (`force_on` ones are always added); used from its next step on. */
   mcp_server_ids?: string[];
+  /** Replaces the tools the chat asks about; a tool named here is no longer approved for the rest of the chat. */
+  tool_approval?: { ask: string[] };
 }
 
 /**
@@ -296,6 +309,8 @@ export async function updateChatSettings(
     if (input.mcp_server_ids !== undefined) {
       chat = await updateChat(trx, chat.id, { mcp_server_ids: await resolveMcpSelection(trx, input.mcp_server_ids) });
     }
+    if (input.tool_approval !== undefined)
+      chat = await updateChat(trx, chat.id, askingMore(chat, input.tool_approval.ask));
     let changedTree: ChatRow[] = [];
     let stopped: Array<{ chat: ChatRow; turn: number }> = [];
     if (input.archived !== undefined && input.archived !== chat.archived) {
@@ -320,13 +335,16 @@ export async function updateChatSettings(
   const { chat } = result;
   if (result.titleChanged) {
     deps.bus.publish(chat.id, { type: 'title_change', chat_id: chat.id, title: chat.title });
-    deps.bus.publishWatch(chat.owner_id, { kind: 'title_change', chat: watchChat(chat) });
+    deps.bus.publishWatch(chat.owner_id, { kind: 'title_change', chat: toWatchChat(chat) });
   }
   for (const row of result.changedTree) {
-    deps.bus.publishWatch(row.owner_id, { kind: row.archived ? 'deleted' : 'created', chat: watchChat(row) });
+    deps.bus.publishWatch(row.owner_id, { kind: row.archived ? 'deleted' : 'created', chat: toWatchChat(row) });
   }
   for (const row of result.pinMoves) {
-    deps.bus.publishWatch(row.owner_id, { kind: 'pin_change', chat: { ...watchChat(row), pin_order: row.pin_order } });
+    deps.bus.publishWatch(row.owner_id, {
+      kind: 'pin_change',
+      chat: { ...toWatchChat(row), pin_order: row.pin_order },
+    });
   }
   await Promise.all(result.stopped.map((s) => stopTurn(deps, s.chat, s.turn)));
   return toChatDto(chat, result.hasUnread);
@@ -354,7 +372,7 @@ export async function markChatRead(
   if (moved) {
     deps.bus.publishWatch(moved.owner_id, {
       kind: 'read_change',
-      chat: { ...watchChat(moved), has_unread: moved.has_unread, last_read_message_id: moved.last_read_message_id },
+      chat: { ...toWatchChat(moved), has_unread: moved.has_unread, last_read_message_id: moved.last_read_message_id },
     });
     return toChatDto(moved, moved.has_unread);
   }
@@ -364,6 +382,8 @@ export async function markChatRead(
 export interface MessagesPage {
   messages: ChatMessageDto[];
   queued_messages: ChatQueuedMessageDto[];
+  /** The approvals of the tool calls in `messages` (docs/tool-approval.md). */
+  tool_approvals: ToolApprovalDto[];
   has_more: boolean;
 }
 
@@ -379,9 +399,12 @@ export async function listMessages(
     listVisibleMessagesPage(deps.db, chat.id, opts),
     listQueuedMessages(deps.db, chat.id),
   ]);
+  const asked = page.rows.filter((r) => r.role === 'assistant').map((r) => r.id);
+  const approvals = await listApprovalsForMessages(deps.db, chat.id, asked);
   return {
     messages: page.rows.reverse().map(toMessageDto),
     queued_messages: queue.map(toQueuedDto),
+    tool_approvals: approvals.map(toToolApprovalDto),
     has_more: page.hasMore,
   };
 }
@@ -401,8 +424,10 @@ export async function sendMessage(
   actor: Actor,
   chatId: string,
   input: { content: ChatInputPart[]; busy_behavior: 'queue' | 'interrupt'; model_config_id?: string },
+  beforeCommit?: BeforeCommit<SendMessageResult>,
 ): Promise<SendMessageResult> {
   const parts = toUserParts(input.content);
+  await deps.usage?.assertWithinLimit(actor.id, chatId);
   const result = await deps.db.transaction().execute(async (trx) => {
     const locked = await lockChatCountingQueue(trx, chatId);
     if (!locked || locked.chat.owner_id !== actor.id) throw new NotFoundError('chat');
@@ -422,11 +447,13 @@ export async function sendMessage(
         created_by: actor.id,
         model_config_id: modelConfigId,
       });
+      await beforeCommit?.(trx, { queued: true, queued_message: toQueuedDto(queued) });
       return { kind: 'queued' as const, chat, queued, queue: await listQueuedMessages(trx, chat.id) };
     }
     const next = await startNextTurn(trx, chat, modelConfigId);
     const [message] = await insertMessages(trx, [userMessageRow(next, actor.id, encodeParts(content))]);
     await requestTurnOrFail(deps, next);
+    await beforeCommit?.(trx, { queued: false, message: toMessageDto(message!) });
     return { kind: 'started' as const, chat: next, message: message! };
   });
 
@@ -456,6 +483,7 @@ export async function editMessage(
   input: { content: ChatInputPart[]; model_config_id?: string },
 ): Promise<ChatMessageDto> {
   const parts = toUserParts(input.content);
+  await deps.usage?.assertWithinLimit(actor.id, chatId);
   const result = await deps.db.transaction().execute(async (trx) => {
     const chat = await lockOwnedChat(trx, actor, chatId);
     const modelConfigId = input.model_config_id ? await usableModelConfig(trx, input.model_config_id) : null;
@@ -506,7 +534,8 @@ export async function deleteQueuedMessageById(
 /**
  * Sends a queued message now: it becomes the user message of a new turn, ahead of the rest of the
  * queue. A turn still running is superseded (as by an edit, its later output does not land).
- * Not subject to spend limits: the message was accepted when it was queued.
+ * Refused over the spend limit (the message stays queued): its turn could not call the model anyway.
+ * Promotion at the end of a turn is not checked; that turn stops at its first model call instead.
  */
 export async function promoteQueuedMessage(
   deps: ChatServiceDeps,
@@ -515,6 +544,7 @@ export async function promoteQueuedMessage(
   queuedId: number,
   input: { model_config_id?: string } = {},
 ): Promise<ChatMessageDto> {
+  await deps.usage?.assertWithinLimit(actor.id, chatId);
   const result = await deps.db.transaction().execute(async (trx) => {
     const chat = await lockOwnedChat(trx, actor, chatId);
     const chosen = input.model_config_id ? await usableModelConfig(trx, input.model_config_id) : null;

@@ -21,6 +21,8 @@ export interface UsersTable {
   name: Generated<string>;
   role: Generated<UserRole>;
   chat_spend_limit_micros: number | null;
+  /** Running-turn slots the user's chats hold (fair scheduling, migration 2026_12_05_1400). */
+  running_turns: Generated<number>;
   created_at: Timestamp;
   updated_at: Timestamp;
 }
@@ -106,6 +108,14 @@ export interface ChatsTable {
   pin_order: Generated<number>;
   labels: Json<Record<string, string>>;
   mcp_server_ids: Generated<string[]>;
+  /** Tools (or `*`) whose calls this chat asks the user to approve beyond the admin's policy (docs/tool-approval.md). */
+  tool_approval_ask: Generated<string[]>;
+  /** Tools the user approved for the rest of the chat. */
+  tool_approval_granted: Generated<string[]>;
+  /** The chat's turns hold one of its owner's running-turn slots (migration 2026_12_05_1400). */
+  holds_turn_slot: Generated<boolean>;
+  /** Set while the chat's turn waits for a slot: waiting turns start in this order. */
+  awaiting_slot_since: NullableTimestamp;
   mode: string | null;
   last_read_message_id: number | null;
   created_at: Timestamp;
@@ -264,6 +274,10 @@ export interface Database {
   mcp_servers: McpServersTable;
   mcp_server_user_tokens: McpServerUserTokensTable;
   mcp_oauth_states: McpOAuthStatesTable;
+  chat_tool_approvals: ChatToolApprovalsTable;
+  idempotency_keys: IdempotencyKeysTable;
+  chat_usage_limit_config: ChatUsageLimitConfigTable;
+  chat_usage_records: ChatUsageRecordsTable;
 }
 
 export type ChatRow = Selectable<ChatsTable>;
@@ -343,3 +357,87 @@ export interface McpOAuthStatesTable {
 export type McpServerRow = Selectable<McpServersTable>;
 export type McpServerUserTokenRow = Selectable<McpServerUserTokensTable>;
 export type McpOAuthStateRow = Selectable<McpOAuthStatesTable>;
+
+/** What became of a tool call that waited for approval; null while it waits. */
+export type ToolApprovalDecision = 'approved' | 'approved_always' | 'denied' | 'expired';
+
+/** A tool call that waited for the user's approval (migration 2026_12_05_1100; docs/tool-approval.md). */
+export interface ChatToolApprovalsTable {
+  chat_id: string;
+  call_id: string;
+  /** The chat's root (itself for a top-level chat): a sub-agent's pending calls surface there. */
+  root_chat_id: string;
+  turn: number;
+  step: number;
+  /** The assistant message holding the call. */
+  message_id: number | null;
+  tool_name: string;
+  /** SHA-256 (hex) of the call's arguments as canonical JSON. */
+  args_sha256: string;
+  requested_at: Timestamp;
+  expires_at: Timestamp;
+  decision: ToolApprovalDecision | null;
+  /** Why a call was denied (the user's words, or what denied it: expiry, an interrupt, an archive). */
+  reason: string | null;
+  decided_by: string | null;
+  decided_at: NullableTimestamp;
+}
+
+export type ChatToolApprovalRow = Selectable<ChatToolApprovalsTable>;
+
+/**
+ * An `Idempotency-Key` of a user (migration 2026_12_05_1200; docs/operations.md): a claim while its request
+ * runs, then the response a retry replays. Expires 24 h after `created_at`.
+ */
+export interface IdempotencyKeysTable {
+  user_id: string;
+  key: string;
+  request_method: string;
+  request_path: string;
+  /** SHA-256 (hex) of the method, path and body of the request that took the key. */
+  fingerprint: string;
+  /** Who holds the claim: a request only stores or releases its own claim. */
+  claim_token: string;
+  claimed_at: Timestamp;
+  created_at: Timestamp;
+  response_status: number | null;
+  /** The response's JSON text (a `json` column: replayed as first sent). */
+  response_body: ColumnType<unknown, string | null | undefined, string | null>;
+  response_headers: ColumnType<Record<string, string>, string | undefined, string>;
+  /** Set once the request finished; a response stored inside the request's own transaction has none yet. */
+  completed_at: NullableTimestamp;
+}
+
+export type IdempotencyKeyRow = Selectable<IdempotencyKeysTable>;
+
+/** How often spend limits reset: UTC calendar days, weeks starting Monday, or calendar months. */
+export type UsagePeriod = 'day' | 'week' | 'month';
+
+/** The deployment's spend limit setting (migration 2026_12_05_1300); no row: limits are off. */
+export interface ChatUsageLimitConfigTable {
+  singleton: Generated<boolean>;
+  enabled: boolean;
+  /** NULL: no default limit; only users with their own or a group's limit are limited. */
+  default_limit_micros: number | null;
+  period: UsagePeriod;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+/** A model call outside the steps of a turn (a title, a compaction summary) with its tokens and cost. */
+export interface ChatUsageRecordsTable {
+  id: Generated<number>;
+  chat_id: string;
+  kind: 'title' | 'compaction';
+  /** The config whose prices applied; null when none matched the model that answered. */
+  model_config_id: string | null;
+  model: string;
+  input_tokens: number | null;
+  output_tokens: number | null;
+  reasoning_tokens: number | null;
+  cache_creation_tokens: number | null;
+  cache_read_tokens: number | null;
+  /** Null: unpriced (not free). */
+  total_cost_micros: number | null;
+  created_at: Timestamp;
+}

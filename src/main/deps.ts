@@ -32,6 +32,9 @@ import { ChatWorkspaces } from '../workspaces/chat-workspaces';
 import { LocalWorkspaceProvider, type SandboxStatus } from '../workspaces/local.provider';
 import { DEFAULT_UIDS } from '../workspaces/sandbox';
 import { type TurnLauncher } from '../chat/turn-launcher';
+import { SpendCheck } from '../usage/spend-check';
+import { pgUsageStore } from '../usage/store';
+import { TurnBudget } from '../usage/turn-budget';
 
 export interface Deps extends ActivityDeps {
   config: Config;
@@ -79,6 +82,7 @@ export async function createDeps(config: Config, log: Logger, resolved: DepsOver
   const client = new Client({ connection, namespace: config.temporal.namespace });
   const models = new ModelResolver(db, secrets, config.presets, userAgentFor(VERSION));
   const turns = new TemporalTurnLauncher(client, config.temporal.taskQueue);
+  const usageStore = pgUsageStore(db);
   // Commands in workspaces get a minimal environment, never the worker's (database URLs, keys).
   const workspaceProvider = new LocalWorkspaceProvider({
     baseDir: path.resolve(config.dataDir, 'workspaces'),
@@ -133,7 +137,13 @@ export async function createDeps(config: Config, log: Logger, resolved: DepsOver
     log,
     models,
     settings: new StepSettingsCache(db),
+    usage: new SpendCheck(usageStore, log, { cacheMs: config.usageCacheMs }),
+    budget: new TurnBudget(usageStore, log, { refreshMs: config.usageCacheMs }),
     maxSteps: config.maxSteps,
+    approvalTimeoutMs: config.toolApprovalTimeoutMs,
+    maxRunningTurnsPerUser: config.maxRunningTurnsPerUser,
+    wakeQueuedTurn: (chatId) =>
+      turns.wakeQueuedTurn(chatId).catch((err: unknown) => log.warn({ err, chatId }, 'could not wake a queued turn')),
     temporal: { connection, client },
     turns,
     workspaceSandbox: () => workspaceProvider.sandboxStatus(),

@@ -32,7 +32,9 @@ export async function startApi(deps: Deps, host: string, port: number, options: 
     turns: deps.turns,
     secrets: deps.secrets,
     log: deps.log,
+    usage: deps.usage,
     maxMessageBytes: deps.config.maxMessageBytes,
+    requestLimits: deps.config.requestLimits,
     checkTemporal: async () => {
       await deps.temporal.connection.workflowService.getSystemInfo({});
     },

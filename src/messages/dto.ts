@@ -1,8 +1,8 @@
 /**
  * Row → JSON mappers for the HTTP API and stream events. Internal part fields never leave here.
  */
-import type { ChatMessageRow, ChatQueuedMessageRow, ChatRow } from '../db/database';
-import type { ChatMessageDto, ChatQueuedMessageDto } from '../stream/events';
+import type { ChatMessageRow, ChatQueuedMessageRow, ChatRow, ChatToolApprovalRow } from '../db/database';
+import type { ChatMessageDto, ChatQueuedMessageDto, ToolApprovalDto, WatchChat } from '../stream/events';
 import { decodeParts, stripInternal } from './parts';
 
 export interface ChatDto {
@@ -25,6 +25,10 @@ export interface ChatDto {
   last_read_message_id: number | null;
   labels: Record<string, string>;
   mcp_server_ids: string[];
+  /** What this chat adds to the admin's approval policy (docs/tool-approval.md). */
+  tool_approval: { ask: string[]; granted: string[] };
+  /** Set while the chat's turn waits for one of its owner's running-turn slots (`turn_queued` events say where). */
+  waiting_for_slot_since: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -51,6 +55,8 @@ export function toChatDto(row: ChatRow, hasUnread: boolean): ChatDto {
     last_read_message_id: row.last_read_message_id,
     labels: row.labels,
     mcp_server_ids: row.mcp_server_ids,
+    tool_approval: { ask: row.tool_approval_ask, granted: row.tool_approval_granted },
+    waiting_for_slot_since: row.awaiting_slot_since === null ? null : iso(row.awaiting_slot_since),
     created_at: iso(row.created_at),
     updated_at: iso(row.updated_at),
   };
@@ -89,5 +95,35 @@ export function toQueuedDto(row: ChatQueuedMessageRow): ChatQueuedMessageDto {
     content: decodeParts(row.content).map(stripInternal),
     model_config_id: row.model_config_id,
     created_at: iso(row.created_at),
+  };
+}
+
+export function toToolApprovalDto(row: ChatToolApprovalRow): ToolApprovalDto {
+  return {
+    chat_id: row.chat_id,
+    root_chat_id: row.root_chat_id,
+    call_id: row.call_id,
+    tool_name: row.tool_name,
+    turn: row.turn,
+    step: row.step,
+    message_id: row.message_id === null ? null : Number(row.message_id),
+    args_sha256: row.args_sha256,
+    requested_at: iso(row.requested_at),
+    expires_at: iso(row.expires_at),
+    decision: row.decision,
+    reason: row.reason,
+    decided_by: row.decided_by,
+    decided_at: row.decided_at === null ? null : iso(row.decided_at),
+  };
+}
+
+/** What every watch event says of a chat. */
+export function toWatchChat(row: Pick<ChatRow, 'id' | 'status' | 'title' | 'parent_chat_id' | 'archived'>): WatchChat {
+  return {
+    id: row.id,
+    status: row.status,
+    title: row.title,
+    parent_chat_id: row.parent_chat_id,
+    archived: row.archived,
   };
 }

@@ -9,7 +9,7 @@
 export interface ErrorPayload {
   /** Safe to show to the user. */
   message: string;
-  /** The classified kind: an LlmErrorKind (src/llm/errors.ts), or `generic` / `retry`. */
+  /** The classified kind: an LlmErrorKind (src/llm/errors.ts), `usage_limit` (a spend limit), or `generic` / `retry`. */
   kind: string;
   /** The provider that failed, or null when the failure was not a provider's. */
   provider: string | null;

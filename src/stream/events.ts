@@ -48,6 +48,31 @@ export interface DiffStatusSummary {
   computed_at: string;
 }
 
+/**
+ * A tool call that waits, or waited, for the user's approval (docs/tool-approval.md). `chat_id` is the
+ * chat whose call it is, which for a sub-agent's call is not the root chat that also shows it.
+ */
+export interface ToolApprovalDto {
+  chat_id: string;
+  root_chat_id: string;
+  call_id: string;
+  tool_name: string;
+  turn: number;
+  step: number;
+  /** The assistant message holding the call (its arguments are there); null once that message is gone. */
+  message_id: number | null;
+  /** SHA-256 (hex) of the call's arguments as RFC 8785 canonical JSON: what was approved. */
+  args_sha256: string;
+  requested_at: string;
+  expires_at: string;
+  /** Null while the call waits. */
+  decision: 'approved' | 'approved_always' | 'denied' | 'expired' | null;
+  reason: string | null;
+  /** The user who decided; null for an expiry, an interrupt or an archive. */
+  decided_by: string | null;
+  decided_at: string | null;
+}
+
 export type StreamEvent =
   | { type: 'status'; chat_id: string; status: ChatStatus }
   | { type: 'message_part'; chat_id: string; role: 'assistant' | 'tool'; part: ChatMessagePart }
@@ -72,7 +97,24 @@ export type StreamEvent =
    */
   | { type: 'history_truncated'; chat_id: string; from_message_id: number }
   /** The git diff of the chat's workspace changed after a step that may change files (src/workspaces/diff-status.ts). */
-  | { type: 'diff_status_change'; chat_id: string; diff_status: DiffStatusSummary };
+  | { type: 'diff_status_change'; chat_id: string; diff_status: DiffStatusSummary }
+  /**
+   * A tool call waits for the user's approval (POST /chats/{chat_id}/tool-calls/{call_id}/decision, with
+   * the approval's own `chat_id`). Also sent on the root chat's stream for a sub-agent's call. `args` is
+   * null with `args_omitted` when the arguments are too large for an event: read them from the message.
+   */
+  | {
+      type: 'action_required';
+      chat_id: string;
+      approval: ToolApprovalDto & { args: unknown; args_omitted?: true };
+    }
+  /**
+   * The chat's turn waits for one of its owner's running-turn slots (the chat stays `pending`); `position` 1
+   * starts next. Sent again with the new position each time the turn tries again.
+   */
+  | { type: 'turn_queued'; chat_id: string; position: number }
+  /** A waiting tool call was decided (by the user, its expiry, an interrupt or an archive). */
+  | { type: 'action_decided'; chat_id: string; approval: ToolApprovalDto };
 
 export type StreamEventType = StreamEvent['type'];
 

@@ -3,12 +3,19 @@
  * the chat's workflow is still open (closing its previous turn) the signal tells it to continue
  * as the new turn; otherwise a new run starts. Temporal's workflow id keeps one turn per chat.
  */
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { ApplicationFailure, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { chatWorkflow } from '../../workflows';
-import { interruptSignal, subagentFinishedSignal, turnRequestedSignal } from '../../workflows/messages';
+import {
+  decideToolCallUpdate,
+  interruptSignal,
+  subagentFinishedSignal,
+  TOOL_CALL_NOT_WAITING,
+  turnRequestedSignal,
+  turnSlotFreedSignal,
+} from '../../workflows/messages';
 import { pendingTurnSearchAttributes } from './search-attributes';
 import { chatWorkflowId } from './workflow-ids';
-import type { TurnLauncher, TurnRequest } from '../chat/turn-launcher';
+import type { ToolCallDecisionInput, ToolCallDecisionResult, TurnLauncher, TurnRequest } from '../chat/turn-launcher';
 /**
  * How long one request to Temporal may take, retries included. The client would otherwise retry an
  * unreachable server for about 20 s, and a turn request holds the chat's row lock and a database
@@ -49,6 +56,34 @@ export class TemporalTurnLauncher implements TurnLauncher {
         .getHandle(chatWorkflowId(parentChatId))
         .signal(subagentFinishedSignal, { chatId: childChatId }),
     );
+  }
+
+  /** Wakes a turn waiting for a running-turn slot (the worker's finishTurn; no-op without an open run). */
+  async wakeQueuedTurn(chatId: string): Promise<void> {
+    await this.signalIfOpen(() => this.client.workflow.getHandle(chatWorkflowId(chatId)).signal(turnSlotFreedSignal));
+  }
+
+  async decideToolCall(
+    chatId: string,
+    decision: ToolCallDecisionInput,
+  ): Promise<ToolCallDecisionResult | 'not_waiting'> {
+    try {
+      return await this.withDeadline(() =>
+        this.client.workflow
+          .getHandle(chatWorkflowId(chatId))
+          .executeUpdate(decideToolCallUpdate, { args: [decision] }),
+      );
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return 'not_waiting';
+      if (
+        err instanceof WorkflowUpdateFailedError &&
+        err.cause instanceof ApplicationFailure &&
+        err.cause.type === TOOL_CALL_NOT_WAITING
+      ) {
+        return 'not_waiting';
+      }
+      throw err;
+    }
   }
 
   private withDeadline<T>(request: () => Promise<T>): Promise<T> {

@@ -19,6 +19,8 @@ import { decodeParts } from '../messages/parts';
 import { messageRow, stepKey } from '../messages/rows';
 import { buildPrompt } from './prompt';
 import { type StepInput, type TurnDeps } from './deps';
+import type { Usage } from '../llm/types';
+import { recordSideCall } from '../usage/side-calls';
 
 /** What the model step measured; passed along so compaction records the numbers that triggered it. */
 export interface CompactionTrigger {
@@ -37,6 +39,8 @@ export async function compactChat(
   if (!read || read.chat.turn !== input.turn) return { status: 'fenced' };
   const { chat, configGeneration, prompt: rows } = read;
   const model = await deps.models.resolve(chat.last_model_config_id, configGeneration);
+  // Before the "summarizing" part: over the owner's spend limit there is no summary call.
+  await deps.budget?.check(chat.owner_id, configGeneration);
   const messages = buildPrompt(rows.map((r) => ({ role: r.role, content: decodeParts(r.content) })));
 
   const callId = summaryCallId(randomUUID());
@@ -44,6 +48,7 @@ export async function compactChat(
     deps.bus.publish(chat.id, { type: 'message_part', chat_id: chat.id, role, part });
   publishPart('assistant', summaryToolCallPart(callId, input.trigger.thresholdPercent));
 
+  let usage: Usage | null = null;
   const summary = await summarize(
     model.provider,
     {
@@ -53,7 +58,19 @@ export async function compactChat(
       tools: (await deps.chatTools(chat, configGeneration)).specs,
     },
     signal,
-  );
+    { onUsage: (u) => (usage = u) },
+  ).finally(async () => {
+    if (!usage) return;
+    const pricing = { modelConfigId: model.modelConfigId, prices: model.prices };
+    await recordSideCall(deps, {
+      chatId: chat.id,
+      ownerId: chat.owner_id,
+      kind: 'compaction',
+      model: model.model,
+      pricing,
+      usage,
+    });
+  });
   const record = { summary, callId, ...input.trigger };
   const batch = buildCompactionMessages(record);
   const stored = await insertMessagesIfCurrentTurn(

@@ -223,6 +223,8 @@ export interface SummaryRequest {
 export interface SummarizeOptions {
   /** Default {@link SUMMARY_TIMEOUT_MS}. */
   timeoutMs?: number;
+  /** Told the call's token usage once the provider answered (even with an empty summary): what it cost. */
+  onUsage?: (usage: Usage) => void;
 }
 
 /**
@@ -252,7 +254,7 @@ export async function summarize(
       options: { ...request.options, toolChoice: 'none' },
       ...(request.headers ? { headers: request.headers } : {}),
     },
-    { timeoutMs: opts.timeoutMs ?? SUMMARY_TIMEOUT_MS, ...(signal ? { signal } : {}) },
+    { timeoutMs: opts.timeoutMs ?? SUMMARY_TIMEOUT_MS, ...(signal ? { signal } : {}), onUsage: opts.onUsage },
   );
   const summary = text.trim();
   if (summary === '') {
@@ -270,6 +272,8 @@ export async function summarize(
 export interface CompleteTextOptions {
   timeoutMs: number;
   signal?: AbortSignal;
+  /** Told the call's token usage when the provider answered. */
+  onUsage?: (usage: Usage) => void;
 }
 
 /**
@@ -297,6 +301,7 @@ export async function completeText(
 
   try {
     const result = await provider.streamStep(request, { signal: controller.signal, onEvent: () => undefined });
+    opts.onUsage?.(result.usage);
     return result.content.map((part) => (part.type === 'text' ? part.text : '')).join('');
   } catch (err) {
     if (timedOut && !opts.signal?.aborted) {

@@ -13,6 +13,7 @@ import type { StreamBus } from '../stream/bus';
 import type { ModelResolver, ResolvedModel } from './models';
 import type { StepSettingsCache } from './step-settings';
 import type { Workspace } from '../workspaces/types';
+import type { TurnBudget } from '../usage/turn-budget';
 
 export interface TurnDeps {
   db: Kysely<Database>;
@@ -21,7 +22,15 @@ export interface TurnDeps {
   /** The system prompt and the owner's prompt and thresholds, cached per process. */
   settings: StepSettingsCache;
   log: Logger;
+  /** The owner's spend limit, checked before every model call (src/usage/turn-budget.ts); unset: not checked. */
+  budget?: TurnBudget;
   maxSteps: number;
+  /** How long a tool call waits for the user's approval before it is denied (docs/tool-approval.md). */
+  approvalTimeoutMs: number;
+  /** Root-chat turns one user may run at once; 0: no limit (docs/operations.md "Fair scheduling"). */
+  maxRunningTurnsPerUser: number;
+  /** Wakes a chat's turn waiting for a running-turn slot (one just came free). Never throws. */
+  wakeQueuedTurn?(chatId: string): Promise<void>;
   /**
    * The tools offered to the model in this chat: the built-in ones (sub-agent chats get fewer) and those
    * of the chat's MCP servers, with notes about servers left out and each tool's approval policy.

@@ -3,12 +3,14 @@
  * next queued message, publish the result and wake a parent chat. The turn workflow calls it through
  * the finishTurn activity with how the run ended.
  */
+import type { Transaction } from 'kysely';
 import { endTurnPromotingQueued, lockChatReadingUnread, updateChat } from '../db/repositories/chats.repository';
 import { insertMessages, listQueuedMessages } from '../db/repositories/messages.repository';
-import type { ChatRow } from '../db/database';
-import type { ChatStatus } from '../messages/chat-status';
+import type { ChatRow, Database } from '../db/database';
+import { releaseSlot } from '../db/repositories/turn-slots.repository';
+import { isBusy, type ChatStatus } from '../messages/chat-status';
 import type { ErrorPayload } from '../messages/error-payload';
-import { toMessageDto, toQueuedDto } from '../messages/dto';
+import { toMessageDto, toQueuedDto, toWatchChat } from '../messages/dto';
 import { messageRow } from '../messages/rows';
 import type { TurnDeps, TurnOutcome } from './deps';
 
@@ -33,41 +35,16 @@ export async function finishTurn(
 ): Promise<{ nextTurn: number | null; status: ChatStatus | null }> {
   const { db, bus } = deps;
   const outcome = await db.transaction().execute(async (trx) => {
-    // The unread flag is read under the lock, in the same statement: nothing to fail after the commit.
-    const locked = await lockChatReadingUnread(trx, input.chatId);
-    if (!locked) return null;
-    const { has_unread: hasUnread, ...chat } = locked;
-    // Superseded (edit) or already handed on: only report a newer pending turn.
-    if (chat.turn !== input.turn) {
-      return { chat, next: chat.status === 'pending' ? chat.turn : null, promoted: null, hasUnread: false };
-    }
-    // A user interrupt already wrote `waiting`; it wins over a failure that raced it.
-    const failed = input.outcome === 'failed' && chat.status !== 'waiting';
-    // An archived chat keeps its queue: archiving stops the chat, it must not start the next turn.
-    if (failed || chat.archived) {
-      const updated = await updateChat(trx, chat.id, {
-        status: failed ? 'error' : 'waiting',
-        last_error: failed ? (input.error?.message ?? 'The agent failed.') : null,
-        last_error_kind: failed ? (input.error?.kind ?? 'generic') : null,
-      });
-      return { chat: updated, next: null, promoted: null, hasUnread };
-    }
-    const { chat: updated, promotedContent } = await endTurnPromotingQueued(trx, chat.id);
-    if (promotedContent === null) return { chat: updated, next: null, promoted: null, hasUnread };
-    const [message] = await insertMessages(trx, [
-      messageRow({
-        chatId: chat.id,
-        turn: updated.turn,
-        role: 'user',
-        content: JSON.stringify(promotedContent),
-        // The model the promoted message was queued with, if it named one (endTurnPromotingQueued set it).
-        modelConfigId: updated.last_model_config_id,
-        createdBy: chat.owner_id,
-      }),
-    ]);
-    return { chat: updated, next: updated.turn, promoted: message ?? null, hasUnread };
+    const ended = await endTurn(trx, input);
+    if (!ended) return null;
+    // A chat going idle gives its running-turn slot (or its place in the queue) back.
+    const { before } = ended;
+    const frees = !isBusy(ended.chat.status) && (before.holds_turn_slot || before.awaiting_slot_since !== null);
+    const wake = frees ? (await releaseSlot(trx, before)).nextWaitingChatId : null;
+    return { ...ended, wake };
   });
   if (!outcome) return { nextTurn: null, status: null };
+  if (outcome.wake) await deps.wakeQueuedTurn?.(outcome.wake);
 
   const { chat } = outcome;
   if (outcome.promoted) {
@@ -82,14 +59,7 @@ export async function finishTurn(
     // has_unread tells the owner's other views that the turn's answer is waiting to be read.
     bus.publishWatch(chat.owner_id, {
       kind: 'status_change',
-      chat: {
-        id: chat.id,
-        status: chat.status,
-        title: chat.title,
-        parent_chat_id: chat.parent_chat_id,
-        archived: chat.archived,
-        has_unread: outcome.hasUnread,
-      },
+      chat: { ...toWatchChat(chat), has_unread: outcome.hasUnread },
     });
   }
   if (chat.turn === input.turn) reportTurnEnded(deps, chat, input);
@@ -121,4 +91,44 @@ function reportTurnEnded(deps: TurnDeps, chat: ChatRow, input: FinishInput): voi
   } catch (err) {
     deps.log.warn({ err, chatId: chat.id }, 'the turn-end hook failed');
   }
+}
+
+/**
+ * The turn's end under the chat's row lock: `before` is the row as locked, `chat` as the turn leaves it,
+ * `next` the turn to run next, `promoted` the queued message that became its user message.
+ */
+async function endTurn(trx: Transaction<Database>, input: FinishInput) {
+  // The unread flag is read under the lock, in the same statement: nothing to fail after the commit.
+  const locked = await lockChatReadingUnread(trx, input.chatId);
+  if (!locked) return null;
+  const { has_unread: hasUnread, ...chat } = locked;
+  // Superseded (edit) or already handed on: only report a newer pending turn.
+  if (chat.turn !== input.turn) {
+    return { before: chat, chat, next: chat.status === 'pending' ? chat.turn : null, promoted: null, hasUnread: false };
+  }
+  // A user interrupt already wrote `waiting`; it wins over a failure that raced it.
+  const failed = input.outcome === 'failed' && chat.status !== 'waiting';
+  // An archived chat keeps its queue: archiving stops the chat, it must not start the next turn.
+  if (failed || chat.archived) {
+    const updated = await updateChat(trx, chat.id, {
+      status: failed ? 'error' : 'waiting',
+      last_error: failed ? (input.error?.message ?? 'The agent failed.') : null,
+      last_error_kind: failed ? (input.error?.kind ?? 'generic') : null,
+    });
+    return { before: chat, chat: updated, next: null, promoted: null, hasUnread };
+  }
+  const { chat: updated, promotedContent } = await endTurnPromotingQueued(trx, chat.id);
+  if (promotedContent === null) return { before: chat, chat: updated, next: null, promoted: null, hasUnread };
+  const [message] = await insertMessages(trx, [
+    messageRow({
+      chatId: chat.id,
+      turn: updated.turn,
+      role: 'user',
+      content: JSON.stringify(promotedContent),
+      // The model the promoted message was queued with, if it named one (endTurnPromotingQueued set it).
+      modelConfigId: updated.last_model_config_id,
+      createdBy: chat.owner_id,
+    }),
+  ]);
+  return { before: chat, chat: updated, next: updated.turn, promoted: message ?? null, hasUnread };
 }

@@ -10,7 +10,8 @@ import {
   insertMessagesIfCurrentTurn,
   type PromptRow,
 } from '../db/repositories/messages.repository';
-import { readModelStep, startModelStep } from '../db/repositories/steps.repository';
+import { readModelStep, startModelStep, type QueuedTurn } from '../db/repositories/steps.repository';
+import { recountSlots } from '../db/repositories/turn-slots.repository';
 import type { LinkedWorkspace } from '../db/repositories/workspaces.repository';
 import { LlmError } from '../llm/errors';
 import { emptyUsage, type FinishReason, type ModelRequest, type ModelStepResult, type Usage } from '../llm/types';
@@ -29,11 +30,14 @@ import { loadPromptFiles } from './prompt-files';
 import { StepAccumulator } from './step-accumulator';
 import type { TurnDeps, StepInput, StepContext } from './deps';
 import { toolNotesText } from './chat-tools';
+import { effectiveApproval } from './tool-approval-policy';
 import { INTERRUPT } from './deps';
 
 export interface ToolCallSummary {
   id: string;
   name: string;
+  /** Set when the call must wait for the user's approval (docs/tool-approval.md); absent: it runs at once. */
+  approval?: 'ask';
 }
 
 export type StepSummary =
@@ -51,7 +55,9 @@ export type StepSummary =
       workspaceHostId?: string | null;
     }
   | { status: 'interrupted' }
-  | { status: 'fenced' };
+  | { status: 'fenced' }
+  /** The owner's running-turn slots are all taken: the turn waits (docs/operations.md "Fair scheduling"). */
+  | { status: 'queued'; position: number };
 
 /**
  * Runs step `step` of turn `turn`. Throws the provider's LlmError (to be classified and retried by
@@ -62,7 +68,10 @@ export async function runModelStep(deps: TurnDeps, input: StepInput, ctx: StepCo
   // One statement opens the step: the fence (step 0 also moves the chat to `running`), the config
   // generation the caches below are checked against, and the prompt rows.
   const read =
-    input.step === 0 ? await startModelStep(db, input.chatId, input.turn) : await readModelStep(db, input.chatId);
+    input.step === 0
+      ? await startModelStep(db, input.chatId, input.turn, deps.maxRunningTurnsPerUser)
+      : await readModelStep(db, input.chatId);
+  if (read && 'queued' in read) return queuedTurn(deps, input, read);
   if (!read || read.chat.turn !== input.turn) return { status: 'fenced' };
   const { chat, configGeneration, prompt: rows } = read;
   if (input.step === 0) bus.publish(chat.id, { type: 'status', chat_id: chat.id, status: 'running' });
@@ -74,12 +83,16 @@ export async function runModelStep(deps: TurnDeps, input: StepInput, ctx: StepCo
       : primary;
   ctx.onProvider?.(model.providerKind);
   ctx.onModel?.(model, primary);
-  const [{ systemPrompt, userPrompt, userThreshold }, workspaceContext, tools] = await Promise.all([
+  const [{ systemPrompt, userPrompt, userThreshold, builtInApproval }, workspaceContext, tools] = await Promise.all([
     deps.settings.forUser(chat.owner_id, configGeneration),
     chat.workspace_id ? workspaceContextFor(deps, chat.id, read.workspace) : null,
     deps.chatTools(chat, configGeneration),
   ]);
   const toolNotes = toolNotesText(tools.notes);
+  const toolCall = (id: string, name: string): ToolCallSummary =>
+    effectiveApproval(name, tools.approval(name) ?? builtInApproval(name), chat) === 'ask'
+      ? { id, name, approval: 'ask' }
+      : { id, name };
   const instructions: PromptMessage[] = [
     ...(systemPrompt ? [{ role: 'system' as const, content: [{ type: 'text' as const, text: systemPrompt }] }] : []),
     ...(userPrompt
@@ -98,9 +111,11 @@ export async function runModelStep(deps: TurnDeps, input: StepInput, ctx: StepCo
   if ((ctx.attempt ?? 1) > 1) {
     // A retry whose earlier run committed its message (the completion was lost): exactly once.
     const committed = await findMessageByStepKey(db, chat.id, stepKey(input.turn, input.step, 'assistant'));
-    if (committed) return committedStepSummary(deps, input, read, committed, model, userThreshold);
+    if (committed) return committedStepSummary(deps, input, read, committed, model, userThreshold, toolCall);
     ctx.onRerun?.();
   }
+  // Over the owner's spend limit the provider is not called: a non-retryable usage_limit failure.
+  await deps.budget?.check(chat.owner_id, configGeneration);
   // Stored file parts hold ids only; their bytes are read now, for this request (prompt-files.ts).
   const history = await loadPromptFiles(
     db,
@@ -169,9 +184,10 @@ export async function runModelStep(deps: TurnDeps, input: StepInput, ctx: StepCo
 
   const stored = await persistAssistant(deps, input, model, result, Date.now() - started);
   if (!stored) return { status: 'fenced' };
+  deps.budget?.add(chat.owner_id, calculateCostMicros(result.usage, model.prices));
   const toolCalls = result.content
     .filter((p) => p.type === 'tool-call' && !p.providerExecuted)
-    .map((p) => ({ id: (p as { id: string }).id, name: (p as { name: string }).name }));
+    .map((p) => toolCall((p as { id: string }).id, (p as { name: string }).name));
   return okSummary(deps, input, read, model, userThreshold, {
     toolCalls,
     finishReason: result.finishReason,
@@ -181,6 +197,16 @@ export async function runModelStep(deps: TurnDeps, input: StepInput, ctx: StepCo
 }
 
 type StepRead = NonNullable<Awaited<ReturnType<typeof readModelStep>>>;
+
+/**
+ * A first step refused a running-turn slot: tells the chat's clients where the turn waits, and recounts the
+ * owner's slots (one lost to a run that never ended comes back, so the queue cannot stall on it).
+ */
+async function queuedTurn(deps: TurnDeps, input: StepInput, queued: QueuedTurn): Promise<StepSummary> {
+  deps.bus.publish(input.chatId, { type: 'turn_queued', chat_id: input.chatId, position: queued.position });
+  await recountSlots(deps.db, queued.ownerId);
+  return { status: 'queued', position: queued.position };
+}
 type UserThreshold = (modelConfigId: string) => number | null;
 
 /** The summary of a step whose message is committed: its tool calls, whether to go on, whether to compact. */
@@ -226,11 +252,12 @@ function committedStepSummary(
   committed: ChatMessageRow,
   model: ResolvedModel,
   userThreshold: UserThreshold,
+  toolCall: (id: string, name: string) => ToolCallSummary,
 ): StepSummary {
   if (read.chat.status === 'waiting') return { status: 'interrupted' };
   const toolCalls = decodeParts(committed.content)
     .filter((p) => p.type === 'tool-call' && !p.provider_executed && p.tool_call_id && p.tool_name)
-    .map((p) => ({ id: p.tool_call_id!, name: p.tool_name! }));
+    .map((p) => toolCall(p.tool_call_id!, p.tool_name!));
   return okSummary(deps, input, read, model, userThreshold, {
     toolCalls,
     finishReason: toolCalls.length > 0 ? 'tool-calls' : 'stop',

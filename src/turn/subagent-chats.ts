@@ -18,6 +18,7 @@ import { decodeParts } from '../messages/parts';
 import { messageRow, stepKey } from '../messages/rows';
 import { fallbackTitle, normalizeTitle } from '../chat/title';
 import { workspaceAwarenessRow } from '../chat/workspace-awareness';
+import { UsageLimitExceededError } from '../usage/limits';
 
 export interface SubagentCall {
   chatId: string;
@@ -63,6 +64,24 @@ async function ownChild(deps: Pick<ChatServiceDeps, 'db'>, parentId: string, chi
 }
 
 /**
+ * The error result of a spawn over the owner's spend limit, or null. A retried spawn whose first attempt
+ * created the child already goes on with it: that child was accepted under the limit.
+ */
+async function spendLimitRefusal(
+  deps: ChatServiceDeps,
+  ownerId: string,
+  childId: string,
+): Promise<SubagentResult | null> {
+  try {
+    await deps.usage?.assertWithinLimit(ownerId);
+    return null;
+  } catch (err) {
+    if (!(err instanceof UsageLimitExceededError)) throw err;
+    return (await findChat(deps.db, childId)) ? null : fail(err.message);
+  }
+}
+
+/**
  * Creates the child chat with its first messages (status pending, turn 1): the model-only workspace
  * awareness message (the parent's workspace, which the child shares) and the prompt. Depth 1:
  * children cannot spawn.
@@ -78,6 +97,8 @@ export async function spawnSubagent(
   if (typeof args === 'string') return { error: fail(args) };
 
   const id = childChatId(parent.id, call.callId);
+  const refused = await spendLimitRefusal(deps, parent.owner_id, id);
+  if (refused) return { error: refused };
   const rootChatId = parent.root_chat_id ?? parent.id;
   const created = await deps.db.transaction().execute(async (trx) => {
     const row = await trx
@@ -95,8 +116,9 @@ export async function spawnSubagent(
         last_error: null,
         last_error_kind: null,
         labels: JSON.stringify({}),
-        // The child uses its parent's MCP servers.
+        // The child uses its parent's MCP servers and asks about every tool its parent asks about.
         mcp_server_ids: parent.mcp_server_ids,
+        tool_approval_ask: parent.tool_approval_ask,
         mode: null,
         last_read_message_id: null,
       })
@@ -185,7 +207,12 @@ export async function messageSubagent(deps: ChatServiceDeps, call: SubagentCall)
   const sent = await sendMessage(deps, { id: child.owner_id, role: 'member' }, child.id, {
     content: [{ type: 'text', text: args.message }],
     busy_behavior: 'interrupt',
+  }).catch((err: unknown) => {
+    // Over the spend limit the model is told so; anything else fails the activity (and is retried).
+    if (err instanceof UsageLimitExceededError) return fail(err.message);
+    throw err;
   });
+  if ('isError' in sent) return sent;
   return { result: { chat_id: child.id, delivered: true, queued: sent.queued }, isError: false };
 }
 

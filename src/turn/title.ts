@@ -4,13 +4,14 @@
  * renamed the chat meanwhile. Best effort by design: callers ignore its failures. The placeholder title
  * a chat gets at creation, and the normalisation both share, live in src/chat/title.ts.
  */
-import type { LlmProvider, ModelRequest } from '../llm/types';
+import type { LlmProvider, ModelRequest, Usage } from '../llm/types';
 import { completeText } from './compaction';
 import { fallbackTitle, normalizeTitle } from '../chat/title';
 import { findChatWithConfigGeneration } from '../db/repositories/steps.repository';
 import { titleModelFor } from '../llm/registry';
 import { decodeParts } from '../messages/parts';
 import type { TurnDeps } from './deps';
+import { pricingFor, recordSideCall } from '../usage/side-calls';
 
 /** Time allowed for the title call. */
 export const TITLE_TIMEOUT_MS = 30_000;
@@ -57,6 +58,8 @@ export function shouldGenerateTitle(state: TitleState): boolean {
 export interface GenerateTitleOptions {
   /** Default {@link TITLE_TIMEOUT_MS}. */
   timeoutMs?: number;
+  /** Told the call's token usage once the provider answered: what the title cost. */
+  onUsage?: (usage: Usage) => void;
 }
 
 /**
@@ -86,6 +89,7 @@ export async function generateTitle(
   const raw = await completeText(provider, request, {
     timeoutMs: opts.timeoutMs ?? TITLE_TIMEOUT_MS,
     ...(signal ? { signal } : {}),
+    onUsage: opts.onUsage,
   });
   const title = normalizeTitle(raw);
   if (title === '' || title === fallbackTitle(firstUserText)) return null;
@@ -123,13 +127,25 @@ export async function generateChatTitle(
   };
   if (!shouldGenerateTitle(state)) return { title: null };
 
+  // Over the owner's spend limit the chat keeps its placeholder title: no model call is made.
+  if (deps.budget && !(await deps.budget.allows(chat.owner_id, configGeneration))) return { title: null };
   const model = await deps.models.resolve(chat.last_model_config_id, configGeneration);
-  const title = await generateTitle(
-    model.provider,
-    titleModelFor(model.providerKind) ?? model.model,
-    firstUserText,
-    signal,
-  );
+  const titleModel = titleModelFor(model.providerKind) ?? model.model;
+  let usage: Usage | null = null;
+  const title = await generateTitle(model.provider, titleModel, firstUserText, signal, {
+    onUsage: (u) => (usage = u),
+  }).finally(async () => {
+    if (!usage) return;
+    const pricing = () => pricingFor(deps.db, model, titleModel);
+    await recordSideCall(deps, {
+      chatId: chat.id,
+      ownerId: chat.owner_id,
+      kind: 'title',
+      model: titleModel,
+      pricing,
+      usage,
+    });
+  });
   if (!title) return { title: null };
   const updated = await deps.db
     .updateTable('chats')

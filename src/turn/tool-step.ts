@@ -64,7 +64,8 @@ export function localToolCalls(parts: ChatMessagePart[], workflowTools: Readonly
 }
 
 /**
- * Runs the local tool calls of step `input.step`. On interrupt (signal reason INTERRUPT) the
+ * Runs the local tool calls of step `input.step` (with `ctx.only`, those of them only: the rest wait for
+ * approval or were denied, docs/tool-approval.md). On interrupt (signal reason INTERRUPT) the
  * unfinished calls get the interrupted result and everything is persisted; on any other abort
  * (worker shutdown) nothing is persisted and the error propagates so the step is retried elsewhere.
  */
@@ -72,12 +73,14 @@ export async function runToolStep(
   deps: ToolStepDeps,
   input: StepInput,
   workflowTools: ReadonlySet<string>,
-  ctx: { signal: AbortSignal; heartbeat: () => void },
+  ctx: { signal: AbortSignal; heartbeat: () => void; only?: ReadonlySet<string> },
 ): Promise<ToolStepSummary> {
   const read = await readToolStep(deps.db, input.chatId, stepKey(input.turn, input.step, 'assistant'));
   if (!read || read.chat.turn !== input.turn || !read.stepContent) return { status: 'fenced', results: 0 };
   const { chat } = read;
-  const calls = localToolCalls(decodeParts(read.stepContent), workflowTools);
+  const calls = localToolCalls(decodeParts(read.stepContent), workflowTools).filter(
+    (c) => !ctx.only || ctx.only.has(c.id),
+  );
   if (calls.length === 0) return { status: 'ok', results: 0 };
 
   const workspace = await deps.workspaceFor(chat.id, read.workspace);

@@ -73,6 +73,8 @@ describe('runModelStep', () => {
       settings: new StepSettingsCache(db),
       log: createLogger('silent', 'test'),
       maxSteps: 10,
+      approvalTimeoutMs: 86_400_000,
+      maxRunningTurnsPerUser: 0,
       chatTools: async () => ({ specs: [], notes: [], approval: () => undefined }),
       tools: buildToolRegistry([]),
       workspaceFor: async () => null,
@@ -80,6 +82,7 @@ describe('runModelStep', () => {
         requestTurn: async () => undefined,
         interrupt: async () => undefined,
         notifySubagentFinished: async () => undefined,
+        decideToolCall: async () => 'not_waiting' as const,
       },
     };
   });

@@ -280,6 +280,46 @@ describe('MCP servers', () => {
     await app.request('DELETE', `/admin/mcp-servers/${added.id}`);
   });
 
+  it('asks the member before a call of an `ask` server runs, and runs the tool its policy lets through at once', async () => {
+    const server = await everything('streamable_http');
+    // The server asks for every tool but echo.
+    const added = await addServer({ url: server.info.url, approval: 'ask', tool_approval: { echo: 'auto' } });
+    fake.enqueue(
+      toolCalls([
+        { id: 'call_sum', name: `${added.slug}__get-sum`, args: { a: 2, b: 3 } },
+        { id: 'call_echo', name: `${added.slug}__echo`, args: { message: 'no approval needed' } },
+      ]),
+      text('Both ran.'),
+    );
+    const created = await asMember('POST', '/chats', {
+      content: [{ type: 'text', text: 'Add and echo' }],
+      mcp_server_ids: [added.id],
+    });
+    const chatId: string = created.body.id;
+    const pending = await until(
+      async () => {
+        const { body } = await asMember('GET', `/chats/${chatId}/tool-approvals?pending=true`);
+        return body.approvals.length > 0 ? body.approvals : undefined;
+      },
+      'the call to wait for approval',
+      60_000,
+    );
+    expect(pending).toEqual([expect.objectContaining({ call_id: 'call_sum', tool_name: `${added.slug}__get-sum` })]);
+    // The auto call ran while the other one waited.
+    await until(async () => ((await toolResults(chatId)).length === 1 ? true : undefined), 'the echo result', 30_000);
+    expect(await toolResults(chatId)).toEqual([
+      expect.objectContaining({ tool_name: `${added.slug}__echo`, result: 'Echo: no approval needed' }),
+    ]);
+    expect((await asMember('GET', `/chats/${chatId}`)).body.status).toBe('requires_action');
+
+    const decided = await asMember('POST', `/chats/${chatId}/tool-calls/call_sum/decision`, { decision: 'approve' });
+    expect(decided.status).toBe(200);
+    expect(decided.body).toMatchObject({ decision: 'approved', decided_by: member.id });
+    await settled(chatId);
+    expect(JSON.stringify(await toolResults(chatId))).toContain('The sum of 2 and 3 is 5');
+    await app.request('DELETE', `/admin/mcp-servers/${added.id}`);
+  });
+
   it('connects a member’s account with OAuth, calls the server with the token and refreshes a revoked one', async () => {
     const oauthServer = await startOAuthMcpServer();
     children.push(oauthServer);

@@ -27,6 +27,8 @@ export function mockActivities(overrides: Partial<Activities>): Activities {
     closeSubagent: unexpected('closeSubagent'),
     finishTurn: unexpected('finishTurn'),
     compactChat: unexpected('compactChat'),
+    requestToolApprovals: unexpected('requestToolApprovals'),
+    recordToolDecisions: unexpected('recordToolDecisions'),
     // Title generation is best effort and runs on every first turn; most tests do not care.
     generateChatTitle: async () => ({ title: null }),
   };

@@ -1,19 +1,34 @@
 /**
  * Bearer-token authentication. Browsers' EventSource cannot send headers, so the stream endpoints
- * also accept `?access_token=`. Sets ctx.state.actor; `requireAdmin` guards admin-only routes.
+ * also accept `?access_token=`. Sets ctx.state.actor (and ctx.state.credential, the token itself,
+ * for the rate limit and the streams' token watch); `requireAdmin` guards admin-only routes. An
+ * address with too many invalid tokens is refused before its token is looked up (AuthFailureThrottle).
  */
 import type { Middleware } from 'koa';
 import { ForbiddenError, UnauthorizedError } from '../../errors';
-import type { TokenAuthenticator } from '../../security/tokens';
+import type { LiveToken, TokenAuthenticator } from '../../security/tokens';
 import type { Actor } from '../../security/actor';
+import type { AuthFailureThrottle } from '../limits/rate-limit';
+
+/** The token a request authenticated with. */
+export interface Credential {
+  token: string;
+  live: LiveToken;
+}
 
 /** The caller `authenticate` resolved; only for routes mounted after it. */
 export function actor(ctx: { state: { actor?: Actor } }): Actor {
   return ctx.state.actor!;
 }
 
-export function authenticate(tokens: TokenAuthenticator): Middleware {
+/** The token `authenticate` accepted; only for routes mounted after it. */
+export function credential(ctx: { state: { credential?: Credential } }): Credential {
+  return ctx.state.credential!;
+}
+
+export function authenticate(tokens: TokenAuthenticator, throttle?: AuthFailureThrottle): Middleware {
   return async (ctx, next) => {
+    await throttle?.check(ctx);
     const header = ctx.get('Authorization');
     const match = /^Bearer\s+(\S+)$/i.exec(header);
     const queryToken =
@@ -21,8 +36,12 @@ export function authenticate(tokens: TokenAuthenticator): Middleware {
     const token = match?.[1] ?? queryToken;
     if (!token) throw new UnauthorizedError();
     const live = await tokens.authenticate(token);
-    if (!live) throw new UnauthorizedError('The API token is invalid, expired or revoked.');
+    if (!live) {
+      await throttle?.failed(ctx);
+      throw new UnauthorizedError('The API token is invalid, expired or revoked.');
+    }
     ctx.state.actor = { id: live.userId, role: live.role } satisfies Actor;
+    ctx.state.credential = { token, live } satisfies Credential;
     await next();
   };
 }

@@ -25,14 +25,18 @@ import type { ChatInputPart } from '../../messages/parts';
 import { ChatStreamHub, createStreamStore } from '../../stream/chat-stream';
 import { parseEventId } from '../../stream/cursor';
 import { streamWatch } from '../../stream/watch-stream';
+import type { ChatStreamEnd, StreamGuard, WatchStreamEnd } from '../limits/streams';
 import { actor } from '../middleware/auth';
-import { SseWriter } from '../sse';
+import { idempotent, storeInTransaction } from '../middleware/idempotency';
 import { mountRoute } from '../openapi';
 import { chatsApi } from './chats.schema';
 import type { AppDeps } from '../deps';
 
-/** The chat router (mounted after authentication); declarations live in chats.schema.ts. */
-export function chatsRouter(deps: AppDeps): Router {
+/**
+ * The chat router (mounted after authentication); declarations live in chats.schema.ts. Its two
+ * streams start through `streams`: a slot per stream, and a final `stream_end` when the token goes.
+ */
+export function chatsRouter(deps: AppDeps, streams: StreamGuard): Router {
   const router = new Router();
   const sseOptions = { heartbeatMs: deps.sseHeartbeatMs, maxBufferedBytes: deps.sseMaxBufferedBytes };
   // One per app: a chat's clients share one bus subscription, one read per hint and one encoding per event.
@@ -40,11 +44,16 @@ export function chatsRouter(deps: AppDeps): Router {
 
   const withinLimit = messageSizeCheck(deps.maxMessageBytes);
 
-  mountRoute(router, chatsApi.create, async (ctx, { body }) => {
-    withinLimit(body.content);
-    ctx.body = await createChat(deps, actor(ctx), body);
-    ctx.status = 201;
-  });
+  // With an Idempotency-Key the response is stored in the transaction that creates the chat / the message.
+  mountRoute(
+    router,
+    chatsApi.create,
+    idempotent(deps, async (ctx, { body }) => {
+      withinLimit(body.content);
+      ctx.body = await createChat(deps, actor(ctx), body, storeInTransaction(ctx, 201));
+      ctx.status = 201;
+    }),
+  );
 
   mountRoute(router, chatsApi.list, async (ctx, { query }) => {
     ctx.body = await listChats(deps, actor(ctx), {
@@ -57,7 +66,7 @@ export function chatsRouter(deps: AppDeps): Router {
   });
 
   mountRoute(router, chatsApi.watch, (ctx) => {
-    const sse = new SseWriter(ctx, sseOptions);
+    const sse = streams.start(ctx, sseOptions, (reason) => ({ kind: 'stream_end', reason }) satisfies WatchStreamEnd);
     // First on the wire, so a client knows the feed is live before any chat changes.
     sse.comment('ping');
     streamWatch(deps.bus, actor(ctx).id, sse);
@@ -75,10 +84,14 @@ export function chatsRouter(deps: AppDeps): Router {
     ctx.body = await listMessages(deps, actor(ctx), params.id, { beforeId: query.before_id, limit: query.limit });
   });
 
-  mountRoute(router, chatsApi.sendMessage, async (ctx, { params, body }) => {
-    withinLimit(body.content);
-    ctx.body = await sendMessage(deps, actor(ctx), params.id, body);
-  });
+  mountRoute(
+    router,
+    chatsApi.sendMessage,
+    idempotent(deps, async (ctx, { params, body }) => {
+      withinLimit(body.content);
+      ctx.body = await sendMessage(deps, actor(ctx), params.id, body, storeInTransaction(ctx, 200));
+    }),
+  );
 
   mountRoute(router, chatsApi.editMessage, async (ctx, { params, body }) => {
     withinLimit(body.content);
@@ -114,7 +127,11 @@ export function chatsRouter(deps: AppDeps): Router {
       throw new ValidationError('Invalid Last-Event-ID.', undefined, 'invalid_cursor');
     }
     const cursor = fromHeader ?? { messageId: query.after_id ?? 0, counter: 0 };
-    const sse = new SseWriter(ctx, sseOptions);
+    const sse = streams.start(
+      ctx,
+      sseOptions,
+      (reason) => ({ type: 'stream_end', chat_id: chat.id, reason }) satisfies ChatStreamEnd,
+    );
     await chatStreams.stream(chat.id, cursor, sse);
   });
 

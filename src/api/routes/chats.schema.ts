@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { chatInputPartSchema } from '../../messages/parts';
 import { MAX_PIN_ORDER } from '../../chat/chat-list';
+import { idempotencyKeyHeaderDoc, idempotencyResponseDocs } from '../middleware/idempotency';
 import { defineRoute } from '../openapi';
 import { timestamp, uuidParam } from './common.schema';
 
@@ -47,6 +48,14 @@ const content = z.array(chatInputPartSchema).min(1, 'Content is required.').max(
 
 const mcpServerIds = z.array(z.uuid({ message: 'Invalid MCP server id.' })).max(100);
 
+/** A chat's own approval settings (docs/tool-approval.md). */
+const toolApproval = z.strictObject({
+  ask: z
+    .array(z.string().regex(/^(\*|[A-Za-z0-9_.-]{1,128})$/, 'A tool name (letters, digits, `_`, `.`, `-`) or `*`.'))
+    .max(200)
+    .describe('Tools whose calls wait for the user’s approval even where the admin’s policy lets them run; `*`: all.'),
+});
+
 export const createChatBody = z.strictObject({
   content: content.describe('The first user message.'),
   model_config_id: z.uuid().optional().describe('Model config to use; the default one when omitted.'),
@@ -63,6 +72,9 @@ export const createChatBody = z.strictObject({
       'Enabled MCP servers (GET /mcp-servers) whose tools the chat offers. Omitted: the `default_on` servers. ' +
         '`force_on` servers are always added. An unknown or disabled id is a 400 (`mcp_server_not_found`).',
     ),
+  tool_approval: toolApproval
+    .optional()
+    .describe('Ask for more approvals than the admin’s policy (never fewer); sub-agents inherit it.'),
 });
 
 /** A message may switch the chat's model from its turn on. */
@@ -126,8 +138,17 @@ export const updateChatBody = z
         'Replaces the chat’s MCP servers from its next step on; `force_on` servers are always added. An unknown ' +
           'or disabled id is a 400 (`mcp_server_not_found`) and nothing changes.',
       ),
+    tool_approval: toolApproval
+      .optional()
+      .describe(
+        'Replaces the tools the chat asks about, from its next step on; a tool named here (every tool, for `*`) ' +
+          'is no longer approved for the rest of the chat.',
+      ),
   })
-  .refine((b) => Object.keys(b).length > 0, 'Give at least one of title, labels, archived, pin_order, mcp_server_ids.');
+  .refine(
+    (b) => Object.keys(b).length > 0,
+    'Give at least one of title, labels, archived, pin_order, mcp_server_ids, tool_approval.',
+  );
 
 export const markReadBody = z.strictObject({
   message_id: z
@@ -185,6 +206,13 @@ export const watchQuery = z.object({ access_token: z.string().optional() });
 
 const chatsTag = 'Chats';
 
+/** The 429 of the two streams: their per-user cap first (README "Request limits"). */
+const TOO_MANY_STREAMS = {
+  description:
+    'The user already holds CHATD_MAX_STREAMS_PER_USER open streams on this API process (`too_many_streams`), ' +
+    'or a rate limit (`rate_limited`, `too_many_auth_failures`, with `Retry-After`).',
+};
+
 /** GET /chats/{id}/diff (src/workspaces/diff-status.ts). */
 export const chatDiffResponse = z.object({
   chat_id: z.uuid(),
@@ -225,6 +253,7 @@ export const chatsApi = {
     tag: chatsTag,
     access: 'user',
     schemas: { body: createChatBody },
+    headers: [idempotencyKeyHeaderDoc],
     responses: {
       201: { description: 'The chat (status `pending`).' },
       400: {
@@ -232,7 +261,8 @@ export const chatsApi = {
           '`workspace_not_found` (unknown, or not the caller’s), `workspace_deleted` or `mcp_server_not_found`; ' +
           'nothing is created.',
       },
-      409: { description: 'A usage limit was reached.' },
+      409: { description: `A usage limit was reached, or ${idempotencyResponseDocs.inProgress}` },
+      422: idempotencyResponseDocs[422],
       503: { description: 'The workflow service is unavailable (`dependency_unavailable`).' },
     },
   }),
@@ -256,11 +286,12 @@ export const chatsApi = {
     description:
       'Lifecycle events of all the caller’s chats: `created`, `deleted` (archived), `status_change` (with ' +
       '`has_unread` when a turn ended), `title_change`, `read_change`, `pin_change`, each with data `{kind, chat}`. ' +
-      'Starts with a `: ping` comment; live only.',
+      'Starts with a `: ping` comment; live only. A revoked or expired token ends it with `stream_end` ' +
+      '(data `{kind, reason}`).',
     tag: chatsTag,
     access: 'user',
     schemas: { query: watchQuery },
-    responses: { 200: { description: 'An event stream.', contentType: 'text/event-stream' } },
+    responses: { 200: { description: 'An event stream.', contentType: 'text/event-stream' }, 429: TOO_MANY_STREAMS },
   }),
   get: defineRoute({
     method: 'get',
@@ -322,8 +353,13 @@ export const chatsApi = {
     tag: chatsTag,
     access: 'user',
     schemas: { params: chatIdParams, body: sendMessageBody },
+    headers: [idempotencyKeyHeaderDoc],
     responses: {
       200: { description: '`{message?, queued_message?, queued}`.' },
+      409: {
+        description: `A usage limit was reached (also for a message that would queue), or ${idempotencyResponseDocs.inProgress}`,
+      },
+      422: idempotencyResponseDocs[422],
       429: { description: 'The queue is full (`queue_full`).' },
     },
   }),
@@ -337,7 +373,10 @@ export const chatsApi = {
     tag: chatsTag,
     access: 'user',
     schemas: { params: messageParams, body: editMessageBody },
-    responses: { 200: { description: 'The new message (a new id).' } },
+    responses: {
+      200: { description: 'The new message (a new id).' },
+      409: { description: 'A usage limit was reached (`usage_limit_exceeded`); nothing changes.' },
+    },
   }),
   deleteQueued: defineRoute({
     method: 'delete',
@@ -356,7 +395,10 @@ export const chatsApi = {
     tag: chatsTag,
     access: 'user',
     schemas: { params: queuedMessageParams, body: promoteQueuedBody },
-    responses: { 200: { description: 'The new user message.' } },
+    responses: {
+      200: { description: 'The new user message.' },
+      409: { description: 'A usage limit was reached (`usage_limit_exceeded`); the message stays queued.' },
+    },
   }),
   interrupt: defineRoute({
     method: 'post',
@@ -387,11 +429,12 @@ export const chatsApi = {
     summary: 'Stream a chat (Server-Sent Events)',
     description:
       'A snapshot (status, messages after the cursor, the in-flight partial, the queue), then live events. ' +
-      'Resume with `Last-Event-ID` or `after_id`. EventSource clients may pass the token as `access_token`.',
+      'Resume with `Last-Event-ID` or `after_id`. EventSource clients may pass the token as `access_token`. ' +
+      'When that token is revoked or expires, a final `stream_end` event (`reason`) ends the stream.',
     tag: chatsTag,
     access: 'user',
     schemas: { params: chatIdParams, query: streamQuery },
     headers: [{ name: 'Last-Event-ID', description: 'The id of the last event received, to resume after it.' }],
-    responses: { 200: { description: 'An event stream.', contentType: 'text/event-stream' } },
+    responses: { 200: { description: 'An event stream.', contentType: 'text/event-stream' }, 429: TOO_MANY_STREAMS },
   }),
 };

@@ -5,12 +5,20 @@
  */
 import type { IncomingMessage } from 'node:http';
 import Router from '@koa/router';
+import type { Context } from 'koa';
 import getRawBody from 'raw-body';
 import { PayloadTooLargeError } from '../../errors';
-import { MAX_FILE_BYTES, MAX_FILE_NAME_BYTES, truncateUtf8 } from '../../files/file-types';
+import {
+  isImageMediaType,
+  MAX_FILE_BYTES,
+  MAX_FILE_NAME_BYTES,
+  normalizeMediaType,
+  truncateUtf8,
+} from '../../files/file-types';
 import { getFile, uploadFile } from '../../files/files.service';
 import { formatContentDisposition, parseContentDispositionFileName } from '../content-disposition';
 import { actor } from '../middleware/auth';
+import { idempotent } from '../middleware/idempotency';
 import { mountRoute } from '../openapi';
 import { filesApi as api } from './files.schema';
 import type { AppDeps } from '../deps';
@@ -32,17 +40,41 @@ async function readUpload(req: IncomingMessage): Promise<Buffer> {
   }
 }
 
+/** The upload's bytes, read once per request (the Idempotency-Key fingerprint may read them first). */
+function uploadBytes(ctx: Context): Promise<Buffer> {
+  return ((ctx.state as { uploadBytes?: Promise<Buffer> }).uploadBytes ??= readUpload(ctx.req));
+}
+
+/**
+ * What an upload's Idempotency-Key fingerprint covers: its Content-Type, Content-Disposition and bytes. The
+ * bytes of a type uploadFile refuses unread are not read for it either; that refusal depends on the headers only.
+ */
+async function uploadFingerprintBody(ctx: Context): Promise<Buffer> {
+  const contentType = ctx.get('Content-Type');
+  const headers = Buffer.from(`${contentType}\n${ctx.get('Content-Disposition')}\n`);
+  if (!isImageMediaType(normalizeMediaType(contentType))) return headers;
+  return Buffer.concat([headers, await uploadBytes(ctx)]);
+}
+
 /** The files router (mounted after authentication). */
 export function filesRouter(deps: AppDeps): Router {
   const router = new Router();
-  mountRoute(router, api.upload, async (ctx) => {
-    ctx.body = await uploadFile(deps, actor(ctx), {
-      contentType: ctx.get('Content-Type') || undefined,
-      fileName: parseContentDispositionFileName(ctx.get('Content-Disposition') || undefined),
-      readBody: () => readUpload(ctx.req),
-    });
-    ctx.status = 201;
-  });
+  mountRoute(
+    router,
+    api.upload,
+    idempotent(
+      deps,
+      async (ctx) => {
+        ctx.body = await uploadFile(deps, actor(ctx), {
+          contentType: ctx.get('Content-Type') || undefined,
+          fileName: parseContentDispositionFileName(ctx.get('Content-Disposition') || undefined),
+          readBody: () => uploadBytes(ctx),
+        });
+        ctx.status = 201;
+      },
+      { body: uploadFingerprintBody },
+    ),
+  );
   mountRoute(router, api.download, async (ctx, { params }) => {
     const file = await getFile(deps, actor(ctx), params.id);
     ctx.set('Cache-Control', 'private, max-age=31536000, immutable');

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { IMAGE_MEDIA_TYPES } from '../../files/file-types';
+import { idempotencyKeyHeaderDoc, idempotencyResponseDocs } from '../middleware/idempotency';
 import { defineRoute } from '../openapi';
 import { idParams, timestamp } from './common.schema';
 
@@ -37,9 +38,12 @@ export const filesApi = {
         name: 'Content-Disposition',
         description: 'Optional file name: `attachment; filename="a.png"; filename*=UTF-8\'\'%E2%82%AC.png` (RFC 5987).',
       },
+      idempotencyKeyHeaderDoc,
     ],
     responses: {
       201: { description: 'The stored file.', schema: fileSchema },
+      409: { description: idempotencyResponseDocs.inProgress },
+      422: idempotencyResponseDocs[422],
       413: { description: 'The file is larger than 10 MiB (`payload_too_large`).' },
     },
   }),

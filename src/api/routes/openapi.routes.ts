@@ -10,10 +10,12 @@ import { VERSION } from '../../version';
 import { buildOpenApiDocument, defineRoute, mountRoute, type RouteDoc } from '../openapi';
 import { chatsApi } from './chats.schema';
 import { configApi } from './config.schema';
+import { costApi } from './cost.schema';
 import { filesApi } from './files.schema';
 import { mcpServersApi } from './mcp-servers.schema';
 import { modelConfigsApi } from './model-configs.schema';
 import { pushApi } from './push.schema';
+import { usageLimitsApi } from './usage-limits.schema';
 import { usersApi } from './users.schema';
 import { workspacesApi } from './workspaces.schema';
 
@@ -70,6 +72,8 @@ export const apiRoutes: readonly RouteDoc[] = [
   ...Object.values(workspacesApi),
   ...Object.values(pushApi),
   ...Object.values(mcpServersApi),
+  ...Object.values(usageLimitsApi),
+  ...Object.values(costApi),
 ];
 
 /** The OpenAPI document of the whole API. */

@@ -169,13 +169,35 @@ export function markTurnRunningQuery(
   db: QueryCreator<Database>,
   id: string,
   turn: number,
+  slots: 'off' | 'after admitted' = 'off',
 ): UpdateQueryBuilder<Database, 'chats', 'chats', UpdateResult> {
   const starts = sql<boolean>`turn = ${turn} and status in ('pending', 'running')`;
+  if (slots === 'off') {
+    return db
+      .updateTable('chats')
+      .set({
+        status: sql<ChatStatus>`case when ${starts} then 'running'::chat_status else status end`,
+        updated_at: sql<Date>`case when ${starts} then now() else updated_at end`,
+        // A turn that waited for a slot before the cap was turned off leaves the queue as it starts.
+        awaiting_slot_since: sql<Date | null>`case when ${starts} then null else awaiting_slot_since end`,
+      })
+      .where('id', '=', id)
+      .where('turn', '<=', turn);
+  }
+  // With fair scheduling (a CTE `admitted` took a slot, or did not: turn-slots.repository.ts) a root chat
+  // starts only holding a slot; one that does not get one stays `pending` and joins the queue.
+  const took = sql<boolean>`exists (select from admitted)`;
+  const mayRun = sql<boolean>`(parent_chat_id is not null or holds_turn_slot or ${took})`;
   return db
     .updateTable('chats')
     .set({
-      status: sql<ChatStatus>`case when ${starts} then 'running'::chat_status else status end`,
-      updated_at: sql<Date>`case when ${starts} then now() else updated_at end`,
+      status: sql<ChatStatus>`case when ${starts} and ${mayRun} then 'running'::chat_status else status end`,
+      updated_at: sql<Date>`case when ${starts} and ${mayRun} then now() else updated_at end`,
+      holds_turn_slot: sql<boolean>`holds_turn_slot or ${took}`,
+      awaiting_slot_since: sql<Date | null>`case
+        when ${starts} and ${mayRun} then null
+        when ${starts} then coalesce(awaiting_slot_since, now())
+        else awaiting_slot_since end`,
     })
     .where('id', '=', id)
     .where('turn', '<=', turn);

@@ -87,12 +87,12 @@ export function configGenerationQuery(
 }
 
 /**
- * In one statement: the site config value under `siteKey` (scope `site`) and the user's config rows
+ * In one statement: the site config values under `siteKeys` (scope `site`) and the user's config rows
  * whose key is one of `userKeys` or starts with `userPrefix` (scope `user`).
  */
 export async function listSiteAndUserConfigs(
   db: Db,
-  siteKey: string,
+  siteKeys: string[],
   userId: string,
   userKeys: string[],
   userPrefix: string,
@@ -100,7 +100,7 @@ export async function listSiteAndUserConfigs(
   return db
     .selectFrom('site_configs')
     .select([sql<'site' | 'user'>`'site'`.as('scope'), 'key', 'value'])
-    .where('key', '=', siteKey)
+    .where('key', 'in', siteKeys)
     .unionAll(
       db
         .selectFrom('user_configs')

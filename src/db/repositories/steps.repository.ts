@@ -4,10 +4,11 @@
  * caches still hold), what the step works on (the prompt, or the message holding the tool calls) and
  * the chat's linked workspace row (for a tool step, also whether its use is due to be recorded).
  */
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type Kysely, type QueryCreator, type Transaction } from 'kysely';
 import { jsonArrayFrom, jsonObjectFrom } from 'kysely/helpers/postgres';
 import type { ChatRow, Database } from '../database';
 import { isRunningTurn, markTurnRunningQuery } from './chats.repository';
+import { takeSlotQuery } from './turn-slots.repository';
 import { configGenerationQuery } from './configs.repository';
 import { promptRowsQuery, type PromptRow } from './messages.repository';
 import { linkedWorkspaceQuery, WORKSPACE_USE_INTERVAL, type LinkedWorkspace } from './workspaces.repository';
@@ -75,23 +76,65 @@ export async function readModelStep(db: Db, chatId: string): Promise<ModelStepRe
   return row && toModelStepRead(row);
 }
 
+/** The first step of a turn when the chat's owner has no running-turn slot free: its place in the queue. */
+export interface QueuedTurn {
+  queued: true;
+  ownerId: string;
+  /** 1 for the owner's turn that waited longest. */
+  position: number;
+}
+
 /**
  * The first step of a turn: moves the chat to `running` (markTurnRunningQuery) and reads what
- * readModelStep reads. Undefined when the turn cannot start (superseded, stopped, or the chat is gone).
+ * readModelStep reads. With `slotCap` > 0 a root chat's turn first takes one of its owner's running-turn
+ * slots in the same statement (turn-slots.repository.ts); without one it stays `pending` and the result
+ * says where it waits. Undefined when the turn cannot start (superseded, stopped, or the chat is gone).
  */
-export async function startModelStep(db: Db, chatId: string, turn: number): Promise<ModelStepRead | undefined> {
-  const row = await db
-    .with('marked', (qc) => markTurnRunningQuery(qc, chatId, turn).returningAll())
+export async function startModelStep(db: Db, chatId: string, turn: number): Promise<ModelStepRead | undefined>;
+export async function startModelStep(
+  db: Db,
+  chatId: string,
+  turn: number,
+  slotCap: number,
+): Promise<ModelStepRead | QueuedTurn | undefined>;
+export async function startModelStep(
+  db: Db,
+  chatId: string,
+  turn: number,
+  slotCap = 0,
+): Promise<ModelStepRead | QueuedTurn | undefined> {
+  const plain = db.with('marked', (qc) => markTurnRunningQuery(qc, chatId, turn).returningAll());
+  // The CTE `admitted` is referenced by name only (in markTurnRunningQuery's SQL): the query's type is plain's.
+  const start =
+    slotCap > 0
+      ? (db
+          .with('admitted', (qc) => takeSlotQuery(qc, chatId, turn, slotCap))
+          .with('marked', (qc) =>
+            markTurnRunningQuery(
+              qc as unknown as QueryCreator<Database>,
+              chatId,
+              turn,
+              'after admitted',
+            ).returningAll(),
+          ) as unknown as typeof plain)
+      : plain;
+  const row = await start
     .selectFrom('marked')
     .selectAll('marked')
     .select((eb) => [
       // The version of the row this statement's snapshot holds (the UPDATE's effect is invisible here).
       eb.selectFrom('chats').select('turn').where('id', '=', chatId).as('snapshot_turn'),
+      sql<number>`(select count(*)::int from chats w
+          where w.owner_id = marked.owner_id and w.status = 'pending' and w.awaiting_slot_since is not null
+            and w.awaiting_slot_since < marked.awaiting_slot_since)`.as('waiting_before'),
       ...modelStepColumns(db, chatId),
     ])
     .executeTakeFirst();
+  if (row && row.turn === turn && row.status === 'pending' && row.awaiting_slot_since !== null) {
+    return { queued: true, ownerId: row.owner_id, position: row.waiting_before + 1 };
+  }
   if (!row || !isRunningTurn(row, turn)) return undefined;
-  const { snapshot_turn, ...marked } = row;
+  const { snapshot_turn, waiting_before: _position, ...marked } = row;
   const step = toModelStepRead(marked);
   if (snapshot_turn === turn) return step;
   // The snapshot is taken when the statement starts. It still had an older turn, so the UPDATE waited

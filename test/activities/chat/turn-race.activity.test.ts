@@ -33,6 +33,9 @@ class RecordingLauncher implements TurnLauncher {
   }
 
   async notifySubagentFinished(): Promise<void> {}
+  async decideToolCall(): Promise<'not_waiting'> {
+    return 'not_waiting';
+  }
 
   turnsFor(chatId: string): number[] {
     return this.requested.filter((r) => r.chatId === chatId).map((r) => r.turn);

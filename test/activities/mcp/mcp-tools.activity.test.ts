@@ -289,6 +289,7 @@ describe('MCP tools in a turn', () => {
           requestTurn: async () => undefined,
           interrupt: async () => undefined,
           notifySubagentFinished: async () => undefined,
+          decideToolCall: async () => 'not_waiting' as const,
         },
       },
       { chatId: parent.id, turn: 1, step: 0, callId: 'spawn' },

@@ -4,15 +4,18 @@
  */
 import type Router from '@koa/router';
 import { z } from 'zod';
+import { StreamGuard } from '../../../src/api/limits/streams';
 import { buildOpenApiDocument, defineRoute, toOpenApiPath } from '../../../src/api/openapi';
 import { chatsRouter } from '../../../src/api/routes/chats.routes';
 import { configRouter } from '../../../src/api/routes/config.routes';
+import { costRouter } from '../../../src/api/routes/cost.routes';
 import { filesRouter } from '../../../src/api/routes/files.routes';
 import { healthRouter } from '../../../src/api/routes/health.routes';
 import { mcpOAuthCallbackRouter, mcpServersRouter } from '../../../src/api/routes/mcp-servers.routes';
 import { modelConfigsRouter } from '../../../src/api/routes/model-configs.routes';
 import { apiRoutes, openApiDocument, openApiRouter } from '../../../src/api/routes/openapi.routes';
 import { pushRouter } from '../../../src/api/routes/push.routes';
+import { usageLimitsRouter } from '../../../src/api/routes/usage-limits.routes';
 import { usersRouter } from '../../../src/api/routes/users.routes';
 import { workspacesRouter } from '../../../src/api/routes/workspaces.routes';
 import { TokenAuthenticator } from '../../../src/security/tokens';
@@ -32,7 +35,7 @@ describe('the OpenAPI catalogue', () => {
     const routers = [
       healthRouter(deps),
       openApiRouter(),
-      chatsRouter(deps),
+      chatsRouter(deps, new StreamGuard(new TokenAuthenticator(async () => undefined), 0)),
       usersRouter(deps, new TokenAuthenticator(async () => undefined)),
       modelConfigsRouter(deps),
       configRouter(deps),
@@ -41,6 +44,8 @@ describe('the OpenAPI catalogue', () => {
       pushRouter(deps),
       mcpServersRouter(deps),
       mcpOAuthCallbackRouter(deps),
+      usageLimitsRouter(deps),
+      costRouter(deps),
     ];
     const actual = routers.flatMap(mounted).sort();
     const declared = apiRoutes.map((r) => `${r.method.toUpperCase()} ${toOpenApiPath(r.path)}`).sort();
@@ -62,7 +67,7 @@ describe('the OpenAPI catalogue', () => {
     expect(doc.paths['/healthz'].get.security).toEqual([]);
     const put = doc.paths['/config/system-prompt'].put;
     expect(put.security).toBeUndefined();
-    expect(Object.keys(put.responses).sort()).toEqual(['204', '400', '401', '403', '413']);
+    expect(Object.keys(put.responses).sort()).toEqual(['204', '400', '401', '403', '413', '429']);
     expect(put.responses['403'].content['application/json'].schema).toEqual({ $ref: '#/components/schemas/Error' });
   });
 
