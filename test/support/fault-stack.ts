@@ -119,7 +119,7 @@ export class FaultStack {
     chmodSync(dir, 0o755);
     const started: Array<() => Promise<void>> = [];
     try {
-      const [postgresPort, temporalPort, apiPort] = await Promise.all([freePort(), freePort(), freePort()]);
+      const [postgresPort, temporalPort] = await Promise.all([freePort(), freePort()]);
       const postgres = await startPostgres(dir, postgresPort);
       started.push(() => postgres.stop());
       const migrations = createDb({ url: postgres.url, poolSize: 1, applicationName: 'chatd-faults-migrate' });
@@ -128,6 +128,8 @@ export class FaultStack {
       started.push(() => temporal.stop());
 
       const token = generateToken();
+      // Picked last: the Temporal dev server opens more ports (UI, metrics) while it starts.
+      let apiPort = await freePort();
       const env = {
         DATABASE_URL: postgres.url,
         TEMPORAL_ADDRESS: temporal.address,
@@ -143,7 +145,18 @@ export class FaultStack {
         CHATD_LOG_LEVEL: 'info',
       };
       // The API first: it creates the admin and the default model before the worker needs them.
-      const api = await ChatdProcess.start('api', env, 'api listening');
+      let api: ChatdProcess;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          api = await ChatdProcess.start('api', env, 'api listening');
+          break;
+        } catch (err) {
+          // Another process took the free port between the probe and the listen: probe again.
+          if (attempt >= 3 || !String(err).includes('EADDRINUSE')) throw err;
+          apiPort = await freePort();
+          env.CHATD_HTTP_PORT = String(apiPort);
+        }
+      }
       started.push(() => api.kill());
       const worker = await ChatdProcess.start('worker', env, 'worker polling');
       return new FaultStack(
