@@ -123,28 +123,26 @@ export async function recordToolDecisions(
   const { rows, statusChanged } = await deps.db
     .transaction()
     .execute((trx) => recordDecisions(trx, input.chatId, input, decisions, input.settled));
+  // Every call that will not run gets its result, whether or not this attempt recorded the decision; the
+  // result is stored before the decision is announced, so a client that sees `action_decided` finds it.
+  const byId = new Map(decisions.map((d) => [d.callId, d]));
+  const notRun = input.decisions
+    .filter((d) => d.decision === 'denied' || d.decision === 'expired')
+    .map((d) => ({ ...d, reason: byId.get(d.callId)!.reason }));
+  const stored =
+    notRun.length === 0
+      ? 0
+      : await storeToolResults(
+          deps,
+          input,
+          notRun.map((d) => ({ id: d.callId, name: d.toolName, result: { error: notRunMessage(d) }, isError: true })),
+        );
   publishStatus(deps.bus, statusChanged);
   for (const row of rows) {
     for (const streamChat of streams(row)) {
       deps.bus.publish(streamChat, { type: 'action_decided', chat_id: streamChat, approval: toToolApprovalDto(row) });
     }
   }
-  // Every call that will not run gets its result, whether or not this attempt recorded the decision.
-  const byId = new Map(decisions.map((d) => [d.callId, d]));
-  const notRun = input.decisions
-    .filter((d) => d.decision === 'denied' || d.decision === 'expired')
-    .map((d) => ({ ...d, reason: byId.get(d.callId)!.reason }));
-  if (notRun.length === 0) return { status: 'ok' };
-  const stored = await storeToolResults(
-    deps,
-    input,
-    notRun.map((d) => ({
-      id: d.callId,
-      name: d.toolName,
-      result: { error: notRunMessage(d) },
-      isError: true,
-    })),
-  );
   return { status: stored === null ? 'fenced' : 'ok' };
 }
 
