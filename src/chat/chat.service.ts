@@ -40,7 +40,7 @@ import {
 import { findDefaultModelConfig, findModelConfig } from '../db/repositories/model-configs.repository';
 import { findOwnedWorkspaceForShare } from '../db/repositories/workspaces.repository';
 import { DependencyUnavailableError, NotFoundError, RateLimitedError, ValidationError } from '../errors';
-import type { StreamBus } from '../stream/bus';
+import { publishStatusChange, type StreamBus } from '../stream/bus';
 import type { ChatMessageDto, ChatQueuedMessageDto, ToolApprovalDto } from '../stream/events';
 import { messageRow } from '../messages/rows';
 import { toChatDto, toMessageDto, toQueuedDto, toToolApprovalDto, toWatchChat, type ChatDto } from '../messages/dto';
@@ -138,19 +138,13 @@ async function usableModelConfig(trx: Transaction<Database>, id: string): Promis
   return config.id;
 }
 
-/** Publishes a status change on the chat's stream and its owner's watch feed. */
-function publishStatus(bus: StreamBus, chat: ChatRow): void {
-  bus.publish(chat.id, { type: 'status', chat_id: chat.id, status: chat.status });
-  bus.publishWatch(chat.owner_id, { kind: 'status_change', chat: toWatchChat(chat) });
-}
-
 /**
  * Stops a chat's running turn after its status was set to `waiting`: the bus message aborts the
  * provider call at once; the Temporal signal makes the outcome certain if that message is lost.
  */
 async function stopTurn(deps: ChatServiceDeps, chat: ChatRow, turn: number): Promise<void> {
   deps.bus.sendControl(chat.id, { type: 'interrupt', turn });
-  publishStatus(deps.bus, chat);
+  publishStatusChange(deps.bus, chat);
   try {
     await deps.turns.interrupt(chat.id, turn);
   } catch (err) {
@@ -464,7 +458,7 @@ export async function sendMessage(
   }
   const message = toMessageDto(result.message);
   deps.bus.publish(chatId, { type: 'message', chat_id: chatId, message });
-  publishStatus(deps.bus, result.chat);
+  publishStatusChange(deps.bus, result.chat);
   return { queued: false, message };
 }
 
@@ -511,7 +505,7 @@ export async function editMessage(
   const message = toMessageDto(result.message);
   deps.bus.publish(chat.id, { type: 'message', chat_id: chat.id, message });
   if (result.clearedQueue) deps.bus.publish(chat.id, { type: 'queue_update', chat_id: chat.id, queued_messages: [] });
-  publishStatus(deps.bus, chat);
+  publishStatusChange(deps.bus, chat);
   return message;
 }
 
@@ -566,7 +560,7 @@ export async function promoteQueuedMessage(
   const message = toMessageDto(result.message);
   deps.bus.publish(chat.id, { type: 'message', chat_id: chat.id, message });
   deps.bus.publish(chat.id, { type: 'queue_update', chat_id: chat.id, queued_messages: result.queue.map(toQueuedDto) });
-  publishStatus(deps.bus, chat);
+  publishStatusChange(deps.bus, chat);
   return message;
 }
 

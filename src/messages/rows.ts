@@ -3,7 +3,7 @@
  * fills the same columns the same way: usage and cost columns stay NULL unless a step sets them.
  */
 import type { ChatMessageRole, ChatMessageVisibility, NewChatMessageRow } from '../db/database';
-import type { ModelToolResult } from '../llm/types';
+import type { ModelToolResult, Usage } from '../llm/types';
 import { encodeParts, type ChatMessagePart } from './parts';
 
 /** Step keys make persistence idempotent across activity retries (unique per chat). */
@@ -66,4 +66,21 @@ export function toolResultRow(
       },
     ],
   });
+}
+
+/** A call's token counts as stored columns (assistant messages, usage records): 0 is stored as unknown (NULL). */
+export function tokenColumns(
+  usage: Usage,
+): Pick<
+  NewChatMessageRow,
+  'input_tokens' | 'output_tokens' | 'reasoning_tokens' | 'cache_creation_tokens' | 'cache_read_tokens'
+> {
+  const known = (n: number | null): number | null => (n ? n : null);
+  return {
+    input_tokens: known(usage.inputTokens),
+    output_tokens: known(usage.outputTokens),
+    reasoning_tokens: known(usage.reasoningTokens),
+    cache_creation_tokens: known(usage.cacheCreationTokens),
+    cache_read_tokens: known(usage.cacheReadTokens),
+  };
 }

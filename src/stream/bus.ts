@@ -3,6 +3,8 @@
  * mutations) to the API processes serving SSE. Durable data never depends on it: messages are
  * read from PostgreSQL; the bus carries live deltas, hints and the interrupt fast path.
  */
+import type { ChatRow } from '../db/database';
+import { toWatchChat } from '../messages/dto';
 import type { ControlMessage, StreamEvent, WatchEvent } from './events';
 
 export type Unsubscribe = () => void;
@@ -59,4 +61,10 @@ export interface StreamBus {
   onControl(chatId: string, listener: (message: ControlMessage) => void): Unsubscribe;
 
   close(): Promise<void>;
+}
+
+/** Announces a chat's new status on its stream and on its owner's watch feed. */
+export function publishStatusChange(bus: StreamBus, chat: ChatRow): void {
+  bus.publish(chat.id, { type: 'status', chat_id: chat.id, status: chat.status });
+  bus.publishWatch(chat.owner_id, { kind: 'status_change', chat: toWatchChat(chat) });
 }

@@ -4,22 +4,20 @@
  * anyway; a newer one empties the cache, so a change committed by any process is seen by the next
  * reader that started after it, and while nothing changes the config tables are not read at all.
  */
+import { LruMap } from '../lru-map';
+
 export class GenerationCache<V> {
   private generation = 0;
-  private readonly entries = new Map<string, V>();
+  private readonly entries: LruMap<string, V>;
 
   /** `maxEntries` bounds memory; the least recently used entry goes first. */
-  constructor(private readonly maxEntries: number) {}
+  constructor(maxEntries: number) {
+    this.entries = new LruMap(maxEntries);
+  }
 
   /** The value cached under `key` for `generation`, if any. */
   get(key: string, generation: number): V | undefined {
-    if (!this.holds(generation)) return undefined;
-    const value = this.entries.get(key);
-    if (value === undefined) return undefined;
-    // Map order is insertion order: re-inserting makes this entry the most recently used.
-    this.entries.delete(key);
-    this.entries.set(key, value);
-    return value;
+    return this.holds(generation) ? this.entries.get(key) : undefined;
   }
 
   /**
@@ -27,10 +25,7 @@ export class GenerationCache<V> {
    * under a generation that is no longer the newest is not kept.
    */
   set(key: string, generation: number, value: V): void {
-    if (!this.holds(generation)) return;
-    this.entries.delete(key);
-    if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
-    this.entries.set(key, value);
+    if (this.holds(generation)) this.entries.set(key, value);
   }
 
   /** Drops every entry (a change this process made itself). */

@@ -24,7 +24,7 @@ import { measureContext, resolveThreshold, shouldCompact } from './compaction';
 import { calculateCostMicros } from './cost';
 import type { ResolvedModel } from './models';
 import { formatWorkspaceContext, loadInstructionFile } from './instructions';
-import { stepKey } from '../messages/rows';
+import { stepKey, tokenColumns } from '../messages/rows';
 import { buildPrompt, type PromptMessage } from './prompt';
 import { loadPromptFiles } from './prompt-files';
 import { StepAccumulator } from './step-accumulator';
@@ -314,7 +314,6 @@ async function persistAssistant(
       (p) => !((p.type === 'text' || p.type === 'reasoning') && p.text === '' && !('signature' in p && p.signature)),
     )
     .map(assistantPartToChat);
-  const nullIfZero = (n: number | null): number | null => (n ? n : null);
   const message: NewChatMessageRow = {
     chat_id: input.chatId,
     turn: input.turn,
@@ -323,12 +322,8 @@ async function persistAssistant(
     created_by: null,
     role: 'assistant',
     content: encodeParts(parts),
-    input_tokens: nullIfZero(result.usage.inputTokens),
-    output_tokens: nullIfZero(result.usage.outputTokens),
-    total_tokens: nullIfZero(result.usage.totalTokens),
-    reasoning_tokens: nullIfZero(result.usage.reasoningTokens),
-    cache_creation_tokens: nullIfZero(result.usage.cacheCreationTokens),
-    cache_read_tokens: nullIfZero(result.usage.cacheReadTokens),
+    ...tokenColumns(result.usage),
+    total_tokens: result.usage.totalTokens || null,
     context_limit: result.contextLimit ?? model.contextLimit,
     // NULL means unpriced, which is not the same as free.
     total_cost_micros: calculateCostMicros(result.usage, model.prices),

@@ -13,10 +13,10 @@ import type { ChatRow, ChatToolApprovalRow, Database, ToolApprovalDecision } fro
 import { findMessageByStepKey } from '../db/repositories/messages.repository';
 import { findChat } from '../db/repositories/chats.repository';
 import { insertPendingApprovals, recordDecisions } from '../db/repositories/tool-approvals.repository';
-import { toToolApprovalDto, toWatchChat } from '../messages/dto';
+import { toToolApprovalDto } from '../messages/dto';
 import { decodeParts } from '../messages/parts';
 import { stepKey } from '../messages/rows';
-import type { StreamBus } from '../stream/bus';
+import { publishStatusChange, type StreamBus } from '../stream/bus';
 import type { StepInput } from './deps';
 import type { ToolCallSummary } from './model-step';
 import { storeToolResults } from './tool-results';
@@ -86,7 +86,7 @@ export async function requestToolApprovals(
     ),
   );
   if (!written) return { status: 'fenced' };
-  publishStatus(deps.bus, written.changed);
+  if (written.changed) publishStatusChange(deps.bus, written.changed);
   for (const row of written.rows.filter((r) => r.decision === null)) {
     const callArgs = args.get(row.call_id) ?? {};
     const small = Buffer.byteLength(JSON.stringify(callArgs)) <= MAX_EVENT_ARGS_BYTES;
@@ -112,23 +112,21 @@ export async function recordToolDecisions(
 ): Promise<{ status: 'ok' | 'fenced' }> {
   const chat = await findChat(deps.db, input.chatId);
   if (!chat) return { status: 'fenced' };
+  // A stop's decisions get their reason from the chat's state.
   const stoppedReason = stoppedBecause(chat, input.turn);
-  const decisions = input.decisions.map((d) => ({
-    callId: d.callId,
-    decision: d.decision,
-    reason: d.stopped ? stoppedReason : d.reason,
-    decidedBy: d.decidedBy,
-    decidedAt: new Date(d.decidedAt),
-  }));
-  const { rows, statusChanged } = await deps.db
-    .transaction()
-    .execute((trx) => recordDecisions(trx, input.chatId, input, decisions, input.settled));
+  const decided = input.decisions.map((d) => (d.stopped ? { ...d, reason: stoppedReason } : d));
+  const { rows, statusChanged } = await deps.db.transaction().execute((trx) =>
+    recordDecisions(
+      trx,
+      input.chatId,
+      input,
+      decided.map((d) => ({ ...d, decidedAt: new Date(d.decidedAt) })),
+      input.settled,
+    ),
+  );
   // Every call that will not run gets its result, whether or not this attempt recorded the decision; the
   // result is stored before the decision is announced, so a client that sees `action_decided` finds it.
-  const byId = new Map(decisions.map((d) => [d.callId, d]));
-  const notRun = input.decisions
-    .filter((d) => d.decision === 'denied' || d.decision === 'expired')
-    .map((d) => ({ ...d, reason: byId.get(d.callId)!.reason }));
+  const notRun = decided.filter((d) => d.decision === 'denied' || d.decision === 'expired');
   const stored =
     notRun.length === 0
       ? 0
@@ -137,7 +135,7 @@ export async function recordToolDecisions(
           input,
           notRun.map((d) => ({ id: d.callId, name: d.toolName, result: { error: notRunMessage(d) }, isError: true })),
         );
-  publishStatus(deps.bus, statusChanged);
+  if (statusChanged) publishStatusChange(deps.bus, statusChanged);
   for (const row of rows) {
     for (const streamChat of streams(row)) {
       deps.bus.publish(streamChat, { type: 'action_decided', chat_id: streamChat, approval: toToolApprovalDto(row) });
@@ -165,9 +163,3 @@ function stoppedBecause(chat: ChatRow, turn: number): string {
 /** The chats whose streams show an approval: its own, and its root's for a sub-agent's call. */
 const streams = (row: ChatToolApprovalRow): string[] =>
   row.root_chat_id === row.chat_id ? [row.chat_id] : [row.chat_id, row.root_chat_id];
-
-function publishStatus(bus: StreamBus, chat: ChatRow | null): void {
-  if (!chat) return;
-  bus.publish(chat.id, { type: 'status', chat_id: chat.id, status: chat.status });
-  bus.publishWatch(chat.owner_id, { kind: 'status_change', chat: toWatchChat(chat) });
-}

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { Database } from '../db/database';
 import { findSiblingModelConfig, insertUsageRecord } from '../db/repositories/usage.repository';
 import type { Usage } from '../llm/types';
+import { tokenColumns } from '../messages/rows';
 import { calculateCostMicros, parsePrices, type ModelPrices } from '../turn/cost';
 import type { ResolvedModel } from '../turn/models';
 import type { TurnBudget } from './turn-budget';
@@ -56,7 +57,6 @@ export async function recordSideCall(
     usage: Usage;
   },
 ): Promise<void> {
-  const nullIfZero = (n: number | null): number | null => (n ? n : null);
   try {
     const pricing = typeof call.pricing === 'function' ? await call.pricing() : call.pricing;
     const cost = calculateCostMicros(call.usage, pricing.prices);
@@ -65,11 +65,7 @@ export async function recordSideCall(
       kind: call.kind,
       model_config_id: pricing.modelConfigId,
       model: call.model,
-      input_tokens: nullIfZero(call.usage.inputTokens),
-      output_tokens: nullIfZero(call.usage.outputTokens),
-      reasoning_tokens: nullIfZero(call.usage.reasoningTokens),
-      cache_creation_tokens: nullIfZero(call.usage.cacheCreationTokens),
-      cache_read_tokens: nullIfZero(call.usage.cacheReadTokens),
+      ...tokenColumns(call.usage),
       total_cost_micros: cost,
     });
     deps.budget?.add(call.ownerId, cost);

@@ -10,6 +10,7 @@
  */
 import type { Logger } from 'pino';
 import { NotFoundError } from '../errors';
+import { LruMap } from '../lru-map';
 import {
   effectiveLimit,
   UsageLimitExceededError,
@@ -47,7 +48,7 @@ interface Cached<T> {
 
 export class SpendCheck {
   private setting: Cached<LimitSetting> | null = null;
-  private readonly owners = new Map<string, Cached<OwnerLimits>>();
+  private readonly owners: LruMap<string, Cached<OwnerLimits>>;
   private readonly now: () => Date;
 
   constructor(
@@ -56,6 +57,7 @@ export class SpendCheck {
     private readonly opts: SpendCheckOptions,
   ) {
     this.now = opts.now ?? (() => new Date());
+    this.owners = new LruMap(opts.maxUsers ?? 10_000);
   }
 
   /**
@@ -82,28 +84,16 @@ export class SpendCheck {
   async status(userId: string): Promise<UsageStatusDto> {
     const { setting, owner } = await this.store.loadLimits(userId);
     const limit = effectiveLimit(setting, owner);
-    if (!limit) {
-      // Unlimited users still see their spend, over the period the setting names.
-      const bounds = periodBounds(setting.period, this.now());
-      return {
-        is_limited: false,
-        period: null,
-        spend_limit_micros: null,
-        limit_source: null,
-        current_spend: await this.store.readSpend(userId, bounds),
-        period_start: null,
-        period_end: null,
-      };
-    }
-    const bounds = periodBounds(limit.period, this.now());
+    // Unlimited users still see their spend, over the period the setting names.
+    const bounds = periodBounds(limit?.period ?? setting.period, this.now());
     return {
-      is_limited: true,
-      period: limit.period,
-      spend_limit_micros: limit.limitMicros,
-      limit_source: limit.source,
+      is_limited: limit !== null,
+      period: limit?.period ?? null,
+      spend_limit_micros: limit?.limitMicros ?? null,
+      limit_source: limit?.source ?? null,
       current_spend: await this.store.readSpend(userId, bounds),
-      period_start: bounds.start.toISOString(),
-      period_end: bounds.end.toISOString(),
+      period_start: limit ? bounds.start.toISOString() : null,
+      period_end: limit ? bounds.end.toISOString() : null,
     };
   }
 
@@ -130,8 +120,6 @@ export class SpendCheck {
     if (fresh(this.setting) && fresh(owner)) return effectiveLimit(this.setting.value, owner.value);
     const loaded = await this.store.loadLimits(userId);
     this.setting = { value: loaded.setting, at };
-    this.owners.delete(userId);
-    if (this.owners.size >= (this.opts.maxUsers ?? 10_000)) this.owners.delete(this.owners.keys().next().value!);
     this.owners.set(userId, { value: loaded.owner, at });
     return effectiveLimit(loaded.setting, loaded.owner);
   }

@@ -18,6 +18,7 @@
  * if they spent more than `nearFraction` of the limit in that time.
  */
 import type { Logger } from 'pino';
+import { LruMap } from '../lru-map';
 import { GenerationCache } from '../turn/generation-cache';
 import {
   effectiveLimit,
@@ -52,7 +53,7 @@ const SETTING = 'setting';
 export class TurnBudget {
   private readonly settings = new GenerationCache<LimitSetting>(1);
   private readonly owners: GenerationCache<OwnerLimits>;
-  private readonly spends = new Map<string, SpendView>();
+  private readonly spends: LruMap<string, SpendView>;
   private readonly now: () => Date;
   private readonly maxOwners: number;
 
@@ -64,6 +65,7 @@ export class TurnBudget {
     this.now = opts.now ?? (() => new Date());
     this.maxOwners = opts.maxOwners ?? 10_000;
     this.owners = new GenerationCache<OwnerLimits>(this.maxOwners);
+    this.spends = new LruMap(this.maxOwners);
   }
 
   /**
@@ -104,7 +106,7 @@ export class TurnBudget {
           spent: await this.store.readSpend(ownerId, bounds),
           readAt: now.getTime(),
         };
-        this.remember(ownerId, view);
+        this.spends.set(ownerId, view);
       }
       return view!.spent >= limit.limitMicros
         ? new UsageLimitExceededError(view!.spent, limit.limitMicros, bounds.end)
@@ -125,11 +127,5 @@ export class TurnBudget {
     this.settings.set(SETTING, generation, loaded.setting);
     this.owners.set(ownerId, generation, loaded.owner);
     return effectiveLimit(loaded.setting, loaded.owner);
-  }
-
-  private remember(ownerId: string, view: SpendView): void {
-    this.spends.delete(ownerId);
-    if (this.spends.size >= this.maxOwners) this.spends.delete(this.spends.keys().next().value!);
-    this.spends.set(ownerId, view);
   }
 }
