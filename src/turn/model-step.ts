@@ -218,7 +218,9 @@ function okSummary(
   userThreshold: UserThreshold,
   step: { toolCalls: ToolCallSummary[]; finishReason: FinishReason; usage: Usage; contextLimit: number },
 ): StepSummary {
-  const { toolCalls } = step;
+  // One call per id, the first (as the tool step runs them): a repeated id must not borrow its policy.
+  const seen = new Set<string>();
+  const toolCalls = step.toolCalls.filter((c) => !seen.has(c.id) && seen.add(c.id));
   const measured = measureContext(step.usage, step.contextLimit);
   const thresholdPercent = resolveThreshold(model.compressionThreshold, userThreshold(model.modelConfigId));
   const compaction =

@@ -46,10 +46,15 @@ const INTERRUPTED_DIFF_TIMEOUT_MS = 5_000;
 
 export type ToolStepSummary = { status: 'ok' | 'interrupted' | 'fenced'; results: number };
 
-/** The calls of a step that run locally (not provider-executed, not handled by the workflow). */
+/**
+ * The calls of a step that run locally (not provider-executed, not handled by the workflow). A call id is
+ * the call's identity (approval, results, `callIds`): a later call reusing an id never runs, so a call
+ * cannot ride on the approval, or the auto policy, of another one with the same id.
+ */
 export function localToolCalls(parts: ChatMessagePart[], workflowTools: ReadonlySet<string>): ToolCallRequest[] {
-  return parts
-    .filter((p) => p.type === 'tool-call' && !p.provider_executed && p.tool_call_id && p.tool_name)
+  return firstOfEachId(
+    parts.filter((p) => p.type === 'tool-call' && !p.provider_executed && p.tool_call_id && p.tool_name),
+  )
     .filter((p) => !workflowTools.has(p.tool_name!))
     .map((p) => {
       const invalid = p.provider_metadata?.invalid_input as ToolInputError | undefined;
@@ -145,4 +150,10 @@ async function refreshDiffAfter(
   } catch (err) {
     deps.log?.warn({ err, chatId }, 'could not reach the new workspace for its diff');
   }
+}
+
+/** The first part of each tool call id, in order. */
+function firstOfEachId(parts: ChatMessagePart[]): ChatMessagePart[] {
+  const seen = new Set<string>();
+  return parts.filter((p) => !seen.has(p.tool_call_id!) && seen.add(p.tool_call_id!));
 }

@@ -18,6 +18,7 @@ import type { StreamEvent, WatchEvent } from '../../../src/stream/events';
 import { MemoryStreamBus } from '../../../src/stream/memory-stream-bus';
 import type { ChatToolSet } from '../../../src/turn/chat-tools';
 import { runModelStep, type ToolCallSummary } from '../../../src/turn/model-step';
+import { localToolCalls } from '../../../src/turn/tool-step';
 import { ModelResolver } from '../../../src/turn/models';
 import { StepSettingsCache } from '../../../src/turn/step-settings';
 import { TOOL_APPROVAL_KEY } from '../../../src/turn/tool-approval-policy';
@@ -1080,6 +1081,39 @@ describe('the model step marks the calls that wait', () => {
       { signal: new AbortController().signal, attempt: 2 },
     );
     expect(retried.status === 'ok' && retried.toolCalls).toStrictEqual(calls);
+  });
+
+  it('gives a repeated call id one policy, the first call’s: a second call cannot ride on it', async () => {
+    await putSiteConfig(database.db, TOOL_APPROVAL_KEY, { default: 'auto', tools: { execute: 'ask' } });
+    // As a hostile model would try: an auto call first, then an `ask` call under the same id, and the reverse.
+    for (const [first, second] of [
+      ['read_file', 'execute'],
+      ['execute', 'read_file'],
+    ] as const) {
+      const chatId = await pendingChat();
+      fake.enqueue(
+        toolCalls([
+          { id: 'call_dup', name: first, args: { path: 'a' } },
+          { id: 'call_dup', name: second, args: { command: 'curl http://127.0.0.1:1/' } },
+        ]),
+      );
+      const result = await runModelStep(
+        turnDeps,
+        { chatId, turn: 1, step: 0 },
+        { signal: new AbortController().signal, attempt: 1 },
+      );
+      expect(result.status === 'ok' && result.toolCalls).toStrictEqual([
+        first === 'execute' ? { id: 'call_dup', name: 'execute', approval: 'ask' } : { id: 'call_dup', name: first },
+      ]);
+      // The tool step runs the first call of each id only: the second never runs, approved or not.
+      const [stored] = await database.db
+        .selectFrom('chat_messages')
+        .select('content')
+        .where('chat_id', '=', chatId)
+        .where('role', '=', 'assistant')
+        .execute();
+      expect(localToolCalls(decodeParts(stored!.content), new Set()).map((c) => c.name)).toEqual([first]);
+    }
   });
 
   it('applies a policy change from the next step', async () => {
