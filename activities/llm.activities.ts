@@ -165,11 +165,22 @@ export function createLlmActivities(deps: TurnDeps & WorkspaceRoutingDeps) {
       } catch (err) {
         if (ctx.cancellationSignal.aborted && !ctx.cancellationDetails?.cancelRequested) {
           // Worker shutdown (or a timeout), not an interrupt: let Temporal run the step again elsewhere.
+          deps.log.info('model step stopped by the worker shutting down; it runs again');
           throw ApplicationFailure.retryable('The worker stopped during the model step.', 'WorkerShutdown');
         }
         const retryAfter = provider ? classifyProviderError(err, provider).retryAfterMs : null;
         const delay = retryDelayMs(ctx.info.attempt - 1, retryAfter);
         const classified = toActivityFailure(err, provider, delay);
+        deps.log.warn(
+          {
+            err,
+            kind: classified.payload.kind,
+            model: (models as { used: ResolvedModel } | null)?.used.model,
+            retryable: classified.retryable,
+            ...(classified.retryable ? { retryInMs: delay } : {}),
+          },
+          'model step failed',
+        );
         if (classified.retryable && !ctx.cancellationSignal.aborted) {
           const nextStreak = FAILOVER_KINDS.has(classified.payload.kind) ? streak + 1 : 0;
           stopHeartbeat();

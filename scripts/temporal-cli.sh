@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
 # Provides the Temporal CLI (dev server with Web UI) and prints its path on stdout.
-# Order: $TEMPORAL_CLI_PATH → the project cache → build it from the Go module proxy (pinned version).
-# Idempotent: a cached binary is reused. See docs in README.md ("Temporal binaries").
+# Order: $TEMPORAL_CLI_PATH → the project cache → a `temporal` on PATH whose version is recent enough
+# → build it from the Go module proxy (pinned version), showing what is downloaded and compiled and
+# how far. (src/infra/temporal-binaries.ts tries the Temporal SDK's own download before the build.)
+# Idempotent: a cached binary is reused. See README.md ("Temporal binaries").
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
 TEMPORAL_CLI_VERSION="${TEMPORAL_CLI_VERSION:-v1.5.1}"   # embeds Temporal server 1.29.1 and UI 2.42.1
+# The oldest Temporal server (embedded in the CLI) that knows every dynamic config value chatd's dev
+# server sets; keep in step with src/infra/temporal-binaries.ts. CLIs built from source report their
+# own version as 0.0.0-DEV, so the server version is the one checked.
+TEMPORAL_MIN_SERVER_VERSION=1.25.0
 
 if [[ -n "${TEMPORAL_CLI_PATH:-}" ]]; then
   [[ -x "$TEMPORAL_CLI_PATH" ]] || die "TEMPORAL_CLI_PATH=$TEMPORAL_CLI_PATH is not an executable file"
@@ -20,19 +26,56 @@ if [[ -x "$bin" ]]; then
   echo "$bin"; exit 0
 fi
 
-command -v go >/dev/null 2>&1 || die "no Temporal CLI found and Go is not installed to build it.
-  Either install Go >= 1.25 and re-run, set TEMPORAL_CLI_PATH to a 'temporal' binary,
-  or set TEMPORAL_ADDRESS to an existing Temporal server."
+# A `temporal` on PATH: `temporal --version` prints "temporal version 1.5.1 (Server 1.29.1, UI 2.42.1)".
+if onpath=$(command -v temporal 2>/dev/null); then
+  found=$(timeout 10 "$onpath" --version 2>/dev/null | sed -n 's/^temporal version .*(Server \([0-9][0-9.]*\).*/\1/p' | head -n 1)
+  if [[ -n "$found" && "$(printf '%s\n%s\n' "$TEMPORAL_MIN_SERVER_VERSION" "$found" | sort -V | head -n 1)" == "$TEMPORAL_MIN_SERVER_VERSION" ]]; then
+    log "Temporal CLI on PATH (server $found): $onpath"
+    echo "$onpath"; exit 0
+  fi
+  log "ignoring $onpath: server version ${found:-unknown}, need >= $TEMPORAL_MIN_SERVER_VERSION"
+fi
 
+command -v go >/dev/null 2>&1 || die "no Temporal CLI found and Go is not installed to build it.
+  Either install Go >= 1.25 and re-run, put a 'temporal' (server >= $TEMPORAL_MIN_SERVER_VERSION) on PATH, set
+  TEMPORAL_CLI_PATH to a 'temporal' binary, or set TEMPORAL_ADDRESS to an existing Temporal server."
+
+module="github.com/temporalio/cli"
 log "building Temporal CLI $TEMPORAL_CLI_VERSION from the Go module proxy (cold: a few minutes on 2 cores)"
 mkdir -p "$dir/bin"
 tmpbin=$(mktemp -d "$dir/build.XXXXXX")
-# GOFLAGS is cleared: a user's -mod=vendor or similar would break a module-mode install.
-if ! run_with_progress "$dir/build.log" env CGO_ENABLED=0 GOFLAGS= GOBIN="$tmpbin" \
-    go install -trimpath -ldflags "-s -w" "github.com/temporalio/cli/cmd/temporal@$TEMPORAL_CLI_VERSION"; then
-  rm -rf "$tmpbin"
-  die "building the Temporal CLI failed (log: $dir/build.log). Check that the Go module proxy is reachable (go env GOPROXY)."
-fi
-mv "$tmpbin/temporal" "$bin" && rm -rf "$tmpbin"
+trap 'rm -rf "$tmpbin"' EXIT
+# GOFLAGS is cleared: a user's -mod=vendor or similar would break a module-mode build.
+export CGO_ENABLED=0 GOFLAGS= GOWORK=off
+
+# 1. The CLI's own module: its go.mod lists every module a build may need.
+srcdir=$(go mod download -json "$module@$TEMPORAL_CLI_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+[[ -d "$srcdir" ]] || die "could not download $module@$TEMPORAL_CLI_VERSION. Check that the Go module proxy is reachable (go env GOPROXY)."
+module_total=$(awk '/^require \(/{r=1; next} r && /^\)/{r=0} r && NF>=2 {n++} /^require [^(]/{n++} END{print n+0}' "$srcdir/go.mod")
+
+# 2. Every package the command imports (standard library included), which downloads the modules that
+#    provide them: "go: downloading <module>" once per module.
+list_packages() { (cd "$srcdir" && go list -deps -f '{{.ImportPath}}' ./cmd/temporal >"$dir/packages.txt"); }
+downloaded() {
+  local n last
+  n=$(grep -c '^go: downloading ' "$1" || true)
+  last=$(grep '^go: downloading ' "$1" | tail -n 1 | cut -d' ' -f3)
+  echo "$n of at most $module_total modules${last:+ (last: $last)}"
+}
+PROGRESS_LABEL="downloading modules" PROGRESS_STATUS=downloaded run_with_progress "$dir/download.log" list_packages \
+  || die "downloading the Temporal CLI's modules failed (log: $dir/download.log). Check that the Go module proxy is reachable (go env GOPROXY)."
+package_total=$(wc -l <"$dir/packages.txt")
+
+# 3. The build: -v names each package as it is compiled (cached ones are skipped, so a warm build ends early).
+compiled() {
+  local n last
+  n=$(grep -vc '^go: ' "$1" || true)
+  last=$(grep -v '^go: ' "$1" | tail -n 1)
+  echo "$n of $package_total packages${last:+ (last: ${last:0:60})}"
+}
+PROGRESS_LABEL="compiling" PROGRESS_STATUS=compiled run_with_progress "$dir/build.log" \
+  env GOBIN="$tmpbin" go install -v -trimpath -ldflags "-s -w" "$module/cmd/temporal@$TEMPORAL_CLI_VERSION" \
+  || die "building the Temporal CLI failed (log: $dir/build.log)."
+mv "$tmpbin/temporal" "$bin"
 log "Temporal CLI ready: $bin ($("$bin" --version))"
 echo "$bin"

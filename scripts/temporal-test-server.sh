@@ -37,7 +37,7 @@ cat >"$dir/pom.xml" <<POM
 </project>
 POM
 rm -rf "$dir/lib"
-run_with_progress "$dir/fetch.log" mvn -B -q -f "$dir/pom.xml" \
+PROGRESS_LABEL="fetching the jars" run_with_progress "$dir/fetch.log" mvn -B -q -f "$dir/pom.xml" \
   org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies \
   -DoutputDirectory="$dir/lib" -DincludeScope=runtime \
   || die "Maven could not fetch the test server jars (log: $dir/fetch.log)"

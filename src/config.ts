@@ -20,10 +20,39 @@ const optionalString = z
 export const configSchema = z.object({
   CHATD_HTTP_HOST: z.string().default('127.0.0.1'),
   CHATD_HTTP_PORT: port.default(8080),
+  // After SIGTERM, seconds the API keeps listening with /readyz answering 503 (README "Health").
+  CHATD_DRAIN_SECONDS: z.coerce.number().int().min(0).max(3600).default(0),
+  // Bearer token /metrics requires when set (README "Metrics"); unset: /metrics is public.
+  CHATD_METRICS_TOKEN: optionalString.pipe(z.string().min(16).optional()),
+  // Health and metrics server of `chatd worker` / `chatd workspace-host`; 0: none.
+  CHATD_WORKER_HTTP_PORT: port.default(9464),
   DATABASE_URL: optionalString.pipe(z.url({ protocol: /^postgres(ql)?$/ }).optional()),
   CHATD_DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
   TEMPORAL_ADDRESS: optionalString,
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  // TLS and API key of every Temporal connection (README "Temporal TLS and API keys"); unset: plaintext.
+  TEMPORAL_TLS: optionalString.pipe(
+    z
+      .enum(['true', 'false', '1', '0'])
+      .transform((v) => v === 'true' || v === '1')
+      .optional(),
+  ),
+  TEMPORAL_TLS_CERT: optionalString,
+  TEMPORAL_TLS_KEY: optionalString,
+  TEMPORAL_TLS_CA: optionalString,
+  TEMPORAL_TLS_SERVER_NAME: optionalString,
+  TEMPORAL_API_KEY: optionalString,
+  CHATD_CORS_ORIGINS: optionalString.transform((v, ctx) => {
+    const origins = (v ?? '')
+      .split(',')
+      .map((o) => o.trim())
+      .filter(Boolean);
+    for (const origin of origins) {
+      if (!isOrigin(origin))
+        ctx.addIssue({ code: 'custom', message: `${origin} is not an origin like https://app.example.com` });
+    }
+    return origins;
+  }),
   CHATD_TASK_QUEUE: z.string().min(1).default('chatd'),
   CHATD_WORKER_MAX_ACTIVITIES: z.coerce.number().int().min(1).max(100_000).default(1000),
   CHATD_DATA_DIR: z.string().min(1).default('.data'),
@@ -119,10 +148,25 @@ export const configSchema = z.object({
 type RawConfig = z.infer<typeof configSchema>;
 
 export interface Config {
-  http: { host: string; port: number };
+  /** `drainMs`: after SIGTERM, how long the API keeps listening with /readyz answering 503. */
+  http: { host: string; port: number; drainMs: number };
+  /** The bearer token `/metrics` requires; unset: public (README "Metrics"). */
+  metricsToken: string | undefined;
+  /** Port of the worker roles' health and metrics server (on CHATD_HTTP_HOST); 0: no server. */
+  workerHttpPort: number;
   databaseUrl: string | undefined;
   dbPoolSize: number;
-  temporal: { address: string | undefined; namespace: string; taskQueue: string };
+  temporal: {
+    address: string | undefined;
+    namespace: string;
+    taskQueue: string;
+    /** TLS of every Temporal connection; false: plaintext (src/temporal/connection-options.ts applies it). */
+    tls: TemporalTls | false;
+    /** Sent as a bearer token on every Temporal call (Temporal Cloud API keys). */
+    apiKey: string | undefined;
+  };
+  /** Browser origins that get CORS headers (exact `scheme://host[:port]`); empty: none does. */
+  corsOrigins: string[];
   /** Activities one worker runs at once; a streaming model step holds one for the whole answer. */
   workerMaxActivities: number;
   dataDir: string;
@@ -192,6 +236,17 @@ export interface Config {
   };
 }
 
+/** Temporal TLS settings: file paths, read when a connection is made. */
+export interface TemporalTls {
+  /** mTLS client certificate and its key (PEM); both or neither. */
+  clientCertPath: string | undefined;
+  clientKeyPath: string | undefined;
+  /** CA of the server's certificate (PEM); unset: the system's roots. */
+  caPath: string | undefined;
+  /** Name checked against the server's certificate (SNI) instead of TEMPORAL_ADDRESS's host. */
+  serverName: string | undefined;
+}
+
 /** The request limits of one API process, kept in its memory (src/api/limits). */
 export interface RequestLimits {
   /** Requests one API token may make per window; 0: unlimited. */
@@ -232,11 +287,21 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
   }
   const e = parsed.data;
   const webPush = webPushConfig(e);
+  const temporalTlsConfig = temporalTls(e);
   return Object.freeze({
-    http: { host: e.CHATD_HTTP_HOST, port: e.CHATD_HTTP_PORT },
+    http: { host: e.CHATD_HTTP_HOST, port: e.CHATD_HTTP_PORT, drainMs: e.CHATD_DRAIN_SECONDS * 1000 },
+    metricsToken: e.CHATD_METRICS_TOKEN,
+    workerHttpPort: e.CHATD_WORKER_HTTP_PORT,
     databaseUrl: e.DATABASE_URL,
     dbPoolSize: e.CHATD_DB_POOL_SIZE,
-    temporal: { address: e.TEMPORAL_ADDRESS, namespace: e.TEMPORAL_NAMESPACE, taskQueue: e.CHATD_TASK_QUEUE },
+    temporal: {
+      address: e.TEMPORAL_ADDRESS,
+      namespace: e.TEMPORAL_NAMESPACE,
+      taskQueue: e.CHATD_TASK_QUEUE,
+      tls: temporalTlsConfig,
+      apiKey: e.TEMPORAL_API_KEY,
+    },
+    corsOrigins: e.CHATD_CORS_ORIGINS,
     workerMaxActivities: e.CHATD_WORKER_MAX_ACTIVITIES,
     dataDir: e.CHATD_DATA_DIR,
     bootstrapAdminToken: e.CHATD_BOOTSTRAP_ADMIN_TOKEN,
@@ -294,6 +359,41 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     },
     webPush,
   });
+}
+
+/** True for a bare http(s) origin: scheme, host and optional port, no path, query or trailing slash. */
+function isOrigin(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === value;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Temporal TLS, checked together: any TLS setting or an API key turns TLS on (Temporal Cloud requires
+ * it with API keys) unless TEMPORAL_TLS says otherwise; a client certificate needs its key and the
+ * other way round; TEMPORAL_TLS=false with certificate settings is a contradiction. Throws ConfigError.
+ */
+function temporalTls(e: RawConfig): Config['temporal']['tls'] {
+  const issues: string[] = [];
+  if (Boolean(e.TEMPORAL_TLS_CERT) !== Boolean(e.TEMPORAL_TLS_KEY))
+    issues.push('TEMPORAL_TLS_CERT, TEMPORAL_TLS_KEY: set both (the client certificate and its key) or neither');
+  const certSettings = Boolean(
+    e.TEMPORAL_TLS_CERT || e.TEMPORAL_TLS_KEY || e.TEMPORAL_TLS_CA || e.TEMPORAL_TLS_SERVER_NAME,
+  );
+  if (e.TEMPORAL_TLS === false && certSettings)
+    issues.push('TEMPORAL_TLS: is false, but TEMPORAL_TLS_CERT/KEY/CA/SERVER_NAME are set; unset them or enable TLS');
+  if (issues.length > 0) throw new ConfigError(issues);
+  const enabled = e.TEMPORAL_TLS ?? (certSettings || Boolean(e.TEMPORAL_API_KEY));
+  if (!enabled) return false;
+  return {
+    clientCertPath: e.TEMPORAL_TLS_CERT,
+    clientKeyPath: e.TEMPORAL_TLS_KEY,
+    caPath: e.TEMPORAL_TLS_CA,
+    serverName: e.TEMPORAL_TLS_SERVER_NAME,
+  };
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
  * createApp(deps): the Koa application with its middleware order fixed in one place:
- * request id → error handler → body parser → public routes → authentication (with the auth-failure
- * throttle) → per-token rate limit → API routes. Health, readiness and OpenAPI are public, so never limited.
+ * request id → request metrics → HTTP span (tracing on) → access log → error handler → /metrics →
+ * body parser → public routes → authentication (with the auth-failure throttle) → per-token rate
+ * limit → API routes. Health, readiness, OpenAPI and /metrics are public, so never limited.
  * It does not listen; callers (main, tests) do.
  */
 import type { AppDeps } from './deps';
@@ -12,8 +13,12 @@ import { findLiveToken } from '../db/repositories/users.repository';
 import { TokenAuthenticator } from '../security/tokens';
 import { AuthFailureThrottle, NO_REQUEST_LIMITS, requestRateLimit } from './limits/rate-limit';
 import { StreamGuard } from './limits/streams';
+import { httpMetrics, metricsRoute } from '../metrics/http';
+import { accessLog } from './middleware/access-log';
 import { authenticate, credential } from './middleware/auth';
+import { corsAllowlist } from './middleware/cors';
 import { errorHandler } from './middleware/error-handler';
+import { httpSpans } from './middleware/http-span';
 import { requestId } from './middleware/request-id';
 import { chatsRouter } from './routes/chats.routes';
 import { configRouter } from './routes/config.routes';
@@ -42,7 +47,15 @@ export function createApp(deps: AppDeps): Koa {
   const app = new Koa();
   app.proxy = true;
   app.use(requestId());
+  if (deps.metrics) app.use(httpMetrics(deps.metrics));
+  if (deps.tracer) app.use(httpSpans(deps.tracer));
+  app.use(accessLog(deps.log));
+  // Before the error handler, so error responses carry the CORS headers too.
+  const cors = corsAllowlist(deps.corsOrigins ?? []);
+  if (cors) app.use(cors);
   app.use(errorHandler());
+  // GET /metrics beside /api/v1: public, or behind CHATD_METRICS_TOKEN (README "Metrics").
+  if (deps.metrics) app.use(metricsRoute(deps.metrics, deps.metricsToken));
   app.use(
     bodyParser({
       enableTypes: ['json'],
@@ -63,7 +76,7 @@ export function createApp(deps: AppDeps): Koa {
   api.use(authenticate(tokens, new AuthFailureThrottle(limits)));
   api.use(requestRateLimit(limits, (ctx) => credential(ctx).live.tokenId));
   for (const router of [
-    chatsRouter(deps, new StreamGuard(tokens, limits.maxStreamsPerUser)),
+    chatsRouter(deps, new StreamGuard(tokens, limits.maxStreamsPerUser, deps.metrics?.openStreams)),
     usersRouter(deps, tokens),
     modelConfigsRouter(deps),
     configRouter(deps),

@@ -8,6 +8,8 @@ import type { RequestLimits } from '../config';
 import type { SpendCheck } from '../usage/spend-check';
 import type { Logger } from 'pino';
 import type { Kysely } from 'kysely';
+import type { ChatdMetrics } from '../metrics/chatd-metrics';
+import type { Tracer } from '@opentelemetry/api';
 
 export interface AppDeps {
   db: Kysely<Database>;
@@ -35,4 +37,14 @@ export interface AppDeps {
   vapidPublicKey?: string;
   /** CHATD_PUBLIC_URL: the base of OAuth redirect URIs; unset: the origin of the request that starts the flow. */
   publicUrl?: string;
+  /** CHATD_CORS_ORIGINS: browser origins that get CORS headers; unset or empty: no CORS headers. */
+  corsOrigins?: readonly string[];
+  /** The tracer of the HTTP server spans when tracing is on (README "Traces"); unset: no spans. */
+  tracer?: Tracer;
+  /** This process's metrics: request metrics, the open-streams gauge and GET /metrics; unset: none. */
+  metrics?: ChatdMetrics;
+  /** CHATD_METRICS_TOKEN: the bearer token GET /metrics requires; unset: public. */
+  metricsToken?: string;
+  /** True once the process is shutting down: /readyz answers 503 `draining` (README "Health"). */
+  draining?: () => boolean;
 }

@@ -1,8 +1,11 @@
 /**
  * The route registry behind /api/v1/openapi.json. A route is declared once — method, path, summary,
  * access, zod schemas, responses — and `mountRoute` registers it on its Koa router with the access
- * guard and `validate()` built from that declaration, so the OpenAPI 3.1 document generated here
- * (with `z.toJSONSchema`) describes exactly what the server enforces.
+ * guard and `validate()` built from that declaration, so the OpenAPI 3.2 document generated here
+ * (with `z.toJSONSchema`) describes exactly what the server enforces. Zod schemas registered with
+ * `.meta({ id })` become named components (`#/components/schemas/<id>`); an input variant that
+ * differs from the output one (defaults, transforms) is named `<id>Input`. The two Server-Sent
+ * Events streams are described with OpenAPI 3.2's `itemSchema` (one item per SSE event).
  */
 import type Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
@@ -15,15 +18,21 @@ export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
 /** Who may call a route: anyone, any authenticated user, or admins only. */
 export type Access = 'public' | 'user' | 'admin';
 
-/** One documented response. `schema` is JSON; `contentType` documents a non-JSON body. */
+/**
+ * One documented response. `schema` is a JSON body; `contentType` documents a non-JSON body; `sse`
+ * makes it a `text/event-stream` whose events carry `data` (JSON) and, with `ids`, an `id`.
+ */
 export interface ResponseDoc {
   description: string;
   schema?: z.ZodType;
   contentType?: string;
+  sse?: { data: z.ZodType; ids: boolean };
 }
 
 /** A route's declaration: what the router mounts and what the OpenAPI document shows. */
 export interface RouteDoc<S extends RouteSchemas = RouteSchemas> {
+  /** The operation's name in the document and in generated clients (`createChat`); unique, never renamed. */
+  operationId: string;
   method: HttpMethod;
   /** Koa-style path below /api/v1, e.g. `/chats/:id`. */
   path: string;
@@ -73,18 +82,76 @@ export const errorEnvelopeSchema = z
       details: z.unknown().optional().describe('Structured details, e.g. the invalid fields.'),
     }),
   })
-  .describe('Error envelope.');
+  .meta({ id: 'Error', description: 'Error envelope.' });
 
 type JsonSchema = Record<string, unknown>;
 
-/** A JSON Schema (draft 2020-12, OpenAPI 3.1's dialect) for a zod schema, without the `$schema` key. */
-function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
-  const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, {
-    target: 'draft-2020-12',
-    io,
-    unrepresentable: 'any',
-  }) as JsonSchema;
-  return rest;
+const COMPONENTS = '#/components/schemas/';
+
+/** Rewrites every `$ref` to `#/$defs/<id>` in `value` with `name(id)`. */
+function renameRefs(value: unknown, name: (id: string) => string): unknown {
+  if (Array.isArray(value)) return value.map((v) => renameRefs(v, name));
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(
+    Object.entries(value).map(([k, v]) => [
+      k,
+      k === '$ref' && typeof v === 'string' && v.startsWith('#/$defs/')
+        ? COMPONENTS + name(v.slice('#/$defs/'.length))
+        : renameRefs(v, name),
+    ]),
+  );
+}
+
+const refsOf = (def: unknown): string[] =>
+  [...JSON.stringify(def).matchAll(/"\$ref":"#\/\$defs\/([^"]+)"/g)].map((m) => m[1]!);
+
+/**
+ * The named schemas of one document. Output (response) variants take the plain id; an input variant
+ * equal to the output one (its named sub-schemas included) shares it, any other is `<id>Input`.
+ * Two different schemas under one id are an error.
+ */
+class Components {
+  readonly schemas: Record<string, JsonSchema> = {};
+  /** Output variants as zod emitted them (refs still `#/$defs/…`), to compare input variants with. */
+  private readonly rawOutputs = new Map<string, string>();
+
+  /** A JSON Schema (draft 2020-12, OpenAPI 3.1+'s dialect) for `schema`; named parts become `$ref`s. */
+  convert(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
+    const {
+      $schema: _dialect,
+      $defs,
+      ...root
+    } = z.toJSONSchema(schema, { target: 'draft-2020-12', io, unrepresentable: 'any' }) as JsonSchema;
+    const defs = ($defs ?? {}) as Record<string, JsonSchema>;
+    let name: (id: string) => string = (id) => id;
+    if (io === 'input') {
+      // An input variant shares the output's name only when it and all it refers to are unchanged.
+      const same = new Set(Object.keys(defs).filter((id) => this.rawOutputs.get(id) === JSON.stringify(defs[id])));
+      for (let changed = true; changed;) {
+        changed = false;
+        for (const id of same) {
+          if (refsOf(defs[id]).some((ref) => !same.has(ref))) {
+            same.delete(id);
+            changed = true;
+          }
+        }
+      }
+      name = (id) => (same.has(id) ? id : `${id}Input`);
+    }
+    for (const [id, def] of Object.entries(defs)) {
+      if (io === 'output') this.rawOutputs.set(id, JSON.stringify(def));
+      this.add(name(id), renameRefs(def, name) as JsonSchema);
+    }
+    return renameRefs(root, name) as JsonSchema;
+  }
+
+  private add(name: string, schema: JsonSchema): void {
+    const existing = this.schemas[name];
+    if (existing && JSON.stringify(existing) !== JSON.stringify(schema)) {
+      throw new Error(`two different schemas are named ${name}`);
+    }
+    this.schemas[name] = schema;
+  }
 }
 
 /** `/chats/:id/messages` → `/chats/{id}/messages`. */
@@ -92,16 +159,10 @@ export function toOpenApiPath(path: string): string {
   return path.replace(/:(\w+)/g, '{$1}');
 }
 
-const operationId = (doc: RouteDoc): string =>
-  [doc.method, ...doc.path.split('/').filter(Boolean)]
-    .map((part) => part.replace(/^:/, 'by_').replace(/[^A-Za-z0-9]+/g, '_'))
-    .join('_')
-    .replace(/_+/g, '_');
-
 /** One OpenAPI parameter per property of an object schema. */
-function parameters(schema: z.ZodType | undefined, location: 'path' | 'query'): JsonSchema[] {
+function parameters(components: Components, schema: z.ZodType | undefined, location: 'path' | 'query'): JsonSchema[] {
   if (!schema) return [];
-  const object = jsonSchema(schema, 'input');
+  const object = components.convert(schema, 'input');
   const properties = (object.properties ?? {}) as Record<string, JsonSchema>;
   const required = new Set((object.required ?? []) as string[]);
   return Object.entries(properties).map(([name, property]) => {
@@ -116,24 +177,48 @@ function parameters(schema: z.ZodType | undefined, location: 'path' | 'query'): 
   });
 }
 
-const ERROR_REF = { $ref: '#/components/schemas/Error' };
+const ERROR_REF = { $ref: `${COMPONENTS}Error` };
 
 const errorResponse = (description: string): JsonSchema => ({
   description,
   content: { 'application/json': { schema: ERROR_REF } },
 });
 
-function operation(doc: RouteDoc): JsonSchema {
+/**
+ * OpenAPI 3.2's `itemSchema` of a `text/event-stream`: one item per event, its `data` the JSON of
+ * `data` (the `retry` and comment lines the stream also sends carry no data).
+ */
+function eventStreamItem(components: Components, sse: NonNullable<ResponseDoc['sse']>): JsonSchema {
+  return {
+    type: 'object',
+    properties: {
+      event: { type: 'string', description: 'The event name: the `type` (chat stream) or `kind` (watch) of `data`.' },
+      data: {
+        type: 'string',
+        contentMediaType: 'application/json',
+        contentSchema: components.convert(sse.data, 'output'),
+      },
+      ...(sse.ids
+        ? { id: { type: 'string', description: 'The event id; send it back as `Last-Event-ID` to resume after it.' } }
+        : {}),
+      retry: { type: 'integer', minimum: 0, description: 'Milliseconds to wait before reconnecting.' },
+    },
+  };
+}
+
+function responseBody(components: Components, response: ResponseDoc, isError: boolean): JsonSchema | undefined {
+  if (response.sse) return { 'text/event-stream': { itemSchema: eventStreamItem(components, response.sse) } };
+  if (response.schema) {
+    return { [response.contentType ?? 'application/json']: { schema: components.convert(response.schema, 'output') } };
+  }
+  if (response.contentType) return { [response.contentType]: {} };
+  return isError ? { 'application/json': { schema: ERROR_REF } } : undefined;
+}
+
+function operation(components: Components, doc: RouteDoc): JsonSchema {
   const responses: Record<string, JsonSchema> = {};
   for (const [status, response] of Object.entries(doc.responses)) {
-    const isError = Number(status) >= 400;
-    const body = response.schema
-      ? { [response.contentType ?? 'application/json']: { schema: jsonSchema(response.schema, 'output') } }
-      : response.contentType
-        ? { [response.contentType]: {} }
-        : isError
-          ? { 'application/json': { schema: ERROR_REF } }
-          : undefined;
+    const body = responseBody(components, response, Number(status) >= 400);
     responses[status] = { description: response.description, ...(body ? { content: body } : {}) };
   }
   const { params, query, body } = doc.schemas;
@@ -160,9 +245,13 @@ function operation(doc: RouteDoc): JsonSchema {
     description: h.description,
     schema: { type: 'string' },
   }));
-  const allParams = [...parameters(params, 'path'), ...parameters(query, 'query'), ...headerParams];
+  const allParams = [
+    ...parameters(components, params, 'path'),
+    ...parameters(components, query, 'query'),
+    ...headerParams,
+  ];
   const requestBody = body
-    ? { required: true, content: { 'application/json': { schema: jsonSchema(body, 'input') } } }
+    ? { required: true, content: { 'application/json': { schema: components.convert(body, 'input') } } }
     : doc.rawBody
       ? {
           required: true,
@@ -171,7 +260,7 @@ function operation(doc: RouteDoc): JsonSchema {
         }
       : undefined;
   return {
-    operationId: operationId(doc),
+    operationId: doc.operationId,
     summary: doc.summary,
     ...(doc.description ? { description: doc.description } : {}),
     tags: [doc.tag],
@@ -182,20 +271,31 @@ function operation(doc: RouteDoc): JsonSchema {
   };
 }
 
-/** The OpenAPI 3.1 document for `routes`, served below `serverUrl`. Throws on a duplicate route. */
+/**
+ * The OpenAPI 3.2 document for `routes`, served below `serverUrl`. `extraSchemas` are named schemas
+ * no route refers to that clients still need (e.g. the events a stream's union does not list).
+ * Throws on a duplicate route or operationId, and on two different schemas under one name.
+ */
 export function buildOpenApiDocument(
   routes: readonly RouteDoc[],
   info: { title: string; version: string; description?: string; serverUrl: string },
+  extraSchemas: readonly z.ZodType[] = [],
 ): JsonSchema {
+  const components = new Components();
+  components.convert(errorEnvelopeSchema, 'output');
+  for (const schema of extraSchemas) components.convert(schema, 'output');
   const paths: Record<string, Record<string, JsonSchema>> = {};
+  const operationIds = new Set<string>();
   for (const doc of routes) {
     const path = toOpenApiPath(doc.path);
     const item = (paths[path] ??= {});
     if (item[doc.method]) throw new Error(`route ${doc.method.toUpperCase()} ${doc.path} is declared twice`);
-    item[doc.method] = operation(doc);
+    if (operationIds.has(doc.operationId)) throw new Error(`operationId ${doc.operationId} is declared twice`);
+    operationIds.add(doc.operationId);
+    item[doc.method] = operation(components, doc);
   }
   return {
-    openapi: '3.1.0',
+    openapi: '3.2.0',
     info: {
       title: info.title,
       version: info.version,
@@ -209,7 +309,7 @@ export function buildOpenApiDocument(
       securitySchemes: {
         bearerAuth: { type: 'http', scheme: 'bearer', description: 'An API token (`chatd_…`).' },
       },
-      schemas: { Error: jsonSchema(errorEnvelopeSchema, 'output') },
+      schemas: Object.fromEntries(Object.entries(components.schemas).sort(([a], [b]) => a.localeCompare(b))),
     },
   };
 }

@@ -16,6 +16,8 @@ export interface DbOptions {
   url: string;
   poolSize: number;
   applicationName: string;
+  /** Wraps every statement (tracing's database spans, src/tracing/spans.ts); unset: statements run as they are. */
+  wrapQuery?: <T>(sql: string, run: () => Promise<T>) => Promise<T>;
 }
 
 /** Opens the pool lazily (no connection until the first query). Call `db.destroy()` on shutdown. */
@@ -33,7 +35,7 @@ export function createDb(options: DbOptions): Kysely<Database> {
   pool.on('error', ignore);
   pool.on('acquire', (client) => client.on('error', ignore));
   pool.on('release', (_err, client) => client.off('error', ignore));
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool: markingErrors(pool) }) });
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool: markingErrors(pool, options.wrapQuery) }) });
 }
 
 const ignore = (): void => undefined;
@@ -64,12 +66,16 @@ function rethrowMarked(err: unknown): never {
   throw err;
 }
 
-/** The pool as Kysely uses it: connecting and every statement mark their errors (the same objects, rethrown). */
-function markingErrors(pool: Pool): PostgresPool {
+/**
+ * The pool as Kysely uses it: connecting and every statement mark their errors (the same objects,
+ * rethrown); `wrap`, when set, runs around each statement.
+ */
+function markingErrors(pool: Pool, wrap?: DbOptions['wrapQuery']): PostgresPool {
   return {
     async connect() {
       const client = await pool.connect().catch(rethrowMarked);
-      const query = (sql: string, parameters: unknown[]) => client.query(sql, parameters).catch(rethrowMarked);
+      const run = (sql: string, parameters: unknown[]) => client.query(sql, parameters).catch(rethrowMarked);
+      const query = wrap ? (sql: string, parameters: unknown[]) => wrap(sql, () => run(sql, parameters)) : run;
       // Kysely calls only query(sql, parameters): this dialect has no cursor, so there is no cursor form to wrap.
       return { query: query as unknown as PostgresPoolClient['query'], release: () => client.release() };
     },

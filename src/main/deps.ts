@@ -19,12 +19,18 @@ import { TurnPushNotifier } from '../push/turn-notifier';
 import { SecretBox } from '../security/secrets';
 import type { StreamBus } from '../stream/bus';
 import { MemoryStreamBus } from '../stream/memory-stream-bus';
+import { temporalConnectionOptions } from '../temporal/connection-options';
 import { TemporalTurnLauncher } from '../temporal/turns';
+import { databaseSpans } from '../tracing/spans';
+import { tracingClientInterceptor } from '../tracing/temporal';
+import type { Tracing } from '../tracing/tracing';
 import { buildToolRegistry } from '../tools/registry';
 import { createProvisioningTools, createWorkspaceTools } from '../tools';
 import { subagentToolSpecs } from '../tools/subagent.tools';
 import { VERSION } from '../version';
 import { McpClientPool } from '../mcp/client-pool';
+import { ChatdMetrics } from '../metrics/chatd-metrics';
+import { readQueueDepth } from '../metrics/queue-depth';
 import { McpToolCatalog } from '../mcp/catalog';
 import { McpOAuth } from '../mcp/oauth';
 import { chatToolSet } from '../turn/chat-tools';
@@ -48,6 +54,10 @@ export interface Deps extends ActivityDeps {
   workspaceSandbox(): Promise<SandboxStatus>;
   /** The VAPID public key browsers subscribe with; undefined when web push is off. */
   vapidPublicKey: string | undefined;
+  /** This process's tracing when it is on (README "Traces"); `close()` flushes and stops it. */
+  tracing?: Tracing;
+  /** This process's metrics, served on `/metrics` (README "Metrics"). */
+  metrics: ChatdMetrics;
   close(): Promise<void>;
 }
 
@@ -61,6 +71,10 @@ export interface DepsOverrides {
   bus?: StreamBus;
   /** VAPID keys and subject that are not in the config (the embedded start generates them). */
   vapid?: VapidDetails;
+  /** Tracing, when the entry point started it (src/tracing); the deps own it from then on. */
+  tracing?: Tracing;
+  /** The process's metrics, when its entry point made them first (for its bus, or the Temporal SDK's part). */
+  metrics?: ChatdMetrics;
 }
 
 /** The configured VAPID settings, when web push is on. */
@@ -70,17 +84,29 @@ function configuredVapid(config: Config): VapidDetails | undefined {
 }
 
 export async function createDeps(config: Config, log: Logger, resolved: DepsOverrides, role: string): Promise<Deps> {
-  const db = createDb({ url: resolved.databaseUrl, poolSize: config.dbPoolSize, applicationName: `chatd-${role}` });
+  const { tracing } = resolved;
+  const db = createDb({
+    url: resolved.databaseUrl,
+    poolSize: config.dbPoolSize,
+    applicationName: `chatd-${role}`,
+    ...(tracing ? { wrapQuery: databaseSpans(tracing.tracer) } : {}),
+  });
   const bus = resolved.bus ?? new MemoryStreamBus();
   const secrets = new SecretBox(resolved.encryptionKeys);
   const connection = await Connection.connect({
-    address: resolved.temporalAddress,
+    ...temporalConnectionOptions(config.temporal, resolved.temporalAddress),
     // While Temporal is down, gRPC's reconnect backoff grows (x1.6, up to 2 minutes) and calls
     // wait for its next attempt: a turn request took 10-16 s after a 20 s outage; capped, about 1 s.
     channelArgs: { 'grpc.max_reconnect_backoff_ms': 2_000 },
   });
-  const client = new Client({ connection, namespace: config.temporal.namespace });
-  const models = new ModelResolver(db, secrets, config.presets, userAgentFor(VERSION));
+  const client = new Client({
+    connection,
+    namespace: config.temporal.namespace,
+    ...(tracing ? { interceptors: { workflow: [tracingClientInterceptor(tracing)] } } : {}),
+  });
+  const metrics = resolved.metrics ?? new ChatdMetrics();
+  metrics.readQueueDepthFrom(() => readQueueDepth(db));
+  const models = new ModelResolver(db, secrets, config.presets, userAgentFor(VERSION), metrics);
   const turns = new TemporalTurnLauncher(client, config.temporal.taskQueue);
   const usageStore = pgUsageStore(db);
   // Commands in workspaces get a minimal environment, never the worker's (database URLs, keys).
@@ -156,6 +182,9 @@ export async function createDeps(config: Config, log: Logger, resolved: DepsOver
     notifySubagentFinished: (parent, child) => turns.notifySubagentFinished(parent, child),
     onTurnEnded: push ? (ended) => push.turnEnded(ended) : undefined,
     vapidPublicKey: vapid?.publicKey,
+    tracing,
+    tracer: tracing?.tracer,
+    metrics,
     async close() {
       // Pushes under way still need the database; each is bounded by its send timeout.
       await push?.close();
@@ -164,6 +193,7 @@ export async function createDeps(config: Config, log: Logger, resolved: DepsOver
       await bus.close();
       await connection.close();
       await db.destroy();
+      await tracing?.shutdown();
     },
   };
 }

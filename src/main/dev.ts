@@ -5,19 +5,24 @@
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { ensureBootstrapAdmin, ensureDefaultModel } from '../admin/bootstrap';
 import { ConfigError, parseConfig, type Config } from '../config';
 import { createDb } from '../db/create-db';
 import { migrateToLatest } from '../db/migrator';
 import { createDeps, type Deps } from './deps';
+import { ChildReaper } from '../infra/child-reaper';
+import { DataDirInUseError, lockDataDir } from '../infra/data-dir-lock';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../infra/embedded-postgres';
+import { assertPortsFree, embeddedPorts, PortInUseError } from '../infra/ports';
 import { resolveTemporalCli } from '../infra/temporal-binaries';
-import { startTemporalDevServer, type DevServerHandle } from '../infra/temporal-dev-server';
+import { startTemporalDevServer, stopLeftoverDevServers, type DevServerHandle } from '../infra/temporal-dev-server';
 import type { Logger } from 'pino';
 import { createLogger } from '../log';
+import { ChatdMetrics } from '../metrics/chatd-metrics';
 import { loadOrCreateVapidKeys, VAPID_KEYS_FILE } from '../push/vapid-file';
 import { SecretBox } from '../security/secrets';
+import { installTemporalRuntime } from '../temporal/runtime';
+import { tracingFromEnv } from '../tracing/tracing';
 import { onShutdownSignal, startApi, startWorker } from './processes';
 
 /** A file under the data dir holding a generated secret, created once with mode 0600. */
@@ -51,7 +56,13 @@ export interface EmbeddedChatd {
  * Starts everything `npm start` runs and returns once the API listens. `say` receives progress
  * lines. Anything started before a failure is stopped again before the error propagates.
  */
-export async function startEmbedded(config: Config, log: Logger, say: (line: string) => void): Promise<EmbeddedChatd> {
+export async function startEmbedded(
+  config: Config,
+  log: Logger,
+  say: (line: string) => void,
+  /** The Temporal SDK's metrics exporter of this process (installTemporalRuntime), served on the API's /metrics. */
+  options: { temporalMetricsUrl?: string | null } = {},
+): Promise<EmbeddedChatd> {
   const dataDir = path.resolve(config.dataDir);
   mkdirSync(dataDir, { recursive: true });
   const cleanups: Array<() => Promise<void>> = [];
@@ -61,6 +72,17 @@ export async function startEmbedded(config: Config, log: Logger, say: (line: str
   };
 
   try {
+    // One start per data directory; leftovers of a killed earlier start are stopped below.
+    const unlock = lockDataDir(dataDir);
+    cleanups.push(async () => unlock());
+    // The servers started here die with this process, even on SIGKILL (src/infra/child-reaper.ts).
+    const reaper = ChildReaper.start();
+    cleanups.push(async () => reaper.close());
+    const temporalDb = path.join(dataDir, 'temporal.sqlite');
+    if (!config.temporal.address) await stopLeftoverDevServers(temporalDb, say);
+    const ports = embeddedPorts(config);
+    await assertPortsFree([...ports.api, ...ports.temporal]);
+
     let databaseUrl = config.databaseUrl;
     if (!databaseUrl) {
       say(`starting embedded PostgreSQL (data in ${path.join(dataDir, 'postgres')})`);
@@ -68,6 +90,8 @@ export async function startEmbedded(config: Config, log: Logger, say: (line: str
         dataDir: path.join(dataDir, 'postgres'),
         database: 'chatd',
         log: (line) => log.debug({ postgres: line }),
+        notice: say,
+        reaper,
       });
       cleanups.push(() => pg.stop());
       databaseUrl = pg.url;
@@ -77,17 +101,23 @@ export async function startEmbedded(config: Config, log: Logger, say: (line: str
     let uiUrl: string | null = null;
     if (!temporalAddress) {
       const binary = resolveTemporalCli(process.env);
-      say(
-        binary
-          ? `starting Temporal dev server (${binary.source}: ${binary.path})`
-          : 'no local Temporal CLI and no Go to build one: trying the Temporal SDK download (needs internet)',
-      );
+      if (!binary) {
+        throw new Error(
+          'no Temporal CLI: none cached, none on PATH, the Temporal SDK download is unreachable and Go is not ' +
+            'installed to build one. Install Go (>= 1.25), put a `temporal` on PATH, set TEMPORAL_CLI_PATH, or ' +
+            'set TEMPORAL_ADDRESS to an existing Temporal server (README "Temporal binaries").',
+        );
+      }
+      say(`starting Temporal dev server (${binary.source}: ${binary.path})`);
+      // Checked again right before: the SDK's readiness check would take a stale server on the port for ours.
+      await assertPortsFree(ports.temporal);
       const temporal: DevServerHandle = await startTemporalDevServer({
         binary,
-        dbFilename: path.join(dataDir, 'temporal.sqlite'),
+        dbFilename: temporalDb,
         port: config.dev.temporalPort,
         ui: true,
         uiPort: config.dev.temporalUiPort,
+        reaper,
       });
       cleanups.push(() => temporal.stop());
       temporalAddress = temporal.address;
@@ -106,7 +136,14 @@ export async function startEmbedded(config: Config, log: Logger, say: (line: str
       ...(config.webPush.keys ?? loadOrCreateVapidKeys(path.join(dataDir, VAPID_KEYS_FILE))),
       subject: config.webPush.subject ?? EMBEDDED_VAPID_SUBJECT,
     };
-    const deps = await createDeps(config, log, { databaseUrl, temporalAddress, encryptionKeys, vapid }, 'dev');
+    const metrics = new ChatdMetrics({ temporalMetricsUrl: options.temporalMetricsUrl });
+    const tracing = tracingFromEnv(process.env, 'chatd') ?? undefined;
+    const deps = await createDeps(
+      config,
+      log,
+      { databaseUrl, temporalAddress, encryptionKeys, vapid, metrics, tracing },
+      'dev',
+    );
     cleanups.push(() => deps.close());
     const tokenFile = path.join(dataDir, 'admin-token');
     const created = await ensureBootstrapAdmin(deps.db, config.bootstrapAdminToken);
@@ -141,8 +178,16 @@ export async function runEmbedded(): Promise<void> {
   const config = parseConfig(process.env);
   const log = createLogger(config.logLevel, 'chatd');
   const say = (line: string): void => void process.stderr.write(`[chatd] ${line}\n`);
-  Runtime.install({ logger: new DefaultLogger('WARN') });
-  const chatd = await startEmbedded(config, log, say);
+  // One process: the API's /metrics serves the worker's and the Temporal SDK's metrics too.
+  const { metricsUrl: temporalMetricsUrl } = await installTemporalRuntime(log, { metrics: true });
+  const chatd = await startEmbedded(config, log, say, { temporalMetricsUrl }).catch((err: unknown) => {
+    // What to do is in the message; a stack trace would only bury it.
+    if (err instanceof PortInUseError || err instanceof DataDirInUseError) {
+      say(err.message);
+      process.exit(1);
+    }
+    throw err;
+  });
   say('ready');
   const sandbox = await chatd.deps.workspaceSandbox();
   if (!sandbox.ok) say(`WARNING: workspace tools are unavailable: ${sandbox.reason}`);

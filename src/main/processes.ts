@@ -11,22 +11,33 @@ import { NativeConnection, type Worker } from '@temporalio/worker';
 import { createApp } from '../api/app';
 import type { Deps } from './deps';
 import { createWorker, createWorkspaceHostWorker, type WorkerConfig } from '../temporal/create-worker';
+import { temporalConnectionOptions } from '../temporal/connection-options';
 import { workspaceHostTaskQueue } from '../temporal/task-queues';
 import { type AppDeps } from '../api/deps';
+import { workerReadiness, type WorkerReadiness } from './worker-http';
 
 export interface RunningApi {
   url: string;
   server: http.Server;
+  /** From now on /readyz answers 503 `draining`; everything else is served as before. */
+  drain(): void;
+  /**
+   * Drains, keeps listening for the drain time (CHATD_DRAIN_SECONDS), then stops accepting connections
+   * and waits for the requests in flight; open streams are closed after a second. Calling it again
+   * while the drain time runs skips the rest of it.
+   */
   stop(): Promise<void>;
 }
 
-/** Tuning of the HTTP role that has no environment variable (tests shorten the SSE heartbeat). */
-export type ApiOptions = Pick<AppDeps, 'sseHeartbeatMs' | 'sseMaxBufferedBytes'>;
+/** Tuning of the HTTP role (tests shorten the SSE heartbeat); `drainMs` overrides CHATD_DRAIN_SECONDS. */
+export type ApiOptions = Pick<AppDeps, 'sseHeartbeatMs' | 'sseMaxBufferedBytes'> & { drainMs?: number };
 
 /** Listens on host:port (0 = any free port). Stopping closes idle and streaming connections. */
 export async function startApi(deps: Deps, host: string, port: number, options: ApiOptions = {}): Promise<RunningApi> {
+  const { drainMs = deps.config.http.drainMs, ...appOptions } = options;
+  let draining = false;
   const app = createApp({
-    ...options,
+    ...appOptions,
     db: deps.db,
     bus: deps.bus,
     turns: deps.turns,
@@ -42,6 +53,11 @@ export async function startApi(deps: Deps, host: string, port: number, options: 
     workspaceSandbox: () => deps.workspaceSandbox(),
     vapidPublicKey: deps.vapidPublicKey,
     publicUrl: deps.config.publicUrl,
+    corsOrigins: deps.config.corsOrigins,
+    tracer: deps.tracing?.tracer,
+    metrics: deps.metrics,
+    metricsToken: deps.config.metricsToken,
+    draining: () => draining,
   });
   const server = http.createServer(app.callback());
   server.keepAliveTimeout = 65_000;
@@ -51,15 +67,36 @@ export async function startApi(deps: Deps, host: string, port: number, options: 
   });
   const address = server.address() as AddressInfo;
   const shownHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  let skipDrain: (() => void) | null = null;
+  let stopped: Promise<void> | null = null;
+  const stop = async (): Promise<void> => {
+    draining = true;
+    // Load balancers see /readyz fail and stop sending requests before the listener goes away.
+    if (drainMs > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, drainMs);
+        skipDrain = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    // Open SSE streams would hold close() forever; clients reconnect elsewhere with Last-Event-ID.
+    server.closeIdleConnections();
+    setTimeout(() => server.closeAllConnections(), 1000).unref();
+    await closed;
+  };
   return {
     url: `http://${shownHost}:${address.port}`,
     server,
-    async stop() {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      // Open SSE streams would hold close() forever; clients reconnect elsewhere with Last-Event-ID.
-      server.closeIdleConnections();
-      setTimeout(() => server.closeAllConnections(), 1000).unref();
-      await closed;
+    drain() {
+      draining = true;
+    },
+    stop() {
+      if (stopped) skipDrain?.();
+      stopped ??= stop();
+      return stopped;
     },
   };
 }
@@ -69,6 +106,8 @@ export interface RunningWorker {
   /** The workspace-host worker on `chatd-ws-<hostId>`, when this process serves workspaces. */
   hostWorker: Worker | null;
   done: Promise<void>;
+  /** What the worker health server's /readyz reports (src/main/worker-http.ts). */
+  readiness(): WorkerReadiness;
   stop(): Promise<void>;
 }
 
@@ -81,7 +120,7 @@ export async function startWorker(
   address: string,
   workflowBundle?: WorkerConfig['workflowBundle'],
 ): Promise<RunningWorker> {
-  const connection = await NativeConnection.connect({ address });
+  const connection = await NativeConnection.connect(temporalConnectionOptions(deps.config.temporal, address));
   try {
     const worker = await createWorker(
       {
@@ -103,7 +142,7 @@ export async function startWorker(
 
 /** `chatd workspace-host`: only the tool activities, on this host's task queue. */
 export async function startWorkspaceHost(deps: Deps, address: string): Promise<RunningWorker> {
-  const connection = await NativeConnection.connect({ address });
+  const connection = await NativeConnection.connect(temporalConnectionOptions(deps.config.temporal, address));
   try {
     return running(await hostWorkerFor(deps, connection), null, connection);
   } catch (err) {
@@ -139,6 +178,7 @@ function running(worker: Worker, hostWorker: Worker | null, connection: NativeCo
     worker,
     hostWorker,
     done,
+    readiness: () => workerReadiness(workers.map((w) => w.getState())),
     async stop() {
       shutdown();
       await done;

@@ -8,6 +8,7 @@
 import { Client, type QueryResultRow } from 'pg';
 import type { Logger } from 'pino';
 import type { Unsubscribe } from './bus';
+import type { BusMetrics } from './bus-metrics';
 import { RECONNECT_MAX_MS, RECONNECT_MIN_MS } from './pg-publisher';
 import type { Wire } from './pg-wire-format';
 
@@ -46,6 +47,7 @@ export class PgListener {
     private readonly url: string,
     private readonly log: Logger,
     private readonly events: ListenerEvents,
+    private readonly metrics?: Pick<BusMetrics, 'delivered'>,
   ) {}
 
   /** Adds a handler for a channel; `live` resolves once the channel's LISTEN is active. */
@@ -97,6 +99,7 @@ export class PgListener {
     } catch {
       return;
     }
+    if (wire.k === 'e' && typeof wire.t === 'number') this.metrics?.delivered(Math.max(0, Date.now() - wire.t) / 1000);
     for (const handler of [...handlers]) {
       try {
         handler(wire);

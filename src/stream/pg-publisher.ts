@@ -6,6 +6,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'pg';
 import type { Logger } from 'pino';
+import type { BusMetrics } from './bus-metrics';
 
 /**
  * NOTIFYs sent in one statement (one transaction) when they queue up behind a round trip; bounded
@@ -39,7 +40,8 @@ function isConnectionError(err: unknown): boolean {
  */
 export class NotifyPublisher {
   private client: Client | null = null;
-  private unsent: Array<{ channel: string; payload: string }> = [];
+  /** `at`: when it was published (performance.now()), for the metrics. */
+  private unsent: Array<{ channel: string; payload: string; at: number }> = [];
   private unsentChars = 0;
   private dropped = 0;
   private sending = false;
@@ -48,11 +50,12 @@ export class NotifyPublisher {
   constructor(
     private readonly url: string,
     private readonly log: Logger,
+    private readonly metrics?: Pick<BusMetrics, 'sent' | 'dropped'>,
   ) {}
 
   notify(channel: string, payload: string): void {
     if (this.closed) return;
-    this.unsent.push({ channel, payload });
+    this.unsent.push({ channel, payload, at: performance.now() });
     this.unsentChars += payload.length;
     if (this.unsentChars > MAX_UNSENT_CHARS) this.dropOldest();
     void this.flush();
@@ -67,6 +70,7 @@ export class NotifyPublisher {
     while (this.unsentChars > MAX_UNSENT_CHARS && this.unsent.length > 1) {
       this.unsentChars -= this.unsent.shift()!.payload.length;
       this.dropped += 1;
+      this.metrics?.dropped(1);
     }
   }
 
@@ -79,6 +83,10 @@ export class NotifyPublisher {
         const batch = this.unsent.splice(0, this.batchSize());
         try {
           await this.send(batch);
+          if (this.metrics) {
+            const now = performance.now();
+            for (const sent of batch) this.metrics.sent((now - sent.at) / 1000);
+          }
           backoff = RECONNECT_MIN_MS;
           this.reportDropped();
         } catch (err) {

@@ -17,6 +17,7 @@ import type { Logger } from 'pino';
 import { toMessageDto, toQueuedDto } from '../messages/dto';
 import type { ChatMessageRow, ChatQueuedMessageRow } from '../db/database';
 import type { LiveHandler, PartialSubscription, StreamBus, Unsubscribe } from './bus';
+import type { BusMetrics } from './bus-metrics';
 import type { ControlMessage, StreamEvent, WatchEvent } from './events';
 import { InFlightParts, type InFlightPosition } from './in-flight';
 import { ChatChannel, type ChannelHost } from './pg-channel';
@@ -49,17 +50,24 @@ export class PgStreamBus implements StreamBus {
   constructor(
     url: string,
     private readonly log: Logger,
+    /** The process's metrics (bus lag, NOTIFY wait, drops; README "Operations"). */
+    metrics?: BusMetrics,
   ) {
-    this.publisher = new NotifyPublisher(url, log);
-    this.listener = new PgListener(url, log, {
-      lost: () => {
-        for (const chat of [...this.chats.values()]) chat.connectionLost();
-        for (const lost of [...this.watchLost]) lost();
+    this.publisher = new NotifyPublisher(url, log, metrics);
+    this.listener = new PgListener(
+      url,
+      log,
+      {
+        lost: () => {
+          for (const chat of [...this.chats.values()]) chat.connectionLost();
+          for (const lost of [...this.watchLost]) lost();
+        },
+        recovered: () => {
+          for (const chat of [...this.chats.values()]) chat.startedListening(true);
+        },
       },
-      recovered: () => {
-        for (const chat of [...this.chats.values()]) chat.startedListening(true);
-      },
-    });
+      metrics,
+    );
     this.host = {
       listen: (channel, handler) => this.listener.listen(channel, handler),
       requestCopy: (chatId) => this.publisher.notify(controlChannel(chatId), COPY_REQUEST),

@@ -16,10 +16,11 @@ export const MAX_EVENT_BYTES = MAX_PAYLOAD - 200;
  * One NOTIFY payload: an event (`e`, with its in-flight position), a persisted message or the queue
  * sent by reference (`msg`, `queue`: too big for a payload, loaded from the table), a batch of a
  * producer's copy of the in-flight step (`snap`), a watch event (`w`), a control message (`x`), and a
- * request for the in-flight step's copy (`snapreq`).
+ * request for the in-flight step's copy (`snapreq`). An event carries its publish time (`t`, epoch
+ * milliseconds, absent from older producers): receivers measure the bus lag with it.
  */
 export type Wire =
-  | { k: 'e'; e: StreamEvent; p?: string; s?: number; end?: string }
+  | { k: 'e'; e: StreamEvent; p?: string; s?: number; end?: string; t?: number }
   | { k: 'msg'; id: number; end?: string }
   | { k: 'queue' }
   | { k: 'snap'; o: string; p: string | null; f: number; s: number; e: StreamEvent[]; last: boolean }
@@ -37,7 +38,7 @@ export const COPY_REQUEST = JSON.stringify({ k: 'snapreq' } satisfies Wire);
 export function eventWire(json: string, at: InFlightPosition): string {
   const position = at.step === undefined ? '' : `,"p":${JSON.stringify(at.step)},"s":${at.seq}`;
   const end = at.ends === undefined ? '' : `,"end":${JSON.stringify(at.ends)}`;
-  return `{"k":"e","e":${json}${position}${end}}`;
+  return `{"k":"e","e":${json}${position}${end},"t":${Date.now()}}`;
 }
 
 /** One batch of a step copy's wire message (`snap`), built around its parts' JSON (serialised once). */

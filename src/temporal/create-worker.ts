@@ -3,14 +3,36 @@
  * workflows/index.ts, bundled once or prebuilt, and every activity, on the shared task queue) and
  * the workspace-host worker (only the tool activities, on the host's own queue `chatd-ws-<hostId>`;
  * README "Workspace hosts"). Activities are bound to this process's dependencies.
+ *
+ * Every activity runs in its log context (chat, turn, step; README "Logs"). With tracing on
+ * (`deps.tracing`, README "Traces") the workers also get Temporal's OpenTelemetry interceptors: the
+ * workflow module in the bundle, the activity interceptors and the sink the workflow spans leave by.
+ * Without it they get none of that.
  */
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
 import type { NativeConnection } from '@temporalio/worker';
 import { Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../../activities';
 import { createToolActivities } from '../../activities/tools.activities';
+import { activityLogContext } from '../../activities/log-context';
 import type { ToolStepDeps } from '../turn/tool-step';
+import { TRACING_WORKFLOW_MODULES, tracingActivityInterceptors, workflowSpanSinks } from '../tracing/temporal';
+import type { Tracing } from '../tracing/tracing';
 
 export const workflowsPath = require.resolve('../../workflows');
+
+/** The workflow bundles `npm run build` writes into dist/ (scripts/build-workflow-bundle.ts). */
+export const PREBUILT_BUNDLE_FILES = { plain: 'workflow-bundle.js', traced: 'workflow-bundle-traced.js' } as const;
+
+/**
+ * The bundle `npm run build` wrote beside the compiled code (dist/), for a worker with or without
+ * tracing; undefined when running from the TypeScript sources, which bundle at worker start.
+ */
+export function prebuiltWorkflowBundle(traced: boolean): { codePath: string } | undefined {
+  const file = path.resolve(__dirname, '../..', traced ? PREBUILT_BUNDLE_FILES.traced : PREBUILT_BUNDLE_FILES.plain);
+  return __filename.endsWith('.js') && existsSync(file) ? { codePath: file } : undefined;
+}
 
 export interface WorkerConfig {
   connection: NativeConnection;
@@ -38,11 +60,37 @@ function commonOptions(config: Omit<WorkerConfig, 'workflowBundle'>) {
   } satisfies WorkerOptions;
 }
 
-export async function createWorker(config: WorkerConfig, deps: ActivityDeps): Promise<Worker> {
+/** The process's tracing, when it is on. */
+export interface TracedDeps {
+  tracing?: Tracing;
+}
+
+/** The workflow interceptor modules a bundle for these workers needs (none without tracing). */
+export function workflowInterceptorModules(tracing: Tracing | undefined): string[] {
+  return tracing ? [...TRACING_WORKFLOW_MODULES] : [];
+}
+
+/** The activity interceptors: tracing's outermost (log lines then carry its ids), then the log context. */
+function activityInterceptors(tracing: Tracing | undefined) {
+  return { activity: [...(tracing ? [tracingActivityInterceptors(tracing)] : []), activityLogContext] };
+}
+
+/**
+ * A prebuilt `workflowBundle` must have been built with `workflowInterceptorModules(deps.tracing)`:
+ * the worker cannot add modules to it.
+ */
+export async function createWorker(config: WorkerConfig, deps: ActivityDeps & TracedDeps): Promise<Worker> {
+  const { tracing } = deps;
+  const workflowBundle = config.workflowBundle ?? prebuiltWorkflowBundle(Boolean(tracing));
   return Worker.create({
     ...commonOptions(config),
-    ...(config.workflowBundle ? { workflowBundle: config.workflowBundle } : { workflowsPath }),
+    ...(workflowBundle ? { workflowBundle } : { workflowsPath }),
     activities: createActivities(deps),
+    interceptors: {
+      ...activityInterceptors(tracing),
+      ...(workflowBundle ? {} : { workflowModules: workflowInterceptorModules(tracing) }),
+    },
+    ...(tracing ? { sinks: workflowSpanSinks(tracing) } : {}),
   });
 }
 
@@ -52,7 +100,11 @@ export async function createWorker(config: WorkerConfig, deps: ActivityDeps): Pr
  */
 export async function createWorkspaceHostWorker(
   config: Omit<WorkerConfig, 'workflowBundle'>,
-  deps: ToolStepDeps,
+  deps: ToolStepDeps & TracedDeps,
 ): Promise<Worker> {
-  return Worker.create({ ...commonOptions(config), activities: createToolActivities(deps) });
+  return Worker.create({
+    ...commonOptions(config),
+    activities: createToolActivities(deps),
+    interceptors: activityInterceptors(deps.tracing),
+  });
 }

@@ -97,6 +97,8 @@ export function buildToolRegistry(tools: AnyToolDefinition[], options: ToolRegis
 export interface ExecuteToolCallsOptions {
   /** Called as each call finishes (in completion order), to publish results while others still run. */
   onResult?: (result: ModelToolResult, index: number) => void;
+  /** Wraps each call's execution (logging and tracing, src/turn/observe.ts); `run` executes the call. */
+  observe?: (call: ToolCallRequest, run: () => Promise<ToolOutput>) => Promise<ToolOutput>;
 }
 
 /**
@@ -112,7 +114,8 @@ export async function executeToolCalls(
 ): Promise<ModelToolResult[]> {
   const settled = await Promise.allSettled(
     calls.map(async (call, index) => {
-      const output = await registry.execute(call, { ...ctx, toolCallId: call.id });
+      const run = () => registry.execute(call, { ...ctx, toolCallId: call.id });
+      const output = await (options.observe ? options.observe(call, run) : run());
       const result: ModelToolResult = {
         type: 'tool-result',
         id: call.id,

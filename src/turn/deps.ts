@@ -3,6 +3,7 @@
  * context every step activity passes them.
  */
 import type { Kysely } from 'kysely';
+import type { Tracer } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { ChatRow, Database } from '../db/database';
 import type { ChatStatus } from '../messages/chat-status';
@@ -14,6 +15,7 @@ import type { ModelResolver, ResolvedModel } from './models';
 import type { StepSettingsCache } from './step-settings';
 import type { Workspace } from '../workspaces/types';
 import type { TurnBudget } from '../usage/turn-budget';
+import type { TurnMetrics } from './metrics';
 
 export interface TurnDeps {
   db: Kysely<Database>;
@@ -22,6 +24,8 @@ export interface TurnDeps {
   /** The system prompt and the owner's prompt and thresholds, cached per process. */
   settings: StepSettingsCache;
   log: Logger;
+  /** Set when tracing is on: model calls get GenAI spans (src/turn/observe.ts, README "Traces"). */
+  tracer?: Tracer;
   /** The owner's spend limit, checked before every model call (src/usage/turn-budget.ts); unset: not checked. */
   budget?: TurnBudget;
   maxSteps: number;
@@ -50,6 +54,8 @@ export interface TurnDeps {
    * and must neither fail nor delay the turn.
    */
   onTurnEnded?(ended: TurnEnded): void;
+  /** The process's metrics (README "Operations"); unset: nothing is measured. */
+  metrics?: TurnMetrics;
 }
 
 /**

@@ -32,6 +32,7 @@ import type { TurnDeps, StepInput, StepContext } from './deps';
 import { toolNotesText } from './chat-tools';
 import { effectiveApproval } from './tool-approval-policy';
 import { INTERRUPT } from './deps';
+import { observeModelCall } from './observe';
 
 export interface ToolCallSummary {
   id: string;
@@ -74,7 +75,11 @@ export async function runModelStep(deps: TurnDeps, input: StepInput, ctx: StepCo
   if (read && 'queued' in read) return queuedTurn(deps, input, read);
   if (!read || read.chat.turn !== input.turn) return { status: 'fenced' };
   const { chat, configGeneration, prompt: rows } = read;
-  if (input.step === 0) bus.publish(chat.id, { type: 'status', chat_id: chat.id, status: 'running' });
+  if (input.step === 0) {
+    bus.publish(chat.id, { type: 'status', chat_id: chat.id, status: 'running' });
+    // A retried first step started its turn already.
+    if ((ctx.attempt ?? 1) === 1) deps.metrics?.turnStarted();
+  }
 
   const primary = await deps.models.resolve(chat.last_model_config_id, configGeneration);
   const model =
@@ -130,22 +135,24 @@ export async function runModelStep(deps: TurnDeps, input: StepInput, ctx: StepCo
   const partial = new StepAccumulator();
   let result: ModelStepResult;
   const stream = (request: Pick<ModelRequest, 'messages' | 'previousResponseId'>): Promise<ModelStepResult> =>
-    model.provider.streamStep(
-      {
-        model: model.model,
-        ...request,
-        tools: tools.specs,
-        ...(model.providerTools ? { providerTools: model.providerTools } : {}),
-        options: model.callOptions,
-        headers: { 'X-Chatd-Chat-Id': chat.id },
-      },
-      {
-        signal: ctx.signal,
-        onEvent: (event) => {
-          partial.add(event);
-          publisher.onEvent(event);
+    observeModelCall(deps, model, ctx.signal, () =>
+      model.provider.streamStep(
+        {
+          model: model.model,
+          ...request,
+          tools: tools.specs,
+          ...(model.providerTools ? { providerTools: model.providerTools } : {}),
+          options: model.callOptions,
+          headers: { 'X-Chatd-Chat-Id': chat.id },
         },
-      },
+        {
+          signal: ctx.signal,
+          onEvent: (event) => {
+            partial.add(event);
+            publisher.onEvent(event);
+          },
+        },
+      ),
     );
   try {
     if (!chain) {
@@ -316,6 +323,7 @@ async function persistAssistant(
       (p) => !((p.type === 'text' || p.type === 'reasoning') && p.text === '' && !('signature' in p && p.signature)),
     )
     .map(assistantPartToChat);
+  const costMicros = calculateCostMicros(result.usage, model.prices);
   const message: NewChatMessageRow = {
     chat_id: input.chatId,
     turn: input.turn,
@@ -328,13 +336,14 @@ async function persistAssistant(
     total_tokens: result.usage.totalTokens || null,
     context_limit: result.contextLimit ?? model.contextLimit,
     // NULL means unpriced, which is not the same as free.
-    total_cost_micros: calculateCostMicros(result.usage, model.prices),
+    total_cost_micros: costMicros,
     runtime_ms: runtimeMs,
     provider_response_id: result.responseId ?? null,
   };
   // An empty step stores nothing but is still fenced: a superseded turn must not report success.
   const rows = await insertMessagesIfCurrentTurn(deps.db, input.chatId, input.turn, parts.length ? [message] : []);
   if (rows === null) return false;
+  deps.metrics?.modelUsage({ model: model.model, kind: 'step', usage: result.usage, costMicros });
   for (const row of rows)
     deps.bus.publish(input.chatId, { type: 'message', chat_id: input.chatId, message: toMessageDto(row) });
   return true;

@@ -17,6 +17,7 @@ import { normaliseBaseUrl, openProviderKey } from '../security/provider-keys';
 import type { SecretBox } from '../security/secrets';
 import { parsePrices, type ModelPrices } from './cost';
 import { GenerationCache } from './generation-cache';
+import { meteredProvider, type TurnMetrics } from './metrics';
 
 export interface ResolvedModel {
   modelConfigId: string;
@@ -57,6 +58,8 @@ export class ModelResolver {
     private readonly secrets: SecretBox,
     private readonly presets: ProviderPresets,
     private readonly userAgent: string,
+    /** Told of every provider call of the resolved models (src/turn/metrics.ts); unset: calls are not timed. */
+    private readonly metrics?: Pick<TurnMetrics, 'modelCall'>,
   ) {}
 
   /** Forgets every resolved config (this process changed one; other processes see the generation move). */
@@ -95,14 +98,16 @@ export class ModelResolver {
       callOptions: (config.options.call_options ?? {}) as ModelCallOptions,
       prices: parsePrices(config.options),
       providerTools: webSearchOptions(config.options.web_search),
-      provider: createLlmProvider(
-        {
-          kind: provider.provider,
-          apiKey: apiKey ?? 'none',
-          baseUrl: provider.base_url ?? preset?.baseUrl ?? null,
-          apiMode: provider.api_mode ?? undefined,
-        },
-        { userAgent: this.userAgent },
+      provider: this.metered(
+        createLlmProvider(
+          {
+            kind: provider.provider,
+            apiKey: apiKey ?? 'none',
+            baseUrl: provider.base_url ?? preset?.baseUrl ?? null,
+            apiMode: provider.api_mode ?? undefined,
+          },
+          { userAgent: this.userAgent },
+        ),
       ),
       fallback:
         fallback && !fallback.deleted && fallback.enabled
@@ -111,6 +116,10 @@ export class ModelResolver {
     };
     this.cache.set(modelConfigId, configGeneration, value);
     return value;
+  }
+
+  private metered(provider: LlmProvider): LlmProvider {
+    return this.metrics ? meteredProvider(provider, this.metrics) : provider;
   }
 
   /**

@@ -10,6 +10,7 @@ import { findSiblingModelConfig, insertUsageRecord } from '../db/repositories/us
 import type { Usage } from '../llm/types';
 import { tokenColumns } from '../messages/rows';
 import { calculateCostMicros, parsePrices, type ModelPrices } from '../turn/cost';
+import type { TurnMetrics } from '../turn/metrics';
 import type { ResolvedModel } from '../turn/models';
 import type { TurnBudget } from './turn-budget';
 
@@ -17,6 +18,8 @@ export interface SideCallDeps {
   db: Kysely<Database>;
   log: Logger;
   budget?: TurnBudget;
+  /** Told the tokens and cost of each recorded call (README "Operations"). */
+  metrics?: Pick<TurnMetrics, 'modelUsage'>;
 }
 
 /** The config whose prices a call on `model` is charged at: `modelConfigId` null means unpriced. */
@@ -69,6 +72,7 @@ export async function recordSideCall(
       total_cost_micros: cost,
     });
     deps.budget?.add(call.ownerId, cost);
+    deps.metrics?.modelUsage({ model: call.model, kind: call.kind, usage: call.usage, costMicros: cost });
   } catch (err) {
     deps.log.warn({ err, chatId: call.chatId, kind: call.kind }, 'could not record the cost of a side call');
   }

@@ -19,13 +19,14 @@ import { startApi, startWorker, type ApiOptions, type RunningApi, type RunningWo
 import { SecretBox } from '../../src/security/secrets';
 import { generateToken, hashToken } from '../../src/security/tokens';
 import type { StreamBus } from '../../src/stream/bus';
+import type { Tracing } from '../../src/tracing/tracing';
 import { PgStreamBus } from '../../src/stream/pg-stream-bus';
 import { titleModelFor } from '../../src/llm/registry';
 import { text } from '../../src/dev/fake-llm/script';
 import type { FakeLlmServer } from '../../src/dev/fake-llm/server';
 import { testConfig } from './config';
 import { createTestDatabase, type TestDatabase } from './db';
-import { getWorkflowBundle, temporalAddress } from './temporal';
+import { getTracedWorkflowBundle, getWorkflowBundle, temporalAddress } from './temporal';
 import { until } from './wait';
 
 /** Re-exported: e2e tests and their helpers poll with it alongside the app. */
@@ -62,6 +63,8 @@ export interface TestAppOptions {
   workspaceHostId?: string;
   /** Extra environment for the app's config (CHATD_DATA_DIR, CHATD_WORKSPACE_HOST_TIMEOUT, …). */
   env?: Record<string, string>;
+  /** Tracing for the app (the worker then runs the traced workflow bundle); stopping the app stops it. */
+  tracing?: Tracing;
 }
 
 /** A cross-process stream bus on the test database, as `CHATD_STREAM_BUS=postgres` gives each process. */
@@ -101,13 +104,17 @@ export async function startTestApp(options: TestAppOptions): Promise<TestApp> {
       // Apps sharing a database share its key, as the processes of one deployment do.
       encryptionKeys: encryptionKeysFor(database),
       bus: options.bus,
+      tracing: options.tracing,
     },
     'test',
   );
   const roles = options.roles ?? { api: true, worker: true };
   let worker: RunningWorker | undefined;
   let api: RunningApi | undefined;
-  if (roles.worker) worker = await startWorker(deps, temporalAddress(), await getWorkflowBundle());
+  if (roles.worker) {
+    const bundle = options.tracing ? await getTracedWorkflowBundle() : await getWorkflowBundle();
+    worker = await startWorker(deps, temporalAddress(), bundle);
+  }
   if (roles.api) api = await startApi(deps, '127.0.0.1', options.port ?? 0, options.api);
   const token = (await ensureBootstrapAdmin(deps.db, undefined)) ?? (await adminToken(deps));
   const url = api?.url ?? '';

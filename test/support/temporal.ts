@@ -16,6 +16,7 @@ import {
   type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
 import { workflowsPath } from '../../src/temporal/create-worker';
+import { TRACING_WORKFLOW_MODULES } from '../../src/tracing/temporal';
 
 let installed = false;
 function installRuntime(): void {
@@ -42,6 +43,18 @@ export function getWorkflowBundle(): Promise<WorkflowBundleWithSourceMap> {
     logger: new DefaultLogger('WARN'),
   });
   return bundle;
+}
+
+let tracedBundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+/** The same, with tracing's workflow interceptor module, as a traced worker bundles them (README "Traces"). */
+export function getTracedWorkflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  installRuntime();
+  tracedBundle ??= bundleWorkflowCode({
+    workflowsPath,
+    workflowInterceptorModules: [...workflowInterceptorModules, ...TRACING_WORKFLOW_MODULES],
+    logger: new DefaultLogger('WARN'),
+  });
+  return tracedBundle;
 }
 
 export function temporalAddress(): string {

@@ -4,12 +4,35 @@ import { ConfigError, defaultWorkspaceHostId, parseConfig } from '../../src/conf
 describe('parseConfig', () => {
   it('applies the embedded defaults to an empty environment', () => {
     const config = parseConfig({});
-    expect(config.http).toEqual({ host: '127.0.0.1', port: 8080 });
-    expect(config.temporal).toEqual({ address: undefined, namespace: 'default', taskQueue: 'chatd' });
+    expect(config.http).toEqual({ host: '127.0.0.1', port: 8080, drainMs: 0 });
+    expect(config.metricsToken).toBeUndefined();
+    expect(config.workerHttpPort).toBe(9464);
+    expect(config.temporal).toEqual({
+      address: undefined,
+      namespace: 'default',
+      taskQueue: 'chatd',
+      tls: false,
+      apiKey: undefined,
+    });
+    expect(config.corsOrigins).toEqual([]);
     expect(config.maxSteps).toBe(1200);
     expect(config.workerMaxActivities).toBe(1000);
     expect(config.maxMessageBytes).toBe(1024 * 1024);
     expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('reads the drain time, the metrics token and the worker health port', () => {
+    const config = parseConfig({
+      CHATD_DRAIN_SECONDS: '15',
+      CHATD_METRICS_TOKEN: 'a-long-enough-token',
+      CHATD_WORKER_HTTP_PORT: '0',
+    });
+    expect(config.http.drainMs).toBe(15_000);
+    expect(config.metricsToken).toBe('a-long-enough-token');
+    expect(config.workerHttpPort).toBe(0);
+    expect(() => parseConfig({ CHATD_METRICS_TOKEN: 'short' })).toThrow(/CHATD_METRICS_TOKEN/);
+    expect(() => parseConfig({ CHATD_DRAIN_SECONDS: '-1' })).toThrow(/CHATD_DRAIN_SECONDS/);
+    expect(() => parseConfig({ CHATD_WORKER_HTTP_PORT: '70000' })).toThrow(/CHATD_WORKER_HTTP_PORT/);
   });
 
   it('treats blank variables as unset', () => {

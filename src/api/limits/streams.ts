@@ -28,6 +28,12 @@ export interface WatchStreamEnd {
   reason: StreamEndReason;
 }
 
+/** Counts this process's open streams (the metrics' gauge, README "Operations"). */
+export interface OpenStreamsGauge {
+  inc(): void;
+  dec(): void;
+}
+
 /** Open SSE streams per user in this process, each ended when its token stops being valid. */
 export class StreamGuard {
   private readonly open = new Map<string, number>();
@@ -36,6 +42,7 @@ export class StreamGuard {
     private readonly tokens: TokenAuthenticator,
     /** Streams one user may hold open at once in this process; 0: unlimited. */
     private readonly maxPerUser: number,
+    private readonly gauge?: OpenStreamsGauge,
   ) {}
 
   /**
@@ -57,7 +64,9 @@ export class StreamGuard {
     }
     this.open.set(userId, held + 1);
     const sse = new SseWriter(ctx, options);
+    this.gauge?.inc();
     sse.onClose(() => {
+      this.gauge?.dec();
       const left = (this.open.get(userId) ?? 1) - 1;
       if (left > 0) this.open.set(userId, left);
       else this.open.delete(userId);

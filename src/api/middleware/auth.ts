@@ -1,6 +1,8 @@
 /**
- * Bearer-token authentication. Browsers' EventSource cannot send headers, so the stream endpoints
- * also accept `?access_token=`. Sets ctx.state.actor (and ctx.state.credential, the token itself,
+ * Bearer-token authentication. Browsers' EventSource cannot send headers, so the two stream endpoints
+ * (GET /chats/:id/stream and GET /chats/watch) also accept `?access_token=`; no other route does, so a
+ * token never has to sit in the URLs (and access logs, browser history, Referer headers) of ordinary
+ * requests. Sets ctx.state.actor (and ctx.state.credential, the token itself,
  * for the rate limit and the streams' token watch); `requireAdmin` guards admin-only routes. An
  * address with too many invalid tokens is refused before its token is looked up (AuthFailureThrottle).
  */
@@ -26,13 +28,23 @@ export function credential(ctx: { state: { credential?: Credential } }): Credent
   return ctx.state.credential!;
 }
 
+/** The routes a token may come as `?access_token=` on: the SSE streams (full paths). */
+const QUERY_TOKEN_PATHS = [/^\/api\/v1\/chats\/[^/]+\/stream$/, /^\/api\/v1\/chats\/watch$/];
+
+/** Whether a request may carry its token as `?access_token=`: a GET of one of the stream routes. */
+export function acceptsQueryToken(method: string, path: string): boolean {
+  return method === 'GET' && QUERY_TOKEN_PATHS.some((pattern) => pattern.test(path));
+}
+
 export function authenticate(tokens: TokenAuthenticator, throttle?: AuthFailureThrottle): Middleware {
   return async (ctx, next) => {
     await throttle?.check(ctx);
     const header = ctx.get('Authorization');
     const match = /^Bearer\s+(\S+)$/i.exec(header);
     const queryToken =
-      ctx.method === 'GET' && typeof ctx.query.access_token === 'string' ? ctx.query.access_token : undefined;
+      acceptsQueryToken(ctx.method, ctx.path) && typeof ctx.query.access_token === 'string'
+        ? ctx.query.access_token
+        : undefined;
     const token = match?.[1] ?? queryToken;
     if (!token) throw new UnauthorizedError();
     const live = await tokens.authenticate(token);

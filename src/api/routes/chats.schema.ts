@@ -3,11 +3,22 @@
  * also generate the OpenAPI document, so they carry the descriptions clients read.
  */
 import { z } from 'zod';
+import type { MessagesPage, SendMessageResult } from '../../chat/chat.service';
+import { MAX_PIN_ORDER, type ChatsPage } from '../../chat/chat-list';
+import type { ChatDto } from '../../messages/dto';
 import { chatInputPartSchema } from '../../messages/parts';
-import { MAX_PIN_ORDER } from '../../chat/chat-list';
+import {
+  chatMessageSchema,
+  chatStatusSchema,
+  queuedMessageSchema,
+  streamEventSchema,
+  toolApprovalSchema,
+  watchEventSchema,
+} from '../../stream/events';
+import type { ChatStreamEnd, WatchStreamEnd } from '../limits/streams';
 import { idempotencyKeyHeaderDoc, idempotencyResponseDocs } from '../middleware/idempotency';
 import { defineRoute } from '../openapi';
-import { timestamp, uuidParam } from './common.schema';
+import { sameType, timestamp, uuidParam } from './common.schema';
 
 export const chatIdParams = z.object({ id: uuidParam('chat') });
 
@@ -213,6 +224,86 @@ const TOO_MANY_STREAMS = {
     'or a rate limit (`rate_limited`, `too_many_auth_failures`, with `Retry-After`).',
 };
 
+/** A chat as every /chats route returns it (src/messages/dto.ts). */
+export const chatSchema = z
+  .object({
+    id: z.uuid(),
+    owner_id: z.uuid(),
+    parent_chat_id: z.uuid().nullable().describe('The chat that started this sub-agent chat; null for a root chat.'),
+    root_chat_id: z.uuid().describe('The root of the sub-agent tree; a root chat’s own id.'),
+    workspace_id: z.uuid().nullable(),
+    last_model_config_id: z.uuid().describe('The model config the chat runs on.'),
+    title: z.string(),
+    status: chatStatusSchema,
+    last_error: z.string().nullable(),
+    last_error_kind: z.string().nullable(),
+    archived: z.boolean(),
+    pin_order: z.number().int().describe('0: not pinned; otherwise the 1-based position among the pinned chats.'),
+    has_unread: z.boolean().describe('A user-visible assistant message newer than `last_read_message_id` exists.'),
+    last_read_message_id: z
+      .number()
+      .int()
+      .nullable()
+      .describe('The caller’s read cursor (a message id); null until the chat is first marked read.'),
+    labels: z.record(z.string(), z.string()),
+    mcp_server_ids: z.array(z.uuid()),
+    tool_approval: z
+      .object({ ask: z.array(z.string()), granted: z.array(z.string()) })
+      .describe('What this chat adds to the admin’s approval policy (docs/tool-approval.md).'),
+    waiting_for_slot_since: timestamp
+      .nullable()
+      .describe('Set while the turn waits for one of the owner’s running-turn slots.'),
+    created_at: timestamp,
+    updated_at: timestamp,
+  })
+  .meta({ id: 'Chat', description: 'A chat.' });
+sameType<z.infer<typeof chatSchema>, ChatDto>(true);
+
+export const chatsPageSchema = z
+  .object({
+    chats: z.array(chatSchema),
+    next_cursor: z.string().nullable().describe('Pass as `cursor` for the next page; null on the last page.'),
+  })
+  .meta({ id: 'ChatPage' });
+sameType<z.infer<typeof chatsPageSchema>, ChatsPage>(true);
+
+export const messagesPageSchema = z
+  .object({
+    messages: z.array(chatMessageSchema).describe('Oldest first within the page.'),
+    queued_messages: z.array(queuedMessageSchema),
+    tool_approvals: z.array(toolApprovalSchema).describe('The approvals of the tool calls in `messages`.'),
+    has_more: z.boolean().describe('Older messages exist: pass the first id as `before_id`.'),
+  })
+  .meta({ id: 'MessagePage' });
+sameType<z.infer<typeof messagesPageSchema>, MessagesPage>(true);
+
+/** POST /chats/{id}/messages: the message started a turn, or it was queued. */
+export const sendMessageResultSchema = z
+  .discriminatedUnion('queued', [
+    z.object({ queued: z.literal(false), message: chatMessageSchema }).describe('A turn started with the message.'),
+    z
+      .object({ queued: z.literal(true), queued_message: queuedMessageSchema })
+      .describe('The chat was busy (or had a queue): the message waits in the queue.'),
+  ])
+  .meta({ id: 'SendMessageResult' });
+// The service's looser interface admits every variant (and nothing else is sent).
+sameType<z.infer<typeof sendMessageResultSchema> extends SendMessageResult ? true : false, true>(true);
+
+const streamEndReason = z
+  .enum(['token_revoked', 'token_expired'])
+  .describe('Why the server ended the stream: its token was revoked or expired.');
+
+/** The last event of a chat stream that the server ends for its token (docs/stream-events.md). */
+export const chatStreamEndSchema = z
+  .object({ type: z.literal('stream_end'), chat_id: z.uuid(), reason: streamEndReason })
+  .meta({ id: 'ChatStreamEnd', description: 'The final event of a chat stream whose token stopped working.' });
+sameType<z.infer<typeof chatStreamEndSchema>, ChatStreamEnd>(true);
+
+export const watchStreamEndSchema = z
+  .object({ kind: z.literal('stream_end'), reason: streamEndReason })
+  .meta({ id: 'WatchStreamEnd', description: 'The final event of a watch stream whose token stopped working.' });
+sameType<z.infer<typeof watchStreamEndSchema>, WatchStreamEnd>(true);
+
 /** GET /chats/{id}/diff (src/workspaces/diff-status.ts). */
 export const chatDiffResponse = z.object({
   chat_id: z.uuid(),
@@ -246,6 +337,7 @@ export const chatDiffResponse = z.object({
  */
 export const chatsApi = {
   create: defineRoute({
+    operationId: 'createChat',
     method: 'post',
     path: '/chats',
     summary: 'Create a chat',
@@ -255,7 +347,7 @@ export const chatsApi = {
     schemas: { body: createChatBody },
     headers: [idempotencyKeyHeaderDoc],
     responses: {
-      201: { description: 'The chat (status `pending`).' },
+      201: { description: 'The chat (status `pending`).', schema: chatSchema },
       400: {
         description:
           '`workspace_not_found` (unknown, or not the caller’s), `workspace_deleted` or `mcp_server_not_found`; ' +
@@ -267,6 +359,7 @@ export const chatsApi = {
     },
   }),
   list: defineRoute({
+    operationId: 'listChats',
     method: 'get',
     path: '/chats',
     summary: 'List the caller’s chats',
@@ -277,9 +370,12 @@ export const chatsApi = {
     tag: chatsTag,
     access: 'user',
     schemas: { query: listChatsQuery },
-    responses: { 200: { description: '`{chats, next_cursor}`; `next_cursor` is null on the last page.' } },
+    responses: {
+      200: { description: 'A page of chats; `next_cursor` is null on the last page.', schema: chatsPageSchema },
+    },
   }),
   watch: defineRoute({
+    operationId: 'watchChats',
     method: 'get',
     path: '/chats/watch',
     summary: 'Watch the caller’s chats (Server-Sent Events)',
@@ -291,9 +387,16 @@ export const chatsApi = {
     tag: chatsTag,
     access: 'user',
     schemas: { query: watchQuery },
-    responses: { 200: { description: 'An event stream.', contentType: 'text/event-stream' }, 429: TOO_MANY_STREAMS },
+    responses: {
+      200: {
+        description: 'An event stream of `WatchEvent`s (no ids), ended by `WatchStreamEnd` when the token goes.',
+        sse: { data: z.union([watchEventSchema, watchStreamEndSchema]), ids: false },
+      },
+      429: TOO_MANY_STREAMS,
+    },
   }),
   get: defineRoute({
+    operationId: 'getChat',
     method: 'get',
     path: '/chats/:id',
     summary: 'Get a chat',
@@ -301,9 +404,10 @@ export const chatsApi = {
     tag: chatsTag,
     access: 'user',
     schemas: { params: chatIdParams },
-    responses: { 200: { description: 'The chat.' } },
+    responses: { 200: { description: 'The chat.', schema: chatSchema } },
   }),
   update: defineRoute({
+    operationId: 'updateChat',
     method: 'patch',
     path: '/chats/:id',
     summary: 'Rename, relabel, pin, archive or unarchive a chat',
@@ -315,11 +419,12 @@ export const chatsApi = {
     access: 'user',
     schemas: { params: chatIdParams, body: updateChatBody },
     responses: {
-      200: { description: 'The updated chat.' },
+      200: { description: 'The updated chat.', schema: chatSchema },
       400: { description: '`chat_not_archived`, `chat_archived` or `mcp_server_not_found`; nothing changes.' },
     },
   }),
   markRead: defineRoute({
+    operationId: 'markChatRead',
     method: 'post',
     path: '/chats/:id/read',
     summary: 'Mark a chat read',
@@ -331,11 +436,12 @@ export const chatsApi = {
     access: 'user',
     schemas: { params: chatIdParams, body: markReadBody },
     responses: {
-      200: { description: 'The chat.' },
+      200: { description: 'The chat.', schema: chatSchema },
       400: { description: '`message_not_found`: `message_id` is not one of this chat’s messages; nothing is written.' },
     },
   }),
   listMessages: defineRoute({
+    operationId: 'listMessages',
     method: 'get',
     path: '/chats/:id/messages',
     summary: 'List a chat’s messages',
@@ -343,9 +449,12 @@ export const chatsApi = {
     tag: chatsTag,
     access: 'user',
     schemas: { params: chatIdParams, query: listMessagesQuery },
-    responses: { 200: { description: '`{messages, queued_messages, has_more}`.' } },
+    responses: {
+      200: { description: 'A page of messages, the queue and the page’s approvals.', schema: messagesPageSchema },
+    },
   }),
   sendMessage: defineRoute({
+    operationId: 'sendMessage',
     method: 'post',
     path: '/chats/:id/messages',
     summary: 'Send a message',
@@ -355,7 +464,7 @@ export const chatsApi = {
     schemas: { params: chatIdParams, body: sendMessageBody },
     headers: [idempotencyKeyHeaderDoc],
     responses: {
-      200: { description: '`{message?, queued_message?, queued}`.' },
+      200: { description: 'The started message, or the queued one.', schema: sendMessageResultSchema },
       409: {
         description: `A usage limit was reached (also for a message that would queue), or ${idempotencyResponseDocs.inProgress}`,
       },
@@ -364,6 +473,7 @@ export const chatsApi = {
     },
   }),
   editMessage: defineRoute({
+    operationId: 'editMessage',
     method: 'patch',
     path: '/chats/:id/messages/:messageId',
     summary: 'Edit a user message',
@@ -374,11 +484,12 @@ export const chatsApi = {
     access: 'user',
     schemas: { params: messageParams, body: editMessageBody },
     responses: {
-      200: { description: 'The new message (a new id).' },
+      200: { description: 'The new message (a new id).', schema: chatMessageSchema },
       409: { description: 'A usage limit was reached (`usage_limit_exceeded`); nothing changes.' },
     },
   }),
   deleteQueued: defineRoute({
+    operationId: 'deleteQueuedMessage',
     method: 'delete',
     path: '/chats/:id/queue/:queuedId',
     summary: 'Remove a queued message',
@@ -388,6 +499,7 @@ export const chatsApi = {
     responses: { 204: { description: 'Removed.' } },
   }),
   promoteQueued: defineRoute({
+    operationId: 'promoteQueuedMessage',
     method: 'post',
     path: '/chats/:id/queue/:queuedId/promote',
     summary: 'Send a queued message now',
@@ -396,20 +508,22 @@ export const chatsApi = {
     access: 'user',
     schemas: { params: queuedMessageParams, body: promoteQueuedBody },
     responses: {
-      200: { description: 'The new user message.' },
+      200: { description: 'The new user message.', schema: chatMessageSchema },
       409: { description: 'A usage limit was reached (`usage_limit_exceeded`); the message stays queued.' },
     },
   }),
   interrupt: defineRoute({
+    operationId: 'interruptChat',
     method: 'post',
     path: '/chats/:id/interrupt',
     summary: 'Interrupt the running turn',
     tag: chatsTag,
     access: 'user',
     schemas: { params: chatIdParams },
-    responses: { 200: { description: 'The chat, with status `waiting`.' } },
+    responses: { 200: { description: 'The chat, with status `waiting`.', schema: chatSchema } },
   }),
   diff: defineRoute({
+    operationId: 'getChatDiff',
     method: 'get',
     path: '/chats/:id/diff',
     summary: 'The git diff of the chat’s workspace',
@@ -424,6 +538,7 @@ export const chatsApi = {
     responses: { 200: { description: 'The stored diff.', schema: chatDiffResponse } },
   }),
   stream: defineRoute({
+    operationId: 'streamChat',
     method: 'get',
     path: '/chats/:id/stream',
     summary: 'Stream a chat (Server-Sent Events)',
@@ -435,6 +550,12 @@ export const chatsApi = {
     access: 'user',
     schemas: { params: chatIdParams, query: streamQuery },
     headers: [{ name: 'Last-Event-ID', description: 'The id of the last event received, to resume after it.' }],
-    responses: { 200: { description: 'An event stream.', contentType: 'text/event-stream' }, 429: TOO_MANY_STREAMS },
+    responses: {
+      200: {
+        description: 'An event stream of `StreamEvent`s, ended by `ChatStreamEnd` when the token goes.',
+        sse: { data: z.union([streamEventSchema, chatStreamEndSchema]), ids: true },
+      },
+      429: TOO_MANY_STREAMS,
+    },
   }),
 };

@@ -27,3 +27,10 @@ export function idParams(what: string): z.ZodObject<{ id: z.ZodUUID }> {
 
 /** An ISO-8601 timestamp in responses. */
 export const timestamp = z.iso.datetime({ offset: true });
+
+/**
+ * True when A and B are the same type: `sameType<z.infer<typeof schema>, Dto>(true)` fails to compile
+ * when a response schema and the service's DTO drift apart.
+ */
+export type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+export const sameType = <A, B>(proof: Same<A, B>): Same<A, B> => proof;

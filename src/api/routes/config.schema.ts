@@ -43,18 +43,23 @@ export const modelConfigIdParams = z.object({
 
 export const systemPromptSchema = z.object({ system_prompt: z.string().describe('Empty when none is set.') });
 export const userPromptSchema = z.object({ custom_prompt: z.string().describe('Empty when none is set.') });
-export const thresholdSchema = z.object({ model_config_id: z.uuid(), threshold_percent: percent });
-export const thresholdSettingSchema = z.object({
-  model_config_id: z.uuid(),
-  threshold_percent: percent.nullable().describe('Your override; null when the model config’s threshold applies.'),
-  default_threshold_percent: percent.describe('The model config’s own threshold.'),
-});
+export const thresholdSchema = z
+  .object({ model_config_id: z.uuid(), threshold_percent: percent })
+  .meta({ id: 'CompactionThreshold' });
+export const thresholdSettingSchema = z
+  .object({
+    model_config_id: z.uuid(),
+    threshold_percent: percent.nullable().describe('Your override; null when the model config’s threshold applies.'),
+    default_threshold_percent: percent.describe('The model config’s own threshold.'),
+  })
+  .meta({ id: 'CompactionThresholdSetting' });
 
 const tag = 'Config';
 
 /** The config routes. */
 export const configApi = {
   getSystemPrompt: defineRoute({
+    operationId: 'getSystemPrompt',
     method: 'get',
     path: '/config/system-prompt',
     summary: 'The system prompt',
@@ -64,6 +69,7 @@ export const configApi = {
     responses: { 200: { description: 'The admin’s system prompt.', schema: systemPromptSchema } },
   }),
   putSystemPrompt: defineRoute({
+    operationId: 'setSystemPrompt',
     method: 'put',
     path: '/config/system-prompt',
     summary: 'Set the system prompt',
@@ -73,6 +79,7 @@ export const configApi = {
     responses: { 204: { description: 'Saved (or unset, for an empty prompt).' } },
   }),
   getUserPrompt: defineRoute({
+    operationId: 'getUserPrompt',
     method: 'get',
     path: '/config/user-prompt',
     summary: 'Your custom prompt',
@@ -82,6 +89,7 @@ export const configApi = {
     responses: { 200: { description: 'The caller’s custom prompt.', schema: userPromptSchema } },
   }),
   putUserPrompt: defineRoute({
+    operationId: 'setUserPrompt',
     method: 'put',
     path: '/config/user-prompt',
     summary: 'Set your custom prompt',
@@ -91,6 +99,7 @@ export const configApi = {
     responses: { 200: { description: 'The stored prompt.', schema: userPromptSchema } },
   }),
   listThresholds: defineRoute({
+    operationId: 'listCompactionThresholds',
     method: 'get',
     path: '/config/compaction-thresholds',
     summary: 'Your compaction threshold overrides',
@@ -105,6 +114,7 @@ export const configApi = {
     },
   }),
   getThreshold: defineRoute({
+    operationId: 'getCompactionThreshold',
     method: 'get',
     path: '/config/compaction-thresholds/:modelConfigId',
     summary: 'Your compaction threshold for a model config',
@@ -114,6 +124,7 @@ export const configApi = {
     responses: { 200: { description: 'The override and the default.', schema: thresholdSettingSchema } },
   }),
   putThreshold: defineRoute({
+    operationId: 'setCompactionThreshold',
     method: 'put',
     path: '/config/compaction-thresholds/:modelConfigId',
     summary: 'Override the compaction threshold for a model config',
@@ -123,6 +134,7 @@ export const configApi = {
     responses: { 200: { description: 'The stored override.', schema: thresholdSchema } },
   }),
   deleteThreshold: defineRoute({
+    operationId: 'deleteCompactionThreshold',
     method: 'delete',
     path: '/config/compaction-thresholds/:modelConfigId',
     summary: 'Remove your compaction threshold override',

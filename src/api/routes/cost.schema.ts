@@ -66,15 +66,17 @@ export const chatCostSchema = z.object({
   ...totals,
 });
 
-export const costSummarySchema = z.object({
-  user_id: z.uuid().nullable().describe('Whose chats; null for everyone’s.'),
-  start_date: timestamp,
-  end_date: timestamp,
-  ...totals,
-  chat_count: z.number().int().describe('Root chats with costs in the window.'),
-  by_model: z.array(modelCostSchema),
-  by_chat: z.array(chatCostSchema).describe('The 100 costliest root chats.'),
-});
+export const costSummarySchema = z
+  .object({
+    user_id: z.uuid().nullable().describe('Whose chats; null for everyone’s.'),
+    start_date: timestamp,
+    end_date: timestamp,
+    ...totals,
+    chat_count: z.number().int().describe('Root chats with costs in the window.'),
+    by_model: z.array(modelCostSchema),
+    by_chat: z.array(chatCostSchema).describe('The 100 costliest root chats.'),
+  })
+  .meta({ id: 'CostSummary' });
 
 export const userCostSchema = z.object({
   user_id: z.uuid(),
@@ -85,18 +87,21 @@ export const userCostSchema = z.object({
   ...totals,
 });
 
-export const costUsersSchema = z.object({
-  start_date: timestamp,
-  end_date: timestamp,
-  count: z.number().int().describe('Users matching the filter, over all pages.'),
-  users: z.array(userCostSchema),
-});
+export const costUsersSchema = z
+  .object({
+    start_date: timestamp,
+    end_date: timestamp,
+    count: z.number().int().describe('Users matching the filter, over all pages.'),
+    users: z.array(userCostSchema),
+  })
+  .meta({ id: 'CostByUser' });
 
 const tag = 'Cost';
 
 /** The /cost routes. */
 export const costApi = {
   users: defineRoute({
+    operationId: 'getCostByUser',
     method: 'get',
     path: '/cost/users',
     summary: 'Every user’s cost',
@@ -109,6 +114,7 @@ export const costApi = {
     responses: { 200: { description: 'One page of users.', schema: costUsersSchema } },
   }),
   summary: defineRoute({
+    operationId: 'getCostSummary',
     method: 'get',
     path: '/cost/:user/summary',
     summary: 'A cost summary',

@@ -10,19 +10,22 @@ import { idParams, timestamp } from './common.schema';
 
 export const fileIdParams = idParams('file');
 
-export const fileSchema = z.object({
-  id: z.uuid(),
-  name: z.string().describe('The stored name (at most 255 UTF-8 bytes).'),
-  media_type: z.enum(IMAGE_MEDIA_TYPES),
-  size: z.number().int().describe('Size in bytes.'),
-  created_at: timestamp,
-});
+export const fileSchema = z
+  .object({
+    id: z.uuid(),
+    name: z.string().describe('The stored name (at most 255 UTF-8 bytes).'),
+    media_type: z.enum(IMAGE_MEDIA_TYPES),
+    size: z.number().int().describe('Size in bytes.'),
+    created_at: timestamp,
+  })
+  .meta({ id: 'File' });
 
 const tag = 'Files';
 
 /** The file routes. */
 export const filesApi = {
   upload: defineRoute({
+    operationId: 'uploadFile',
     method: 'post',
     path: '/files',
     summary: 'Upload an image',
@@ -48,6 +51,7 @@ export const filesApi = {
     },
   }),
   download: defineRoute({
+    operationId: 'getFile',
     method: 'get',
     path: '/files/:id',
     summary: 'Download a file',

@@ -1,4 +1,8 @@
-/** Liveness and readiness (PostgreSQL and Temporal reachable), outside authentication. */
+/**
+ * Liveness and readiness (PostgreSQL and Temporal reachable), outside authentication. Once the process
+ * is shutting down, readiness answers 503 `draining` at once, without checking anything, so load
+ * balancers stop sending requests while those in flight finish (README "Health").
+ */
 import Router from '@koa/router';
 import { sql } from 'kysely';
 import type { AppDeps } from '../deps';
@@ -9,6 +13,11 @@ export function healthRouter(deps: AppDeps): Router {
     ctx.body = { status: 'ok' };
   });
   router.get('/readyz', async (ctx) => {
+    if (deps.draining?.()) {
+      ctx.status = 503;
+      ctx.body = { status: 'draining' };
+      return;
+    }
     const [db, temporal] = await Promise.all([
       sql`select 1`.execute(deps.db).then(
         () => true,

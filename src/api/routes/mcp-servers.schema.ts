@@ -118,48 +118,52 @@ export const updateMcpServerBody = z
 
 export const mcpServerIdParams = idParams('MCP server');
 
-export const mcpServerSchema = z.object({
-  id: z.uuid(),
-  slug: z.string(),
-  display_name: z.string(),
-  description: z.string(),
-  url: z.string(),
-  transport: z.enum(['streamable_http', 'sse']),
-  auth: z
-    .object({
-      type: z.enum(['none', 'api_key', 'headers', 'oauth2']),
-      header: z.string().optional(),
-      has_api_key: z.boolean().optional().describe('Whether a key is stored; the key is never returned.'),
-      header_names: z.array(z.string()).optional(),
-      client_id: z.string().optional(),
-      has_client_secret: z.boolean().optional(),
-      scopes: z.array(z.string()).optional(),
-      authorization_url: z.string().nullable().optional(),
-      token_url: z.string().nullable().optional(),
-    })
-    .describe('The auth configuration without its secrets.'),
-  availability: z.enum(['force_on', 'default_on', 'default_off']),
-  tool_allow_list: z.array(z.string()),
-  tool_deny_list: z.array(z.string()),
-  approval,
-  tool_approval: z.record(z.string(), approval),
-  enabled: z.boolean(),
-  created_at: timestamp,
-  updated_at: timestamp,
-});
+export const mcpServerSchema = z
+  .object({
+    id: z.uuid(),
+    slug: z.string(),
+    display_name: z.string(),
+    description: z.string(),
+    url: z.string(),
+    transport: z.enum(['streamable_http', 'sse']),
+    auth: z
+      .object({
+        type: z.enum(['none', 'api_key', 'headers', 'oauth2']),
+        header: z.string().optional(),
+        has_api_key: z.boolean().optional().describe('Whether a key is stored; the key is never returned.'),
+        header_names: z.array(z.string()).optional(),
+        client_id: z.string().optional(),
+        has_client_secret: z.boolean().optional(),
+        scopes: z.array(z.string()).optional(),
+        authorization_url: z.string().nullable().optional(),
+        token_url: z.string().nullable().optional(),
+      })
+      .describe('The auth configuration without its secrets.'),
+    availability: z.enum(['force_on', 'default_on', 'default_off']),
+    tool_allow_list: z.array(z.string()),
+    tool_deny_list: z.array(z.string()),
+    approval,
+    tool_approval: z.record(z.string(), approval),
+    enabled: z.boolean(),
+    created_at: timestamp,
+    updated_at: timestamp,
+  })
+  .meta({ id: 'McpServer' });
 
-export const userMcpServerSchema = z.object({
-  id: z.uuid(),
-  slug: z.string(),
-  display_name: z.string(),
-  description: z.string(),
-  auth_type: z.enum(['none', 'api_key', 'headers', 'oauth2']),
-  availability: z.enum(['force_on', 'default_on', 'default_off']),
-  connected: z
-    .boolean()
-    .nullable()
-    .describe('`oauth2` servers: whether the caller connected their account (tools need it); null otherwise.'),
-});
+export const userMcpServerSchema = z
+  .object({
+    id: z.uuid(),
+    slug: z.string(),
+    display_name: z.string(),
+    description: z.string(),
+    auth_type: z.enum(['none', 'api_key', 'headers', 'oauth2']),
+    availability: z.enum(['force_on', 'default_on', 'default_off']),
+    connected: z
+      .boolean()
+      .nullable()
+      .describe('`oauth2` servers: whether the caller connected their account (tools need it); null otherwise.'),
+  })
+  .meta({ id: 'UserMcpServer' });
 
 export const oauthCallbackQuery = z.object({
   state: z.string().min(1).max(512).describe('The state the authorization request carried.'),
@@ -174,6 +178,7 @@ const tag = 'MCP servers';
 /** The MCP server routes. */
 export const mcpServersApi = {
   adminList: defineRoute({
+    operationId: 'listMcpServersAdmin',
     method: 'get',
     path: '/admin/mcp-servers',
     summary: 'List MCP servers',
@@ -183,6 +188,7 @@ export const mcpServersApi = {
     responses: { 200: { description: 'Every server, oldest first.', schema: z.array(mcpServerSchema) } },
   }),
   adminGet: defineRoute({
+    operationId: 'getMcpServer',
     method: 'get',
     path: '/admin/mcp-servers/:id',
     summary: 'Get an MCP server',
@@ -192,6 +198,7 @@ export const mcpServersApi = {
     responses: { 200: { description: 'The server.', schema: mcpServerSchema } },
   }),
   adminCreate: defineRoute({
+    operationId: 'createMcpServer',
     method: 'post',
     path: '/admin/mcp-servers',
     summary: 'Add an MCP server',
@@ -204,6 +211,7 @@ export const mcpServersApi = {
     },
   }),
   adminUpdate: defineRoute({
+    operationId: 'updateMcpServer',
     method: 'patch',
     path: '/admin/mcp-servers/:id',
     summary: 'Update an MCP server',
@@ -219,6 +227,7 @@ export const mcpServersApi = {
     },
   }),
   adminDelete: defineRoute({
+    operationId: 'deleteMcpServer',
     method: 'delete',
     path: '/admin/mcp-servers/:id',
     summary: 'Delete an MCP server',
@@ -229,6 +238,7 @@ export const mcpServersApi = {
     responses: { 204: { description: 'Deleted.' } },
   }),
   list: defineRoute({
+    operationId: 'listMcpServers',
     method: 'get',
     path: '/mcp-servers',
     summary: 'List the MCP servers chats can use',
@@ -239,6 +249,7 @@ export const mcpServersApi = {
     responses: { 200: { description: 'Enabled servers, oldest first.', schema: z.array(userMcpServerSchema) } },
   }),
   connect: defineRoute({
+    operationId: 'connectMcpServerOAuth',
     method: 'post',
     path: '/mcp-servers/:id/oauth/connect',
     summary: 'Start connecting an OAuth MCP server',
@@ -259,6 +270,7 @@ export const mcpServersApi = {
     },
   }),
   disconnect: defineRoute({
+    operationId: 'disconnectMcpServerOAuth',
     method: 'delete',
     path: '/mcp-servers/:id/oauth',
     summary: 'Disconnect an OAuth MCP server',
@@ -269,6 +281,7 @@ export const mcpServersApi = {
     responses: { 204: { description: 'Disconnected.' } },
   }),
   callback: defineRoute({
+    operationId: 'mcpOAuthCallback',
     method: 'get',
     path: '/mcp-servers/oauth/callback',
     summary: 'OAuth redirect target',

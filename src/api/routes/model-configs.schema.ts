@@ -129,38 +129,42 @@ export const updateModelConfigBody = z.strictObject(modelConfigFields).partial()
 export const providerIdParams = idParams('provider');
 export const modelConfigIdParams = idParams('model config');
 
-export const providerSchema = z.object({
-  id: z.uuid(),
-  provider: providerKind,
-  display_name: z.string(),
-  base_url: z.string().nullable(),
-  api_mode: apiMode.nullable(),
-  enabled: z.boolean(),
-  has_api_key: z.boolean().describe('Whether a key is stored; the key itself is never returned.'),
-  api_key_confirmed: z
-    .boolean()
-    .describe(
-      'Whether the stored key is bound to the current base_url and is sent. False after base_url changed ' +
-        'until an admin sends api_key or confirm_api_key: true; false without a key.',
-    ),
-  created_at: timestamp,
-  updated_at: timestamp,
-});
+export const providerSchema = z
+  .object({
+    id: z.uuid(),
+    provider: providerKind,
+    display_name: z.string(),
+    base_url: z.string().nullable(),
+    api_mode: apiMode.nullable(),
+    enabled: z.boolean(),
+    has_api_key: z.boolean().describe('Whether a key is stored; the key itself is never returned.'),
+    api_key_confirmed: z
+      .boolean()
+      .describe(
+        'Whether the stored key is bound to the current base_url and is sent. False after base_url changed ' +
+          'until an admin sends api_key or confirm_api_key: true; false without a key.',
+      ),
+    created_at: timestamp,
+    updated_at: timestamp,
+  })
+  .meta({ id: 'ChatProvider' });
 
-export const modelConfigSchema = z.object({
-  id: z.uuid(),
-  provider_id: z.uuid(),
-  model: z.string(),
-  display_name: z.string(),
-  enabled: z.boolean(),
-  is_default: z.boolean(),
-  context_limit: z.number().int(),
-  compression_threshold: z.number().int(),
-  options: modelOptionsSchema,
-  fallback_model_config_id: z.uuid().nullable(),
-  created_at: timestamp,
-  updated_at: timestamp,
-});
+export const modelConfigSchema = z
+  .object({
+    id: z.uuid(),
+    provider_id: z.uuid(),
+    model: z.string(),
+    display_name: z.string(),
+    enabled: z.boolean(),
+    is_default: z.boolean(),
+    context_limit: z.number().int(),
+    compression_threshold: z.number().int(),
+    options: modelOptionsSchema,
+    fallback_model_config_id: z.uuid().nullable(),
+    created_at: timestamp,
+    updated_at: timestamp,
+  })
+  .meta({ id: 'ModelConfig' });
 
 const providersTag = 'Providers';
 const modelsTag = 'Model configs';
@@ -168,6 +172,7 @@ const modelsTag = 'Model configs';
 /** The provider and model-config routes. */
 export const modelConfigsApi = {
   listProviders: defineRoute({
+    operationId: 'listChatProviders',
     method: 'get',
     path: '/chat-providers',
     summary: 'List providers',
@@ -177,6 +182,7 @@ export const modelConfigsApi = {
     responses: { 200: { description: 'Live providers, oldest first.', schema: z.array(providerSchema) } },
   }),
   createProvider: defineRoute({
+    operationId: 'createChatProvider',
     method: 'post',
     path: '/chat-providers',
     summary: 'Create a provider',
@@ -189,6 +195,7 @@ export const modelConfigsApi = {
     },
   }),
   updateProvider: defineRoute({
+    operationId: 'updateChatProvider',
     method: 'patch',
     path: '/chat-providers/:id',
     summary: 'Update a provider',
@@ -198,6 +205,7 @@ export const modelConfigsApi = {
     responses: { 200: { description: 'The updated provider.', schema: providerSchema } },
   }),
   deleteProvider: defineRoute({
+    operationId: 'deleteChatProvider',
     method: 'delete',
     path: '/chat-providers/:id',
     summary: 'Delete a provider',
@@ -208,6 +216,7 @@ export const modelConfigsApi = {
     responses: { 204: { description: 'Deleted.' } },
   }),
   listModelConfigs: defineRoute({
+    operationId: 'listModelConfigs',
     method: 'get',
     path: '/model-configs',
     summary: 'List model configs',
@@ -218,6 +227,7 @@ export const modelConfigsApi = {
     responses: { 200: { description: 'Model configs, oldest first.', schema: z.array(modelConfigSchema) } },
   }),
   createModelConfig: defineRoute({
+    operationId: 'createModelConfig',
     method: 'post',
     path: '/model-configs',
     summary: 'Create a model config',
@@ -227,6 +237,7 @@ export const modelConfigsApi = {
     responses: { 201: { description: 'The new model config.', schema: modelConfigSchema } },
   }),
   updateModelConfig: defineRoute({
+    operationId: 'updateModelConfig',
     method: 'patch',
     path: '/model-configs/:id',
     summary: 'Update a model config',
@@ -238,6 +249,7 @@ export const modelConfigsApi = {
     responses: { 200: { description: 'The updated model config.', schema: modelConfigSchema } },
   }),
   deleteModelConfig: defineRoute({
+    operationId: 'deleteModelConfig',
     method: 'delete',
     path: '/model-configs/:id',
     summary: 'Delete a model config',

@@ -15,6 +15,7 @@ import { filesApi } from './files.schema';
 import { mcpServersApi } from './mcp-servers.schema';
 import { modelConfigsApi } from './model-configs.schema';
 import { pushApi } from './push.schema';
+import { toolApprovalsApi } from './tool-approvals.schema';
 import { usageLimitsApi } from './usage-limits.schema';
 import { usersApi } from './users.schema';
 import { workspacesApi } from './workspaces.schema';
@@ -22,14 +23,15 @@ import { workspacesApi } from './workspaces.schema';
 const opsTag = 'Operations';
 
 const readiness = z.object({
-  status: z.enum(['ok', 'unavailable']),
-  postgres: z.boolean().describe('PostgreSQL answered.'),
-  temporal: z.boolean().describe('Temporal answered.'),
+  status: z.enum(['ok', 'unavailable', 'draining']),
+  postgres: z.boolean().optional().describe('PostgreSQL answered (absent while draining).'),
+  temporal: z.boolean().optional().describe('Temporal answered (absent while draining).'),
 });
 
 /** The public routes (health.routes.ts and the document itself). */
 export const publicApi = {
   healthz: defineRoute({
+    operationId: 'getLiveness',
     method: 'get',
     path: '/healthz',
     summary: 'Liveness',
@@ -39,6 +41,7 @@ export const publicApi = {
     responses: { 200: { description: 'The process is up.', schema: z.object({ status: z.literal('ok') }) } },
   }),
   readyz: defineRoute({
+    operationId: 'getReadiness',
     method: 'get',
     path: '/readyz',
     summary: 'Readiness',
@@ -47,17 +50,26 @@ export const publicApi = {
     schemas: {},
     responses: {
       200: { description: 'PostgreSQL and Temporal are reachable.', schema: readiness },
-      503: { description: 'A dependency is unreachable; the body says which.', schema: readiness },
+      503: {
+        description: 'A dependency is unreachable (the body says which), or the process is shutting down (`draining`).',
+        schema: readiness,
+      },
     },
   }),
   openapi: defineRoute({
+    operationId: 'getOpenApiDocument',
     method: 'get',
     path: '/openapi.json',
     summary: 'This OpenAPI document',
     tag: opsTag,
     access: 'public',
     schemas: {},
-    responses: { 200: { description: 'The OpenAPI 3.1 document.' } },
+    responses: {
+      200: {
+        description: 'The OpenAPI 3.2 document.',
+        schema: z.looseObject({ openapi: z.string(), info: z.looseObject({}), paths: z.looseObject({}) }),
+      },
+    },
   }),
 };
 
@@ -67,6 +79,7 @@ export const apiRoutes: readonly RouteDoc[] = [
   ...Object.values(usersApi),
   ...Object.values(modelConfigsApi),
   ...Object.values(chatsApi),
+  ...Object.values(toolApprovalsApi),
   ...Object.values(filesApi),
   ...Object.values(configApi),
   ...Object.values(workspacesApi),

@@ -55,13 +55,15 @@ export const unsubscribeQuery = z.object({
   endpoint: endpoint.describe('The endpoint of the subscription to delete.'),
 });
 
-export const pushSubscriptionSchema = z.object({
-  id: z.uuid().describe('The id DELETE /push/subscriptions/{id} takes.'),
-  endpoint: z.string(),
-  expiration_time: timestamp.nullable(),
-  created_at: timestamp,
-  updated_at: timestamp.describe('When the subscription was last stored (a browser re-subscribing updates it).'),
-});
+export const pushSubscriptionSchema = z
+  .object({
+    id: z.uuid().describe('The id DELETE /push/subscriptions/{id} takes.'),
+    endpoint: z.string(),
+    expiration_time: timestamp.nullable(),
+    created_at: timestamp,
+    updated_at: timestamp.describe('When the subscription was last stored (a browser re-subscribing updates it).'),
+  })
+  .meta({ id: 'PushSubscription' });
 
 const disabled = {
   description:
@@ -73,6 +75,7 @@ const tag = 'Push';
 /** The web push routes. */
 export const pushApi = {
   vapidPublicKey: defineRoute({
+    operationId: 'getVapidPublicKey',
     method: 'get',
     path: '/push/vapid-public-key',
     summary: 'Get the VAPID public key',
@@ -91,6 +94,7 @@ export const pushApi = {
     },
   }),
   subscribe: defineRoute({
+    operationId: 'createPushSubscription',
     method: 'post',
     path: '/push/subscriptions',
     summary: 'Subscribe a browser to web push',
@@ -112,6 +116,7 @@ export const pushApi = {
     },
   }),
   unsubscribe: defineRoute({
+    operationId: 'deletePushSubscription',
     method: 'delete',
     path: '/push/subscriptions/:id',
     summary: 'Delete a push subscription',
@@ -125,6 +130,7 @@ export const pushApi = {
     },
   }),
   unsubscribeByEndpoint: defineRoute({
+    operationId: 'deletePushSubscriptionByEndpoint',
     method: 'delete',
     path: '/push/subscriptions',
     summary: 'Delete a push subscription by endpoint',

@@ -3,9 +3,10 @@
  * approvals, the decision on a waiting call, and the admin's policy for the built-in tools.
  */
 import { z } from 'zod';
+import { toolApprovalSchema } from '../../stream/events';
 import { PROVISIONING_TOOL_NAMES, WORKSPACE_TOOL_NAMES } from '../../tools/index';
 import { defineRoute } from '../openapi';
-import { plainText, timestamp, uuidParam } from './common.schema';
+import { plainText, uuidParam } from './common.schema';
 
 /** The tools the admin's built-in policy may name (sub-agent tools never wait: they are not listed). */
 export const BUILT_IN_TOOL_NAMES: readonly string[] = [...WORKSPACE_TOOL_NAMES, ...PROVISIONING_TOOL_NAMES];
@@ -42,39 +43,25 @@ export const listApprovalsQuery = z.object({
   limit: z.coerce.number().int().min(1).max(200).default(50),
 });
 
-export const toolApprovalSchema = z.object({
-  chat_id: z.uuid().describe('The chat whose call it is (a sub-agent’s, in a root chat’s list).'),
-  root_chat_id: z.uuid(),
-  call_id: z.string(),
-  tool_name: z.string(),
-  turn: z.number().int(),
-  step: z.number().int(),
-  message_id: z.number().int().nullable().describe('The assistant message holding the call and its arguments.'),
-  args_sha256: z.string().describe('SHA-256 (hex) of the arguments as RFC 8785 canonical JSON.'),
-  requested_at: timestamp,
-  expires_at: timestamp,
-  decision: z.enum(['approved', 'approved_always', 'denied', 'expired']).nullable().describe('Null while waiting.'),
-  reason: z.string().nullable(),
-  decided_by: z.uuid().nullable().describe('Null for an expiry, an interrupt or an archive.'),
-  decided_at: timestamp.nullable(),
-});
-
-export const builtInPolicySchema = z.strictObject({
-  default: policy.describe('The policy of every built-in tool not named in `tools`.'),
-  tools: z
-    .record(
-      z.string().refine((name) => BUILT_IN_TOOL_NAMES.includes(name), {
-        message: `A built-in tool: one of ${BUILT_IN_TOOL_NAMES.join(', ')}.`,
-      }),
-      policy,
-    )
-    .describe('Exceptions by tool name.'),
-});
+export const builtInPolicySchema = z
+  .strictObject({
+    default: policy.describe('The policy of every built-in tool not named in `tools`.'),
+    tools: z
+      .record(
+        z.string().refine((name) => BUILT_IN_TOOL_NAMES.includes(name), {
+          message: `A built-in tool: one of ${BUILT_IN_TOOL_NAMES.join(', ')}.`,
+        }),
+        policy,
+      )
+      .describe('Exceptions by tool name.'),
+  })
+  .meta({ id: 'ToolApprovalPolicy' });
 
 const tag = 'Tool approval';
 
 export const toolApprovalsApi = {
   list: defineRoute({
+    operationId: 'listToolApprovals',
     method: 'get',
     path: '/chats/:id/tool-approvals',
     summary: 'A chat’s tool approvals',
@@ -89,6 +76,7 @@ export const toolApprovalsApi = {
     },
   }),
   decide: defineRoute({
+    operationId: 'decideToolCall',
     method: 'post',
     path: '/chats/:id/tool-calls/:callId/decision',
     summary: 'Approve or deny a waiting tool call',
@@ -108,6 +96,7 @@ export const toolApprovalsApi = {
     },
   }),
   getPolicy: defineRoute({
+    operationId: 'getToolApprovalPolicy',
     method: 'get',
     path: '/admin/tool-approval-policy',
     summary: 'The approval policy of the built-in tools',
@@ -117,6 +106,7 @@ export const toolApprovalsApi = {
     responses: { 200: { description: 'The policy.', schema: builtInPolicySchema } },
   }),
   putPolicy: defineRoute({
+    operationId: 'setToolApprovalPolicy',
     method: 'put',
     path: '/admin/tool-approval-policy',
     summary: 'Set the approval policy of the built-in tools',

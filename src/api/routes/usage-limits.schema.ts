@@ -31,45 +31,53 @@ export const putLimitBody = z.strictObject({
   spend_limit_micros: micros.describe('The limit per period in micro-dollars.'),
 });
 
-export const userLimitSchema = z.object({
-  user_id: z.uuid(),
-  username: z.string(),
-  name: z.string(),
-  spend_limit_micros: z.number().int(),
-});
+export const userLimitSchema = z
+  .object({
+    user_id: z.uuid(),
+    username: z.string(),
+    name: z.string(),
+    spend_limit_micros: z.number().int(),
+  })
+  .meta({ id: 'UserUsageLimit' });
 
-export const groupLimitSchema = z.object({
-  group_id: z.uuid(),
-  group_name: z.string(),
-  group_display_name: z.string(),
-  member_count: z.number().int(),
-  spend_limit_micros: z.number().int(),
-});
+export const groupLimitSchema = z
+  .object({
+    group_id: z.uuid(),
+    group_name: z.string(),
+    group_display_name: z.string(),
+    member_count: z.number().int(),
+    spend_limit_micros: z.number().int(),
+  })
+  .meta({ id: 'GroupUsageLimit' });
 
-export const usageLimitsSchema = z.object({
-  enabled: z.boolean(),
-  period,
-  spend_limit_micros: z.number().int().nullable().describe('The default limit; null: none.'),
-  updated_at: timestamp.nullable().describe('Null while the setting was never saved.'),
-  unpriced_model_count: z.number().int().describe('Live model configs without prices (their calls count nothing).'),
-  overrides: z
-    .array(userLimitSchema)
-    .describe('Users with a limit of their own (it wins over groups and the default).'),
-  group_overrides: z.array(groupLimitSchema).describe('Groups with a limit (the lowest of a user’s groups applies).'),
-});
+export const usageLimitsSchema = z
+  .object({
+    enabled: z.boolean(),
+    period,
+    spend_limit_micros: z.number().int().nullable().describe('The default limit; null: none.'),
+    updated_at: timestamp.nullable().describe('Null while the setting was never saved.'),
+    unpriced_model_count: z.number().int().describe('Live model configs without prices (their calls count nothing).'),
+    overrides: z
+      .array(userLimitSchema)
+      .describe('Users with a limit of their own (it wins over groups and the default).'),
+    group_overrides: z.array(groupLimitSchema).describe('Groups with a limit (the lowest of a user’s groups applies).'),
+  })
+  .meta({ id: 'UsageLimits' });
 
-export const usageStatusSchema = z.object({
-  is_limited: z.boolean(),
-  period: period.nullable(),
-  spend_limit_micros: z.number().int().nullable(),
-  limit_source: z.enum(['user', 'group', 'default']).nullable().describe('Where the limit comes from.'),
-  current_spend: z
-    .number()
-    .int()
-    .describe('Micro-dollars spent in the current period (of the setting, when unlimited).'),
-  period_start: timestamp.nullable(),
-  period_end: timestamp.nullable().describe('When the spend resets.'),
-});
+export const usageStatusSchema = z
+  .object({
+    is_limited: z.boolean(),
+    period: period.nullable(),
+    spend_limit_micros: z.number().int().nullable(),
+    limit_source: z.enum(['user', 'group', 'default']).nullable().describe('Where the limit comes from.'),
+    current_spend: z
+      .number()
+      .int()
+      .describe('Micro-dollars spent in the current period (of the setting, when unlimited).'),
+    period_start: timestamp.nullable(),
+    period_end: timestamp.nullable().describe('When the spend resets.'),
+  })
+  .meta({ id: 'UsageStatus' });
 
 export const userLimitParams = idParams('user');
 export const groupLimitParams = idParams('group');
@@ -79,6 +87,7 @@ const tag = 'Usage limits';
 /** The /usage-limits routes. */
 export const usageLimitsApi = {
   status: defineRoute({
+    operationId: 'getUsageStatus',
     method: 'get',
     path: '/usage-limits/status',
     summary: 'Your spend limit and spend',
@@ -91,6 +100,7 @@ export const usageLimitsApi = {
     responses: { 200: { description: 'The caller’s status.', schema: usageStatusSchema } },
   }),
   get: defineRoute({
+    operationId: 'getUsageLimits',
     method: 'get',
     path: '/usage-limits',
     summary: 'The spend limit setting and every limit',
@@ -100,6 +110,7 @@ export const usageLimitsApi = {
     responses: { 200: { description: 'The setting, user and group limits.', schema: usageLimitsSchema } },
   }),
   put: defineRoute({
+    operationId: 'setUsageLimits',
     method: 'put',
     path: '/usage-limits',
     summary: 'Set the spend limit setting',
@@ -110,6 +121,7 @@ export const usageLimitsApi = {
     responses: { 200: { description: 'The saved setting and every limit.', schema: usageLimitsSchema } },
   }),
   putUser: defineRoute({
+    operationId: 'setUserUsageLimit',
     method: 'put',
     path: '/usage-limits/users/:id',
     summary: 'Set a user’s own spend limit',
@@ -122,6 +134,7 @@ export const usageLimitsApi = {
     },
   }),
   deleteUser: defineRoute({
+    operationId: 'deleteUserUsageLimit',
     method: 'delete',
     path: '/usage-limits/users/:id',
     summary: 'Remove a user’s own spend limit',
@@ -134,6 +147,7 @@ export const usageLimitsApi = {
     },
   }),
   putGroup: defineRoute({
+    operationId: 'setGroupUsageLimit',
     method: 'put',
     path: '/usage-limits/groups/:id',
     summary: 'Set a group’s spend limit',
@@ -146,6 +160,7 @@ export const usageLimitsApi = {
     },
   }),
   deleteGroup: defineRoute({
+    operationId: 'deleteGroupUsageLimit',
     method: 'delete',
     path: '/usage-limits/groups/:id',
     summary: 'Remove a group’s spend limit',

@@ -43,37 +43,44 @@ export const groupMemberParams = z.object({
   userId: uuidParam('user').describe('The user id.'),
 });
 
-export const userSchema = z.object({
-  id: z.uuid(),
-  username: z.string(),
-  name: z.string(),
-  role,
-  created_at: timestamp,
-  updated_at: timestamp,
-});
+export const userSchema = z
+  .object({
+    id: z.uuid(),
+    username: z.string(),
+    name: z.string(),
+    role,
+    created_at: timestamp,
+    updated_at: timestamp,
+  })
+  .meta({ id: 'User' });
 
-export const createdTokenSchema = z.object({
-  id: z.uuid().describe('Token id, for revocation.'),
-  user_id: z.uuid(),
-  name: z.string(),
-  token: z.string().describe('The secret. Shown only in this response; store it now.'),
-  created_at: timestamp,
-  expires_at: timestamp.nullable(),
-});
+export const createdTokenSchema = z
+  .object({
+    id: z.uuid().describe('Token id, for revocation.'),
+    user_id: z.uuid(),
+    name: z.string(),
+    token: z.string().describe('The secret. Shown only in this response; store it now.'),
+    created_at: timestamp,
+    expires_at: timestamp.nullable(),
+  })
+  .meta({ id: 'ApiToken' });
 
-export const groupSchema = z.object({
-  id: z.uuid(),
-  name: z.string(),
-  display_name: z.string(),
-  created_at: timestamp,
-  updated_at: timestamp,
-});
+export const groupSchema = z
+  .object({
+    id: z.uuid(),
+    name: z.string(),
+    display_name: z.string(),
+    created_at: timestamp,
+    updated_at: timestamp,
+  })
+  .meta({ id: 'Group' });
 
 const tag = 'Users';
 
 /** The identity routes. */
 export const usersApi = {
   me: defineRoute({
+    operationId: 'getCurrentUser',
     method: 'get',
     path: '/users/me',
     summary: 'The authenticated user',
@@ -83,6 +90,7 @@ export const usersApi = {
     responses: { 200: { description: 'The caller.', schema: userSchema } },
   }),
   create: defineRoute({
+    operationId: 'createUser',
     method: 'post',
     path: '/users',
     summary: 'Create a user',
@@ -95,6 +103,7 @@ export const usersApi = {
     },
   }),
   list: defineRoute({
+    operationId: 'listUsers',
     method: 'get',
     path: '/users',
     summary: 'List users',
@@ -104,6 +113,7 @@ export const usersApi = {
     responses: { 200: { description: 'Every user, by username.', schema: z.array(userSchema) } },
   }),
   createToken: defineRoute({
+    operationId: 'createApiToken',
     method: 'post',
     path: '/users/:id/tokens',
     summary: 'Issue an API token for a user',
@@ -114,6 +124,7 @@ export const usersApi = {
     responses: { 201: { description: 'The token (shown once) and its id.', schema: createdTokenSchema } },
   }),
   revokeToken: defineRoute({
+    operationId: 'revokeApiToken',
     method: 'delete',
     path: '/tokens/:id',
     summary: 'Revoke an API token',
@@ -125,6 +136,7 @@ export const usersApi = {
     responses: { 204: { description: 'Revoked (also when it already was).' } },
   }),
   createGroup: defineRoute({
+    operationId: 'createGroup',
     method: 'post',
     path: '/groups',
     summary: 'Create a group',
@@ -137,6 +149,7 @@ export const usersApi = {
     },
   }),
   addMember: defineRoute({
+    operationId: 'addGroupMember',
     method: 'put',
     path: '/groups/:id/members/:userId',
     summary: 'Add a user to a group',
@@ -146,6 +159,7 @@ export const usersApi = {
     responses: { 204: { description: 'The user is a member (idempotent).' } },
   }),
   removeMember: defineRoute({
+    operationId: 'removeGroupMember',
     method: 'delete',
     path: '/groups/:id/members/:userId',
     summary: 'Remove a user from a group',
