@@ -8,7 +8,8 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Usage } from '../llm/types';
 import type { BusMetrics } from '../stream/bus-metrics';
-import type { ModelUsageKind, ToolCallOutcome, TurnMetrics } from '../turn/metrics';
+import { LruMap } from '../lru-map';
+import type { ModelUsageKind, ToolCallOutcome, TurnKey, TurnMetrics } from '../turn/metrics';
 import { fetchExposition } from './exposition';
 
 /** Turns waiting in PostgreSQL: for a running-turn slot, and messages queued behind a running turn. */
@@ -51,6 +52,8 @@ export interface HttpRequestSample {
   seconds: number;
 }
 
+const turnKey = (turn: TurnKey): string => `${turn.chatId}:${turn.turn}`;
+
 export class ChatdMetrics implements TurnMetrics, BusMetrics {
   readonly registry = new Registry();
   private readonly temporalMetricsUrl: string | null;
@@ -63,6 +66,8 @@ export class ChatdMetrics implements TurnMetrics, BusMetrics {
   /** Open SSE streams of this process (src/api/limits/streams.ts). */
   readonly openStreams: Gauge;
   private readonly turnsStarted: Counter;
+  /** When each running turn started here (performance.now()), for its duration; bounded. */
+  private readonly turnStarts = new LruMap<string, number>(10_000);
   private readonly turnsFinished: Counter<'outcome'>;
   private readonly turnDuration: Histogram<'outcome'>;
   private readonly firstToken: Histogram<'provider' | 'model'>;
@@ -207,13 +212,18 @@ export class ChatdMetrics implements TurnMetrics, BusMetrics {
     this.httpDuration.observe({ method: sample.method, route: sample.route }, sample.seconds);
   }
 
-  turnStarted(): void {
+  turnStarted(turn: TurnKey): void {
     this.turnsStarted.inc();
+    this.turnStarts.set(turnKey(turn), performance.now());
   }
 
-  turnFinished(outcome: string, seconds: number | null): void {
+  turnFinished(turn: TurnKey, outcome: string): void {
     this.turnsFinished.inc({ outcome });
-    if (seconds !== null) this.turnDuration.observe({ outcome }, seconds);
+    const key = turnKey(turn);
+    const started = this.turnStarts.get(key);
+    if (started === undefined) return;
+    this.turnStarts.delete(key);
+    this.turnDuration.observe({ outcome }, (performance.now() - started) / 1000);
   }
 
   modelCall(call: {

@@ -13,7 +13,6 @@ import type { ErrorPayload } from '../messages/error-payload';
 import { toMessageDto, toQueuedDto, toWatchChat } from '../messages/dto';
 import { messageRow } from '../messages/rows';
 import type { TurnDeps, TurnOutcome } from './deps';
-import type { TurnMetrics } from './metrics';
 
 /** Defined beside TurnDeps (its turn-end hook reports it); workflows import it from here (type-only). */
 export type { TurnOutcome } from './deps';
@@ -45,7 +44,7 @@ export async function finishTurn(
     return { ...ended, wake };
   });
   if (!outcome) return { nextTurn: null, status: null };
-  if (deps.metrics) void measureTurn(deps, deps.metrics, input);
+  deps.metrics?.turnFinished({ chatId: input.chatId, turn: input.turn }, input.outcome);
   if (outcome.wake) await deps.wakeQueuedTurn?.(outcome.wake);
 
   const { chat } = outcome;
@@ -71,26 +70,6 @@ export async function finishTurn(
       .catch((err: unknown) => deps.log.warn({ err, chatId: chat.id }, 'could not notify the parent chat'));
   }
   return { nextTurn: outcome.next, status: chat.turn === input.turn || outcome.promoted ? chat.status : null };
-}
-
-/**
- * Reports the ended turn with its duration: since the turn's user message was stored (so a wait for a
- * running-turn slot counts), when the message is still there. In the background, and never fails.
- */
-async function measureTurn(deps: TurnDeps, metrics: TurnMetrics, input: FinishInput): Promise<void> {
-  // The chat's newest messages come first on its (chat_id, id) index: the turn's user message is near.
-  const asked = await deps.db
-    .selectFrom('chat_messages')
-    .select('created_at')
-    .where('chat_id', '=', input.chatId)
-    .where('turn', '=', input.turn)
-    .where('role', '=', 'user')
-    .orderBy('id', 'desc')
-    .limit(1)
-    .executeTakeFirst()
-    .catch(() => undefined);
-  const seconds = asked ? Math.max(0, Date.now() - new Date(asked.created_at).getTime()) / 1000 : null;
-  metrics.turnFinished(input.outcome, seconds);
 }
 
 /**

@@ -13,11 +13,21 @@ export type ModelUsageKind = 'step' | 'title' | 'compaction';
 /** How one tool call ended: a result, an error result, interrupted by the user, or no result at all. */
 export type ToolCallOutcome = 'ok' | 'error' | 'interrupted' | 'failed';
 
+/** Which turn of which chat. */
+export interface TurnKey {
+  chatId: string;
+  turn: number;
+}
+
 export interface TurnMetrics {
   /** A turn's first model step started (the chat is running it). */
-  turnStarted(): void;
-  /** finishTurn ended a turn; `seconds` since its user message was stored, when known. */
-  turnFinished(outcome: string, seconds: number | null): void;
+  turnStarted(turn: TurnKey): void;
+  /**
+   * finishTurn ended a turn. Its duration is measured from `turnStarted` when both ran in this process
+   * (no database read on the turn's path for a metric); a turn that moved between workers is counted
+   * without a duration.
+   */
+  turnFinished(turn: TurnKey, outcome: string): void;
   /**
    * One provider call: `outcome` is `ok` or the LlmError kind; `firstTokenSeconds` until the first streamed
    * output (null when none came).

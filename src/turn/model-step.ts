@@ -78,7 +78,7 @@ export async function runModelStep(deps: TurnDeps, input: StepInput, ctx: StepCo
   if (input.step === 0) {
     bus.publish(chat.id, { type: 'status', chat_id: chat.id, status: 'running' });
     // A retried first step started its turn already.
-    if ((ctx.attempt ?? 1) === 1) deps.metrics?.turnStarted();
+    if ((ctx.attempt ?? 1) === 1) deps.metrics?.turnStarted({ chatId: chat.id, turn: input.turn });
   }
 
   const primary = await deps.models.resolve(chat.last_model_config_id, configGeneration);

@@ -112,7 +112,8 @@ it('kills its PostgreSQL and Temporal when SIGKILLed, and cleans up what a dead 
   const second = await startChatd(dir, used);
   await untilReady(second);
   expect(second.output()).toContain(`stopping PostgreSQL (pid ${before.postgres}) left running`);
-  expect(second.output()).toContain(`stopping a Temporal dev server (pid ${before.temporal}) left running`);
+  // The orphaned Temporal may also die on its own (a write to its closed log pipe); either way it
+  // must be gone, and the start above reused its ports.
   expect(isAlive(before.postgres)).toBe(false);
   expect(isAlive(before.temporal)).toBe(false);
 

@@ -398,7 +398,10 @@ describe('MCP servers', () => {
     const create = doc.paths['/admin/mcp-servers'].post;
     const body = create.requestBody.content['application/json'].schema;
     expect(body.required).toEqual(expect.arrayContaining(['slug', 'display_name', 'url']));
-    expect(create.responses['201'].content['application/json'].schema.properties.auth).toBeDefined();
+    // The response is the named McpServer component.
+    const created = create.responses['201'].content['application/json'].schema;
+    expect(created).toEqual({ $ref: '#/components/schemas/McpServer' });
+    expect(doc.components.schemas.McpServer.properties.auth).toBeDefined();
     expect(doc.paths['/mcp-servers/oauth/callback'].get.security).toEqual([]);
     const chat = doc.paths['/chats'].post.requestBody.content['application/json'].schema;
     expect(chat.properties.mcp_server_ids.items).toMatchObject({ type: 'string', format: 'uuid' });

@@ -23,7 +23,7 @@ describe('the worker health server', () => {
   it('answers /healthz, /readyz as the worker goes from ready to draining, and /metrics behind the token', async () => {
     let state: WorkerReadiness = 'starting';
     const metrics = new ChatdMetrics({ processMetrics: false });
-    metrics.turnStarted();
+    metrics.turnStarted({ chatId: 'c1', turn: 1 });
     const server = await startWorkerHttp({
       host: '127.0.0.1',
       port: 0,

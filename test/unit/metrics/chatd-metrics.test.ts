@@ -60,9 +60,10 @@ describe('ChatdMetrics', () => {
 
   it('reports turns, model calls, tokens, cost and tool calls', async () => {
     const metrics = new ChatdMetrics({ processMetrics: false });
-    metrics.turnStarted();
-    metrics.turnFinished('completed', 12);
-    metrics.turnFinished('failed', null);
+    metrics.turnStarted({ chatId: 'c1', turn: 1 });
+    metrics.turnFinished({ chatId: 'c1', turn: 1 }, 'completed');
+    // Started in another worker process: counted, without a duration.
+    metrics.turnFinished({ chatId: 'c2', turn: 4 }, 'failed');
     metrics.modelCall({ provider: 'openai', model: 'gpt-x', outcome: 'ok', firstTokenSeconds: 0.4, seconds: 3 });
     metrics.modelCall({
       provider: 'openai',
