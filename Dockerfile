@@ -77,7 +77,7 @@ USER node
 EXPOSE 8080
 
 # Liveness of the HTTP API (`chatd api`). Uses Node's built-in fetch: the slim image has no curl.
-# Compose disables it for `worker` and `migrate`, which serve no HTTP.
+# Compose replaces it for `worker` (its health server on 9464) and disables it for `migrate`.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.CHATD_HTTP_PORT || 8080) + '/api/v1/healthz', { signal: AbortSignal.timeout(4000) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 

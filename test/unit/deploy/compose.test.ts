@@ -383,10 +383,10 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('exposes the api on 0.0.0.0:8080 with the bootstrap token, and disables the HTTP healthcheck for the worker', () => {
+  it('exposes the api on 0.0.0.0:8080 with the bootstrap token, and checks the workers on their health server', () => {
     if (!resolved) {
       expect(serviceBlock('chatd-api')).toMatch(/CHATD_HTTP_HOST: 0\.0\.0\.0/);
-      expect(serviceBlock('chatd-worker')).toMatch(/disable: true/);
+      expect(serviceBlock('chatd-worker')).toMatch(/127\.0\.0\.1:9464\/readyz/);
       return;
     }
     const api = resolved.services['chatd-api']!;
@@ -395,7 +395,11 @@ describe('docker-compose.yml', () => {
       CHATD_BOOTSTRAP_ADMIN_TOKEN: TEST_ENV.CHATD_BOOTSTRAP_ADMIN_TOKEN,
     });
     expect(targetPorts(api)).toContain(8080);
-    for (const name of WORKERS) expect(resolved.services[name]!.healthcheck?.disable).toBe(true);
+    for (const name of WORKERS) {
+      const check = resolved.services[name]!.healthcheck;
+      expect(check?.disable).not.toBe(true);
+      expect(asList(check?.test).join(' ')).toContain('http://127.0.0.1:9464/readyz');
+    }
   });
 
   it('gives every worker a stable workspace host id of its own and its own volume for its workspaces', () => {
