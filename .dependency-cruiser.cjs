@@ -50,9 +50,20 @@ module.exports = {
     {
       name: 'server-without-client',
       severity: 'error',
-      comment: 'The server never depends on its own client; scripts, tests and the CLI (src/main) may use it.',
-      from: { path: '^(src|activities|workflows)/', pathNot: ['^src/client/', '^src/main/'] },
+      comment:
+        'The server never depends on its own client; scripts, tests, the CLI (src/main) and the terminal ' +
+        'client (src/terminal) may use it.',
+      from: { path: '^(src|activities|workflows)/', pathNot: ['^src/client/', '^src/main/', '^src/terminal/'] },
       to: { path: '^src/client/' },
+    },
+    {
+      name: 'terminal-uses-the-client',
+      severity: 'error',
+      comment:
+        'src/terminal is `chatd chat` (README "Terminal client"): it talks to chatd only through the typed ' +
+        'client, so it imports src/client, its own modules and node built-ins, nothing of the server.',
+      from: { path: '^src/terminal/' },
+      to: { pathNot: ['^src/terminal/', '^src/client/'], dependencyTypesNot: ['core'] },
     },
     {
       name: 'worker-without-admin',

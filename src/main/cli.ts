@@ -17,7 +17,8 @@ import { tracingFromEnv } from '../tracing/tracing';
 import { onShutdownSignal, startApi, startWorker, startWorkspaceHost, type RunningWorker } from './processes';
 import { startWorkerHttp } from './worker-http';
 
-const USAGE = 'usage: chatd <api|worker|workspace-host|migrate|start> (start: development only, after `npm install`)';
+const USAGE =
+  'usage: chatd <api|worker|workspace-host|migrate|start|chat> (start: development only, after `npm install`; chat: `chatd chat --help`)';
 const ROLES = ['api', 'worker', 'workspace-host', 'migrate'] as const;
 type Role = (typeof ROLES)[number];
 const isRole = (command: string | undefined): command is Role => ROLES.includes(command as Role);
@@ -38,6 +39,27 @@ function requireProduction(config: Config): { databaseUrl: string; temporalAddre
 }
 
 async function main(command: string | undefined): Promise<void> {
+  if (command === 'chat') {
+    // The terminal client (README "Terminal client"), loaded on demand: it needs no server modules.
+    const { runChat, ChatUsageError } = await import('../terminal');
+    const { ChatdApiError } = await import('../client');
+    // A client's failures are one plain line (not a configuration error of this process).
+    const failure = (err: unknown): string | null => {
+      if (err instanceof ChatUsageError) return err.message;
+      if (err instanceof ChatdApiError) return `chatd chat: ${err.message} (${err.code})`;
+      const cause = err instanceof TypeError ? (err.cause as Error | undefined)?.message : undefined;
+      return cause ? `chatd chat: ${cause}` : null;
+    };
+    try {
+      await runChat(process.argv.slice(3), process.env);
+    } catch (err) {
+      const line = failure(err);
+      if (line === null) throw err;
+      process.stderr.write(`${line}\n`);
+      process.exit(1);
+    }
+    process.exit(0);
+  }
   if (command === 'start') {
     // Loaded on demand: the api and worker roles never start the embedded PostgreSQL or Temporal, whose
     // packages are development dependencies (a production install, `npm ci --omit=dev`, has none).
