@@ -70,14 +70,12 @@ export async function inModelCallSpan<T>(
   });
 }
 
-export type ToolCallOutcome = 'ok' | 'error' | 'interrupted';
-
-/** Runs one tool call in an `execute_tool <name>` span; `outcome` tells how its result went. */
+/** Runs one tool call in an `execute_tool <name>` span; `outcome` tells how its result went (`error`: an error result). */
 export async function inToolCallSpan<T>(
   tracer: Tracer,
   call: { id: string; name: string },
   run: () => Promise<T>,
-  outcome: (result: T) => ToolCallOutcome,
+  outcome: (result: T) => string,
 ): Promise<T> {
   const attributes: Attributes = {
     'gen_ai.operation.name': 'execute_tool',

@@ -8,15 +8,18 @@ import type { Logger } from 'pino';
 import type { ModelStepResult } from '../llm/types';
 import type { ToolCallRequest } from '../tools/registry';
 import type { ToolOutput } from '../tools/types';
-import { inModelCallSpan, inToolCallSpan, type ToolCallOutcome } from '../tracing/spans';
+import { inModelCallSpan, inToolCallSpan } from '../tracing/spans';
 import { calculateCostMicros } from './cost';
 import { INTERRUPT } from './deps';
+import type { ToolCallOutcome, TurnMetrics } from './metrics';
 import type { ResolvedModel } from './models';
 
 export interface Observers {
   log?: Logger;
   /** Set when tracing is on. */
   tracer?: Tracer;
+  /** Told of each tool call's outcome and duration (README "Operations"). */
+  metrics?: Pick<TurnMetrics, 'toolCall'>;
 }
 
 /** Runs one provider call of a model step: a `chat <model>` span and a line when it ends. */
@@ -66,31 +69,35 @@ export async function observeModelCall(
 }
 
 /**
- * The `observe` hook of executeToolCalls: an `execute_tool <name>` span per call and a line as each
- * ends with its outcome (`ok`, `error`: the tool reported an error to the model, `interrupted`,
- * `failed`: it threw, which fails the step).
+ * The `observe` hook of executeToolCalls: an `execute_tool <name>` span per call, and a line and a
+ * metric as each ends with its outcome (`ok`, `error`: the tool reported an error to the model,
+ * `interrupted`, `failed`: it threw, which fails the step). `metricName` keeps the metric's tool label
+ * bounded (MCP tools are named by their servers, not by chatd).
  */
 export function toolCallObserver(
   deps: Observers,
   signal: AbortSignal,
+  metricName: (tool: string) => string,
 ): (call: ToolCallRequest, run: () => Promise<ToolOutput>) => Promise<ToolOutput> {
   const outcomeOf = (output: ToolOutput): ToolCallOutcome =>
     !output.isError ? 'ok' : signal.aborted && signal.reason === INTERRUPT ? 'interrupted' : 'error';
   return async (call, run) => {
     const started = performance.now();
+    const ended = (outcome: ToolCallOutcome): { outcome: ToolCallOutcome; durationMs: number } => {
+      const ms = performance.now() - started;
+      deps.metrics?.toolCall({ tool: metricName(call.name), outcome, seconds: ms / 1000 });
+      return { outcome, durationMs: Math.round(ms) };
+    };
     const fields = { tool: call.name, toolCallId: call.id };
     try {
       const output = deps.tracer ? await inToolCallSpan(deps.tracer, call, run, outcomeOf) : await run();
-      deps.log?.info(
-        { ...fields, outcome: outcomeOf(output), durationMs: Math.round(performance.now() - started) },
-        'tool call finished',
-      );
+      // Reported before logging: `log?.` would skip evaluating its arguments without a logger.
+      const done = ended(outcomeOf(output));
+      deps.log?.info({ ...fields, ...done }, 'tool call finished');
       return output;
     } catch (err) {
-      deps.log?.warn(
-        { ...fields, err, outcome: 'failed', durationMs: Math.round(performance.now() - started) },
-        'tool call failed',
-      );
+      const done = ended('failed');
+      deps.log?.warn({ ...fields, err, ...done }, 'tool call failed');
       throw err;
     }
   };

@@ -27,7 +27,7 @@ import { stepKey } from '../messages/rows';
 import { INTERRUPT, type StepInput } from './deps';
 import { withExternalTools, type ExternalToolSource } from './chat-tools';
 import { toolCallObserver } from './observe';
-import type { ToolCallOutcome, TurnMetrics } from './metrics';
+import type { TurnMetrics } from './metrics';
 
 export interface ToolStepDeps {
   db: Kysely<Database>;
@@ -109,24 +109,21 @@ export async function runToolStep(
     external && calls.some((c) => external.owns(c.name))
       ? withExternalTools(deps.tools, external, await external.toolsFor(chat))
       : deps.tools;
-  const timer = toolCallTimer(deps, calls, ctx.signal);
   const results = await executeToolCalls(
     registry,
     calls,
     { chatId: chat.id, workspace, signal: ctx.signal, heartbeat: ctx.heartbeat },
     {
-      observe: toolCallObserver(deps, ctx.signal),
-      onResult: (r, index) => {
-        timer.ended(index, r.isError);
+      observe: toolCallObserver(deps, ctx.signal, (tool) => (external?.owns(tool) ? 'mcp' : tool)),
+      onResult: (r) =>
         deps.bus.publish(chat.id, {
           type: 'message_part',
           chat_id: chat.id,
           role: 'tool',
           part: { type: 'tool-result', tool_call_id: r.id, tool_name: r.name, result: r.result, is_error: r.isError },
-        });
-      },
+        }),
     },
-  ).finally(() => timer.rest());
+  );
   if (ctx.signal.aborted && ctx.signal.reason !== INTERRUPT) throw new Error('tool step aborted by worker shutdown');
 
   const stored = await storeToolResults(deps, input, results);
@@ -161,32 +158,6 @@ async function refreshDiffAfter(
   } catch (err) {
     deps.log?.warn({ err, chatId }, 'could not reach the new workspace for its diff');
   }
-}
-
-/**
- * Times a step's calls (they all start together) for the metrics: `ended` as each result comes, `rest`
- * once all settled, reporting the calls that never produced a result (a tool infrastructure failure).
- * MCP tools are reported as `mcp`: their names are not bounded by chatd.
- */
-function toolCallTimer(deps: ToolStepDeps, calls: ToolCallRequest[], signal: AbortSignal) {
-  const started = performance.now();
-  const open = new Set(calls.keys());
-  const report = (index: number, outcome: ToolCallOutcome): void => {
-    if (!open.delete(index)) return;
-    const name = calls[index]!.name;
-    deps.metrics?.toolCall({
-      tool: deps.externalTools?.owns(name) ? 'mcp' : name,
-      outcome,
-      seconds: (performance.now() - started) / 1000,
-    });
-  };
-  return {
-    ended: (index: number, isError: boolean): void =>
-      report(index, !isError ? 'ok' : signal.aborted && signal.reason === INTERRUPT ? 'interrupted' : 'error'),
-    rest: (): void => {
-      for (const index of [...open]) report(index, 'failed');
-    },
-  };
 }
 
 /** The first part of each tool call id, in order. */
