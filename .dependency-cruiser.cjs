@@ -66,6 +66,15 @@ module.exports = {
       to: { pathNot: ['^src/terminal/', '^src/client/'], dependencyTypesNot: ['core'] },
     },
     {
+      name: 'playground-uses-the-client',
+      severity: 'error',
+      comment:
+        'web/ is the browser playground (README "Playground"): it talks to chatd only through the typed ' +
+        'client, so from the server tree it imports src/client and nothing else.',
+      from: { path: '^web/' },
+      to: { pathNot: ['^web/', '^src/client/', '^node_modules/'] },
+    },
+    {
       name: 'worker-without-admin',
       severity: 'error',
       comment:

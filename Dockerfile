@@ -15,6 +15,9 @@ ENV npm_config_update_notifier=false \
     npm_config_fund=false \
     npm_config_audit=false
 COPY package.json package-lock.json ./
+# npm ci's prepare step builds the playground (web/ → dist/web), so web/ and the client it imports come first.
+COPY web ./web
+COPY src/client ./src/client
 RUN --mount=type=cache,target=/root/.npm npm ci
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
@@ -27,7 +30,8 @@ RUN npm run build \
     && test -d dist/workflows \
     && test -d dist/migrations \
     && test -f dist/workflow-bundle.js \
-    && test -f dist/workflow-bundle-traced.js
+    && test -f dist/workflow-bundle-traced.js \
+    && test -f dist/web/index.html
 
 # ---------------------------------------------------------------------------------------------
 # prod-deps: production node_modules only, in a clean tree: no dev tooling, and none of what only
@@ -39,7 +43,9 @@ ENV npm_config_update_notifier=false \
     npm_config_fund=false \
     npm_config_audit=false
 COPY package.json package-lock.json ./
-RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev
+# Without the root's prepare step (it builds the playground with dev tools; the build stage did that);
+# `npm rebuild` then runs the dependencies' own install scripts.
+RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --ignore-scripts && npm rebuild
 
 # ---------------------------------------------------------------------------------------------
 # runtime
@@ -59,7 +65,7 @@ RUN apt-get update \
 
 # Application files stay owned by root (read-only to the process); only the data dir is writable.
 COPY --from=prod-deps /app/node_modules ./node_modules
-# dist/ holds the compiled code and the prebuilt workflow bundles the worker loads.
+# dist/ holds the compiled code, the prebuilt workflow bundles the worker loads and the playground (dist/web).
 COPY --from=build /app/dist ./dist
 COPY package.json package-lock.json ./
 # src/version.ts requires '../package.json' relative to itself, which from dist/src/ is dist/.

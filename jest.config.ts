@@ -1,8 +1,8 @@
 /**
  * Test tiers: unit (pure logic), activities (adapters against PostgreSQL and the fake
  * providers), workflow (time-skipping Temporal), replay (committed histories), e2e (HTTP + SSE on
- * real PostgreSQL and Temporal). The unit and replay tiers need nothing but node_modules; the others
- * declare the global setup that starts PostgreSQL and Temporal, which runs once per Jest run however
+ * real PostgreSQL and Temporal), browser (the playground in headless Chromium on the real stack).
+ * The unit and replay tiers need nothing but node_modules; the others declare the global setup that starts PostgreSQL and Temporal, which runs once per Jest run however
  * many of those tiers are selected (test/support/global-setup.ts).
  */
 import type { Config } from 'jest';
@@ -39,6 +39,8 @@ const config: Config = {
     // Replay needs only the workflow bundle: no server.
     project('replay', ['test/replay/**/*.test.ts'], 60_000),
     project('e2e', ['test/e2e/**/*.e2e.test.ts'], 90_000, stack),
+    // The playground in headless Chromium against the real stack (test/browser/harness.ts).
+    project('browser', ['test/browser/**/*.browser.test.ts'], 90_000, stack),
   ],
 };
 

@@ -1,9 +1,12 @@
 /**
  * `npm run demo`: an offline tour. Starts the fake LLM in-process (docs/fake-llm.md; real HTTP, here
  * as an OpenAI-compatible Chat Completions endpoint) and chatd with embedded defaults under
- * .data/demo, configures a provider and default model through the admin API, creates a chat and
- * prints the answer as it streams over SSE, all through the typed client (src/client, README
- * "Client"). Needs no API key.
+ * .data/demo, configures a provider and default model through the admin API, creates a chat whose
+ * agent runs a command in a workspace, and prints the answer as it streams over SSE, all through the
+ * typed client (src/client, README "Client"). Then it opens that chat in the playground (README
+ * "Playground") and keeps serving until Ctrl-C; later chats get the fake's demo answer.
+ * Needs no API key. Flags: `--exit` stops after the first answer; `--screenshot <file.png>` saves
+ * the playground's view of the chat (headless Chromium) and stops.
  */
 import * as path from 'node:path';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
@@ -13,6 +16,13 @@ import { freePort } from '../src/infra/embedded-postgres';
 import { createLogger } from '../src/log';
 import { startEmbedded } from '../src/main/dev';
 import { createKnobResponder, DEMO_KNOBS, FakeLlmServer } from '../src/dev/fake-llm';
+import { text, toolCalls } from '../src/dev/fake-llm/script';
+import { signedInUrl } from '../src/client/playground-link';
+import { openInBrowser, screenshotChat } from './demo-browser';
+
+const args = process.argv.slice(2);
+const screenshot = args.includes('--screenshot') ? args[args.indexOf('--screenshot') + 1] : undefined;
+const stayUp = !args.includes('--exit') && !screenshot;
 
 async function main(): Promise<void> {
   const say = (line: string): void => void process.stderr.write(`[demo] ${line}\n`);
@@ -49,15 +59,36 @@ async function main(): Promise<void> {
         }),
       );
     }
-    // The provider's address changes every run: point the demo provider at this run's fake.
-    await chatd.deps.db
-      .updateTable('chat_providers')
-      .set({ base_url: fake.openaiBaseUrl })
-      .where('display_name', '=', 'Fake LLM (demo)')
-      .execute();
-    chatd.deps.models.invalidate();
+    // The provider's address changes every run: point the demo provider at this run's fake (with its
+    // key again: a key is bound to the address it was entered for).
+    const demoProvider = unwrap(await client.api.GET('/chat-providers')).find(
+      (p) => p.display_name === 'Fake LLM (demo)',
+    );
+    if (demoProvider) {
+      unwrap(
+        await client.api.PATCH('/chat-providers/{id}', {
+          params: { path: { id: demoProvider.id } },
+          body: { base_url: fake.openaiBaseUrl, api_key: 'demo' },
+        }),
+      );
+    }
 
-    const question = 'Hello chatd! What happens to my chat if a worker crashes?';
+    // The first chat is scripted: a workspace, one command in it, then an answer. Only the turn's
+    // own requests (the ones offering tools) take a scripted step; title requests get the demo text.
+    const pace = { tokensPerSecond: 40, firstTokenDelayMs: 250 };
+    const script = [
+      toolCalls([{ name: 'create_workspace', args: { template_id: 'empty' } }], pace),
+      toolCalls([{ name: 'execute', args: { command: 'uname -sr && ls -la' } }], pace),
+      text(
+        "The command ran inside the chat's sandboxed workspace. If a worker crashes mid-turn, Temporal " +
+          'retries the step on another worker; every finished step is already in PostgreSQL, so nothing is lost.',
+        pace,
+      ),
+    ];
+    fake.respondTo('fake-demo', (req) =>
+      (req.body as { tools?: unknown[] }).tools?.length ? script.shift() : undefined,
+    );
+    const question = 'Hello chatd! Run a command in a workspace, then tell me what happens if a worker crashes.';
     const chat = unwrap(await client.api.POST('/chats', { body: { content: [{ type: 'text', text: question }] } }));
     say(`chat ${chat.id} created; its turn runs as Temporal workflow chat-${chat.id}`);
     process.stdout.write(`\nyou> ${question}\nagent> `);
@@ -65,6 +96,9 @@ async function main(): Promise<void> {
     // The typed stream helper (src/client/stream.ts): reconnects with Last-Event-ID if the connection drops.
     for await (const event of client.streamChat(chat.id)) {
       if (event.type === 'message_part' && event.part.type === 'text') process.stdout.write(event.part.text ?? '');
+      if (event.type === 'message_part' && event.part.type === 'tool-call' && event.part.args !== undefined) {
+        process.stdout.write(`→ ${event.part.tool_name} ${JSON.stringify(event.part.args)}\n`);
+      }
       if (event.type === 'status' && IDLE_STATUSES.includes(event.status)) break;
     }
     process.stdout.write('\n\n');
@@ -72,6 +106,19 @@ async function main(): Promise<void> {
     say(
       `persisted ${page.messages.length} messages; the turn is visible with: temporal workflow show -w chat-${chat.id} --address ${chatd.temporalAddress}`,
     );
+    const url = signedInUrl(chatd.apiUrl, chatd.token, `/chats/${chat.id}`);
+    if (screenshot) {
+      await screenshotChat(url, path.resolve(screenshot));
+      say(`saved ${screenshot}`);
+    } else if (stayUp) {
+      say(`the chat in the playground: ${url}`);
+      openInBrowser(url, say);
+      say('serving until Ctrl-C');
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+    }
   } finally {
     await chatd.stop();
     await fake.close();

@@ -8,7 +8,9 @@ cd "$(dirname "$0")/.."
 rm -f .jest-results.json
 
 status=0
-echo "== typecheck" && npx tsc -p tsconfig.json --noEmit || status=1
+echo "== typecheck" && npx tsc -p tsconfig.json --noEmit && npx tsc -p web/tsconfig.json --noEmit || status=1
+# The browser tier serves dist/web: build it from the sources under test.
+echo "== playground build" && npm run --silent build:web >/dev/null || status=1
 echo "== lint" && npx eslint --max-warnings 0 . || status=1
 echo "== format" && npx prettier --check . >/dev/null || { npx prettier --list-different .; status=1; }
 echo "== import graph" && npm run --silent check:deps || status=1

@@ -118,6 +118,7 @@ export const configSchema = z.object({
   CHATD_PUBLIC_URL: optionalString.pipe(
     z.url({ protocol: /^https?$/, message: 'expected the http(s) URL clients reach the API at' }).optional(),
   ),
+  CHATD_WEB_DIR: optionalString,
   CHATD_MCP_CONNECT_TIMEOUT: z.coerce.number().int().min(1).max(300).default(10),
   CHATD_MCP_CALL_TIMEOUT: z.coerce.number().int().min(1).max(3600).default(120),
   CHATD_MCP_TOOLS_TTL: z.coerce.number().int().min(0).max(86_400).default(300),
@@ -167,6 +168,8 @@ export interface Config {
   };
   /** Browser origins that get CORS headers (exact `scheme://host[:port]`); empty: none does. */
   corsOrigins: string[];
+  /** CHATD_WEB_DIR: the playground's built files; unset: the ones `npm run build:web` wrote; `off`: none served. */
+  webDir: string | undefined;
   /** Activities one worker runs at once; a streaming model step holds one for the whole answer. */
   workerMaxActivities: number;
   dataDir: string;
@@ -344,6 +347,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       uidBase: e.CHATD_WORKSPACE_UID_BASE,
     },
     publicUrl: e.CHATD_PUBLIC_URL?.replace(/\/+$/, ''),
+    webDir: e.CHATD_WEB_DIR,
     mcp: {
       connectTimeoutMs: e.CHATD_MCP_CONNECT_TIMEOUT * 1000,
       callTimeoutMs: e.CHATD_MCP_CALL_TIMEOUT * 1000,

@@ -1,7 +1,7 @@
 /**
  * createApp(deps): the Koa application with its middleware order fixed in one place:
  * request id → request metrics → HTTP span (tracing on) → access log → error handler → /metrics →
- * body parser → public routes → authentication (with the auth-failure throttle) → per-token rate
+ * the playground's files → body parser → public routes → authentication (with the auth-failure throttle) → per-token rate
  * limit → API routes. Health, readiness, OpenAPI and /metrics are public, so never limited.
  * It does not listen; callers (main, tests) do.
  */
@@ -33,6 +33,7 @@ import { toolApprovalsRouter } from './routes/tool-approvals.routes';
 import { usageLimitsRouter } from './routes/usage-limits.routes';
 import { usersRouter } from './routes/users.routes';
 import { workspacesRouter } from './routes/workspaces.routes';
+import { webApp } from './web-app';
 
 /**
  * The parser's cap on any JSON body: a full-size message plus 64 KiB for the other fields and JSON
@@ -56,6 +57,8 @@ export function createApp(deps: AppDeps): Koa {
   app.use(errorHandler());
   // GET /metrics beside /api/v1: public, or behind CHATD_METRICS_TOKEN (README "Metrics").
   if (deps.metrics) app.use(metricsRoute(deps.metrics, deps.metricsToken));
+  // The playground's static files at `/` (src/api/web-app.ts); never below /api/.
+  if (deps.webDir) app.use(webApp(deps.webDir));
   app.use(
     bodyParser({
       enableTypes: ['json'],

@@ -45,6 +45,8 @@ export interface AppDeps {
   metrics?: ChatdMetrics;
   /** CHATD_METRICS_TOKEN: the bearer token GET /metrics requires; unset: public. */
   metricsToken?: string;
+  /** The playground's built files, served at `/` (src/api/web-app.ts); unset: not served. */
+  webDir?: string | null;
   /** True once the process is shutting down: /readyz answers 503 `draining` (README "Health"). */
   draining?: () => boolean;
 }

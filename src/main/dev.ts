@@ -11,6 +11,8 @@ import { createDb } from '../db/create-db';
 import { migrateToLatest } from '../db/migrator';
 import { createDeps, type Deps } from './deps';
 import { ChildReaper } from '../infra/child-reaper';
+import { resolveWebDir, webAppBuilt } from '../api/web-app';
+import { signedInUrl } from '../client/playground-link';
 import { DataDirInUseError, lockDataDir } from '../infra/data-dir-lock';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../infra/embedded-postgres';
 import { assertPortsFree, embeddedPorts, PortInUseError } from '../infra/ports';
@@ -195,6 +197,11 @@ export async function runEmbedded(): Promise<void> {
   process.stdout.write(
     [
       '',
+      `  Playground       ${
+        webAppBuilt(resolveWebDir(config.webDir))
+          ? signedInUrl(chatd.apiUrl, chatd.token)
+          : 'not built (npm run build:web)'
+      }`,
       `  chatd API        ${chatd.apiUrl}/api/v1`,
       `  Temporal UI      ${chatd.temporalUiUrl ?? `(external Temporal at ${chatd.temporalAddress})`}`,
       `  Admin token      ${chatd.token}`,

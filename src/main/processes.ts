@@ -14,6 +14,7 @@ import { createWorker, createWorkspaceHostWorker, type WorkerConfig } from '../t
 import { temporalConnectionOptions } from '../temporal/connection-options';
 import { workspaceHostTaskQueue } from '../temporal/task-queues';
 import { type AppDeps } from '../api/deps';
+import { resolveWebDir } from '../api/web-app';
 import { workerReadiness, type WorkerReadiness } from './worker-http';
 
 export interface RunningApi {
@@ -54,6 +55,7 @@ export async function startApi(deps: Deps, host: string, port: number, options: 
     vapidPublicKey: deps.vapidPublicKey,
     publicUrl: deps.config.publicUrl,
     corsOrigins: deps.config.corsOrigins,
+    webDir: resolveWebDir(deps.config.webDir),
     tracer: deps.tracing?.tracer,
     metrics: deps.metrics,
     metricsToken: deps.config.metricsToken,
