@@ -67,6 +67,21 @@ export async function assertPortsFree(needs: PortNeed[]): Promise<void> {
   if (taken.length > 0) throw new PortInUseError(taken);
 }
 
+/**
+ * assertPortsFree, retried for up to `withinMs`: right after a leftover server was stopped, the ports
+ * it held can take a moment to be released.
+ */
+export async function awaitPortsFree(needs: PortNeed[], withinMs: number): Promise<void> {
+  for (const end = Date.now() + withinMs; ;) {
+    try {
+      return await assertPortsFree(needs);
+    } catch (err) {
+      if (!(err instanceof PortInUseError) || Date.now() >= end) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+}
+
 /** The ports `npm start` needs: the API's, and the embedded Temporal's unless TEMPORAL_ADDRESS is set. */
 export function embeddedPorts(config: Config): { api: PortNeed[]; temporal: PortNeed[] } {
   const local = (port: number, what: string, variable: string): PortNeed => ({

@@ -73,12 +73,13 @@ export async function startTemporalDevServer(options: {
 /**
  * Stops a dev server an earlier, killed start left running on `dbFilename` (found by its command
  * line, Linux /proc): it would hold the port and the SQLite file. The caller makes sure no live chatd
- * uses the same data directory (data-dir-lock.ts).
+ * uses the same data directory (data-dir-lock.ts). Returns how many it stopped.
  */
-export async function stopLeftoverDevServers(dbFilename: string, notice: (line: string) => void): Promise<void> {
+export async function stopLeftoverDevServers(dbFilename: string, notice: (line: string) => void): Promise<number> {
   const leftovers = findProcesses((args) => args.includes('start-dev') && args.includes(dbFilename));
   for (const pid of leftovers) {
     notice(`stopping a Temporal dev server (pid ${pid}) left running on ${dbFilename} by an earlier start`);
     await stopProcess(pid, 'SIGTERM', 5_000);
   }
+  return leftovers.length;
 }

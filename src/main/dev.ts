@@ -15,7 +15,7 @@ import { resolveWebDir, webAppBuilt } from '../api/web-app';
 import { signedInUrl } from '../client/playground-link';
 import { DataDirInUseError, lockDataDir } from '../infra/data-dir-lock';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../infra/embedded-postgres';
-import { assertPortsFree, embeddedPorts, PortInUseError } from '../infra/ports';
+import { assertPortsFree, awaitPortsFree, embeddedPorts, PortInUseError } from '../infra/ports';
 import { resolveTemporalCli } from '../infra/temporal-binaries';
 import { startTemporalDevServer, stopLeftoverDevServers, type DevServerHandle } from '../infra/temporal-dev-server';
 import type { Logger } from 'pino';
@@ -81,9 +81,10 @@ export async function startEmbedded(
     const reaper = ChildReaper.start();
     cleanups.push(async () => reaper.close());
     const temporalDb = path.join(dataDir, 'temporal.sqlite');
-    if (!config.temporal.address) await stopLeftoverDevServers(temporalDb, say);
+    const stopped = config.temporal.address ? 0 : await stopLeftoverDevServers(temporalDb, say);
     const ports = embeddedPorts(config);
-    await assertPortsFree([...ports.api, ...ports.temporal]);
+    // A stopped leftover's ports may take a moment to be released.
+    await awaitPortsFree([...ports.api, ...ports.temporal], stopped > 0 ? 10_000 : 0);
 
     let databaseUrl = config.databaseUrl;
     if (!databaseUrl) {
