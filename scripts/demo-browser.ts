@@ -1,6 +1,6 @@
 /** The browser side of `npm run demo`: open the chat in the user's browser, or screenshot it headless. */
 import { spawn } from 'node:child_process';
-import { chromiumPath } from '../test/browser/harness';
+import { launchChromium } from '../src/dev/chromium';
 
 /** Hands the URL to the desktop's opener (xdg-open, open); says the URL is to be opened by hand when there is none. */
 export function openInBrowser(url: string, say: (line: string) => void): void {
@@ -12,8 +12,7 @@ export function openInBrowser(url: string, say: (line: string) => void): void {
 
 /** Saves what the playground shows for the chat at `url` once its turn is over (README screenshot). */
 export async function screenshotChat(url: string, file: string): Promise<void> {
-  const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({ executablePath: chromiumPath(), headless: true, args: ['--no-sandbox'] });
+  const browser = await launchChromium(process.env.CHROMIUM_PATH);
   try {
     const page = await browser.newPage({ viewport: { width: 1200, height: 780 }, colorScheme: 'light' });
     await page.goto(url);

@@ -1,29 +1,21 @@
 /**
  * The browser tier's harness: the real stack (startTestApp: PostgreSQL, Temporal, worker, API serving
- * the built playground) with a fake model, driven through headless Chromium from Debian's packages
- * by playwright-core. `withPage` opens a fresh browser context per test, fails the test on any page
- * error or Content-Security-Policy violation, and saves a screenshot and the page's console to
+ * the built playground) with a fake model, driven through headless Chromium (src/dev/chromium.ts;
+ * CHROMIUM_PATH overrides Debian's). `withPage` opens a fresh browser context per test, fails the test
+ * on any page error or Content-Security-Policy violation, and saves a screenshot and the page's console to
  * test-results/browser/ when the test fails.
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { chromium, type Browser, type BrowserContextOptions, type Page } from 'playwright-core';
+import type { Browser, BrowserContextOptions, Page } from 'playwright-core';
+import { launchChromium } from '../../src/dev/chromium';
 import { signedInUrl } from '../../src/client/playground-link';
 import type { TestApp } from '../support/app';
 
 const SCREENSHOTS = path.resolve(__dirname, '../../test-results/browser');
 
-/** Debian's Chromium (`apt-get install chromium`), or CHROMIUM_PATH. */
-export function chromiumPath(): string {
-  const candidates = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser'];
-  const found = candidates.find((p): p is string => !!p && existsSync(p));
-  if (!found) throw new Error('Chromium not found: install the Debian package `chromium` or set CHROMIUM_PATH');
-  return found;
-}
-
 export async function launchBrowser(): Promise<Browser> {
-  // The sandbox of Chromium needs user namespaces it cannot get as root in CI; the pages are our own.
-  return chromium.launch({ executablePath: chromiumPath(), headless: true, args: ['--no-sandbox'] });
+  return launchChromium(process.env.CHROMIUM_PATH);
 }
 
 /** Runs `test` on a new page; screenshots and console go to test-results/browser/<name>.* on failure. */
