@@ -20,6 +20,8 @@ import { BenchStack } from './lib/stack';
 import { installQuietRuntime } from './floor/worker';
 import { s1 } from './scenarios/s1-temporal-floor';
 import { s10 } from './scenarios/s10-recovery';
+import { s11 } from './scenarios/s11-peers';
+import { s12 } from './scenarios/s12-scale-out';
 import { s2 } from './scenarios/s2-added-ttft';
 import { s3 } from './scenarios/s3-throughput';
 import { s4 } from './scenarios/s4-storm';
@@ -31,7 +33,7 @@ import { s9 } from './scenarios/s9-interrupt';
 
 /** Every scenario in the order a full run takes them (destructive ones last). */
 export function allScenarios(): Scenario[] {
-  return [s1, s3, s7, s2, s5, s6, s9, s4, s8, s10];
+  return [s1, s3, s7, s2, s5, s6, s9, s4, s8, s10, s11, s12];
 }
 
 export interface BenchOptions {

@@ -45,37 +45,7 @@ log "building Temporal CLI $TEMPORAL_CLI_VERSION from the Go module proxy (cold:
 mkdir -p "$dir/bin"
 tmpbin=$(mktemp -d "$dir/build.XXXXXX")
 trap 'rm -rf "$tmpbin"' EXIT
-# GOFLAGS is cleared: a user's -mod=vendor or similar would break a module-mode build.
-export CGO_ENABLED=0 GOFLAGS= GOWORK=off
-
-# 1. The CLI's own module: its go.mod lists every module a build may need.
-srcdir=$(go mod download -json "$module@$TEMPORAL_CLI_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
-[[ -d "$srcdir" ]] || die "could not download $module@$TEMPORAL_CLI_VERSION. Check that the Go module proxy is reachable (go env GOPROXY)."
-module_total=$(awk '/^require \(/{r=1; next} r && /^\)/{r=0} r && NF>=2 {n++} /^require [^(]/{n++} END{print n+0}' "$srcdir/go.mod")
-
-# 2. Every package the command imports (standard library included), which downloads the modules that
-#    provide them: "go: downloading <module>" once per module.
-list_packages() { (cd "$srcdir" && go list -deps -f '{{.ImportPath}}' ./cmd/temporal >"$dir/packages.txt"); }
-downloaded() {
-  local n last
-  n=$(grep -c '^go: downloading ' "$1" || true)
-  last=$(grep '^go: downloading ' "$1" | tail -n 1 | cut -d' ' -f3)
-  echo "$n of at most $module_total modules${last:+ (last: $last)}"
-}
-PROGRESS_LABEL="downloading modules" PROGRESS_STATUS=downloaded run_with_progress "$dir/download.log" list_packages \
-  || die "downloading the Temporal CLI's modules failed (log: $dir/download.log). Check that the Go module proxy is reachable (go env GOPROXY)."
-package_total=$(wc -l <"$dir/packages.txt")
-
-# 3. The build: -v names each package as it is compiled (cached ones are skipped, so a warm build ends early).
-compiled() {
-  local n last
-  n=$(grep -vc '^go: ' "$1" || true)
-  last=$(grep -v '^go: ' "$1" | tail -n 1)
-  echo "$n of $package_total packages${last:+ (last: ${last:0:60})}"
-}
-PROGRESS_LABEL="compiling" PROGRESS_STATUS=compiled run_with_progress "$dir/build.log" \
-  env GOBIN="$tmpbin" go install -v -trimpath -ldflags "-s -w" "$module/cmd/temporal@$TEMPORAL_CLI_VERSION" \
-  || die "building the Temporal CLI failed (log: $dir/build.log)."
+go_install_from_proxy "the Temporal CLI" "$module" "$TEMPORAL_CLI_VERSION" "$dir" "$tmpbin" cmd/temporal
 mv "$tmpbin/temporal" "$bin"
 log "Temporal CLI ready: $bin ($("$bin" --version))"
 echo "$bin"

@@ -29,6 +29,9 @@ export interface StackOptions {
   postgresUrl?: string;
   /** Use this Temporal frontend instead of starting a dev server. */
   temporalAddress?: string;
+  /** With temporalAddress: the server's pid and Prometheus endpoint, when the caller knows them (S12). */
+  temporalPid?: number | null;
+  temporalMetricsUrl?: string | null;
 }
 
 /** A chatd role or the fake LLM running as a child process. */
@@ -96,6 +99,11 @@ export class BenchStack {
   fake: Child | null = null;
   apis: ApiChild[] = [];
   worker: Child | null = null;
+  /** Workers beyond the first (addWorker, S12). */
+  extraWorkers: Child[] = [];
+  private workersStarted = 1;
+  /** The PostgreSQL server's superuser URL (or the caller's postgresUrl). */
+  postgresServerUrl = '';
   temporal: { connection: Connection; client: TemporalClient } | null = null;
   private readonly cleanups: Array<() => Promise<void>> = [];
   private children = new Set<Child>();
@@ -132,6 +140,9 @@ export class BenchStack {
       if (api.alive) groups[i === 0 ? 'api' : `api${i + 1}`] = { pid: api.pid };
     });
     if (this.worker?.alive) groups.worker = { pid: this.worker.pid };
+    this.extraWorkers.forEach((w, i) => {
+      if (w.alive) groups[`worker${i + 2}`] = { pid: w.pid };
+    });
     if (this.postgresPid) groups.postgres = { pid: this.postgresPid, tree: true };
     if (this.temporalPid) groups.temporal = { pid: this.temporalPid };
     if (this.fake?.alive) groups.fake = { pid: this.fake.pid };
@@ -153,6 +164,7 @@ export class BenchStack {
       serverUrl = pg.adminUrl;
       this.postgresPid = findPids(['-D', dataDir])[0] ?? null;
     }
+    this.postgresServerUrl = serverUrl;
     const admin = new PgClient({ connectionString: serverUrl });
     await admin.connect();
     try {
@@ -176,7 +188,8 @@ export class BenchStack {
     if (this.options.temporalAddress) {
       this.temporalAddress = this.options.temporalAddress;
       const port = this.temporalAddress.split(':').pop()!;
-      this.temporalPid = findPids(['start-dev', `--port ${port}`])[0] ?? null;
+      this.temporalPid = this.options.temporalPid ?? findPids(['start-dev', `--port ${port}`])[0] ?? null;
+      this.temporalMetricsUrl = this.options.temporalMetricsUrl ?? null;
     } else {
       const binary = resolveTemporalCli(process.env);
       if (!binary) throw new Error('No Temporal CLI (install Go to build it, or set TEMPORAL_CLI_PATH).');
@@ -269,11 +282,43 @@ export class BenchStack {
 
   /** Starts a worker and waits until it polls the task queue (its pid shows among the pollers). */
   async startWorker(): Promise<Child> {
-    const child = await this.spawnChild('worker', ['src/main/cli.ts', 'worker'], this.chatdEnv(0), async (c) => {
-      await this.waitForPoller(c);
-    });
+    const child = await this.spawnWorker('worker', {});
     this.worker = child;
     return child;
+  }
+
+  /**
+   * Starts one more worker on the same task queue (S12), with its own workspace host id and data
+   * directory like docker-compose.yml's chatd-worker-2.
+   */
+  async addWorker(): Promise<Child> {
+    const n = ++this.workersStarted;
+    const child = await this.spawnWorker(`worker${n}`, {
+      CHATD_WORKSPACE_HOST_ID: `bench-worker-${n}`,
+      CHATD_DATA_DIR: path.join(this.workDir, `chatd-data-${n}`),
+    });
+    this.extraWorkers.push(child);
+    return child;
+  }
+
+  /** Stops the workers addWorker started, all but the first `keep` of them. */
+  async stopExtraWorkers(keep = 0): Promise<void> {
+    const stopping = this.extraWorkers.slice(keep);
+    this.extraWorkers = this.extraWorkers.slice(0, keep);
+    await Promise.all(stopping.map((w) => w.stop()));
+  }
+
+  private async spawnWorker(name: string, env: Record<string, string>): Promise<Child> {
+    // Its health and metrics server on a free port, not the fixed default: several workers share the host.
+    const healthPort = String(await freePort());
+    return this.spawnChild(
+      name,
+      ['src/main/cli.ts', 'worker'],
+      { ...this.chatdEnv(0), CHATD_WORKER_HTTP_PORT: healthPort, ...env },
+      async (c) => {
+        await this.waitForPoller(c);
+      },
+    );
   }
 
   /** Time from spawn until the new worker polls, for restart measurements. */

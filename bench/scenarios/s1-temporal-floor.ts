@@ -1,10 +1,14 @@
 /**
  * S1, the Temporal floor: a bounded closed loop of start + result of a bare workflow with one no-op
  * activity at concurrency 1/8/32/128 on the dev server (SQLite). Its workflows/s is S3's
- * denominator; transitions come from the server's metrics and from describing sampled runs.
+ * denominator; transitions come from the server's metrics and from describing sampled runs. When
+ * scripts/temporal-server.sh has built the standalone server, the same floor (one run per level) is
+ * also recorded on Temporal with PostgreSQL persistence (bench/lib/temporal-cluster.ts).
  */
 import { randomBytes } from 'node:crypto';
+import { Client as TemporalClient, Connection } from '@temporalio/client';
 import { startFloorWorker } from '../floor/worker';
+import { resolveTemporalServer, TemporalCluster } from '../lib/temporal-cluster';
 import { median, nowMs, ratio, round, summarize } from '../lib/stats';
 import { runHistory, scrapeStateTransitions } from '../lib/temporal-stats';
 import { newResult, type Scenario, type ScenarioContext, type ScenarioResult } from '../lib/scenario';
@@ -17,23 +21,38 @@ export interface FloorPoint {
   errors: number;
 }
 
+/** A Temporal server to measure: by default the stack's. */
+export interface FloorTarget {
+  address: string;
+  client: TemporalClient;
+  metricsUrl: string | null;
+  pid: number | null;
+}
+
 /** Measures the floor at the given concurrencies (`runs` times each, `seconds` per run). */
 export async function measureFloor(
   ctx: ScenarioContext,
   concurrencies: number[],
   runs: number,
   seconds: number,
+  target?: FloorTarget,
 ): Promise<{ points: FloorPoint[]; raw: unknown[]; history: unknown; processes: unknown }> {
   const { stack } = ctx;
-  const client = stack.temporal!.client;
-  const worker = await startFloorWorker(stack.temporalAddress);
+  const client = target?.client ?? stack.temporal!.client;
+  const metricsUrl = target ? target.metricsUrl : stack.temporalMetricsUrl;
+  const temporalGroup = target ? (target.pid ? { pid: target.pid } : undefined) : stack.groups().temporal;
+  const worker = await startFloorWorker(target?.address ?? stack.temporalAddress);
   const run = async (id: string): Promise<void> => {
     await client.workflow.execute('floorWorkflow', { taskQueue: worker.taskQueue, workflowId: id, args: [] });
   };
   const raw: Array<Record<string, unknown>> = [];
   const points: FloorPoint[] = [];
   let sampleId = '';
-  const stopMeter = ctx.meter.start(() => ({ temporal: stack.groups().temporal, runner: stack.groups().runner }));
+  const stopMeter = ctx.meter.start(() => ({
+    temporal: temporalGroup,
+    ...(target ? { postgres: stack.groups().postgres } : {}),
+    runner: stack.groups().runner,
+  }));
   try {
     // Warm-up: bundle loaded, caches and connections hot.
     for (let i = 0; i < 5; i++) await run(`floor-warm-${randomBytes(6).toString('hex')}`);
@@ -43,7 +62,7 @@ export async function measureFloor(
         if (Date.now() > ctx.deadline) break;
         const latencies: number[] = [];
         let errors = 0;
-        const transitionsBefore = await scrapeStateTransitions(stack.temporalMetricsUrl);
+        const transitionsBefore = await scrapeStateTransitions(metricsUrl);
         const started = nowMs();
         const until = started + seconds * 1000;
         await Promise.all(
@@ -62,7 +81,7 @@ export async function measureFloor(
           }),
         );
         const elapsedS = (nowMs() - started) / 1000;
-        const transitionsAfter = await scrapeStateTransitions(stack.temporalMetricsUrl);
+        const transitionsAfter = await scrapeStateTransitions(metricsUrl);
         const tps =
           transitionsBefore !== null && transitionsAfter !== null
             ? (transitionsAfter - transitionsBefore) / elapsedS
@@ -109,7 +128,7 @@ export async function measureFloor(
 export const s1: Scenario = {
   id: 'S1',
   title: 'Temporal floor: bare workflow with one no-op activity',
-  budgetS: 90,
+  budgetS: 120,
   async run(ctx): Promise<ScenarioResult> {
     const result = newResult(this.id, this.title);
     const smoke = ctx.scale === 'smoke';
@@ -143,9 +162,65 @@ export const s1: Scenario = {
         pass: p.errors === 0 ? true : null,
       });
     }
-    result.skipped['postgres_backed_temporal'] =
-      'Only the dev server (SQLite) is available offline; a PostgreSQL-backed Temporal server needs ' +
-      '`go install go.temporal.io/server/cmd/server` plus its schema tool, not set up here.';
+    const onPostgres = await postgresFloor(ctx, concurrencies, seconds);
+    if ('skipped' in onPostgres) {
+      result.skipped['postgres_backed_temporal'] = onPostgres.skipped;
+      return result;
+    }
+    result.metrics.postgres_backed = { by_concurrency: onPostgres.points, processes: onPostgres.processes };
+    for (const p of onPostgres.points) {
+      const dev = floor.points.find((d) => d.concurrency === p.concurrency);
+      result.headlines.push({
+        metric: `workflows/s at concurrency ${p.concurrency}, Temporal on PostgreSQL (p99 ${p.latency_ms.p99} ms)`,
+        value: p.workflows_per_s,
+        unit: 'wf/s',
+        baseline: { name: 'dev server (SQLite), same concurrency', value: dev?.workflows_per_s ?? null, unit: 'wf/s' },
+        ratio: ratio(p.workflows_per_s, dev?.workflows_per_s),
+        ratio_label: 'PostgreSQL-backed ÷ SQLite dev server',
+        target: 'measured and recorded (S12 compares chatd on both)',
+        pass: p.errors === 0 ? true : null,
+      });
+    }
     return result;
   },
 };
+
+/**
+ * The floor on a standalone Temporal server with PostgreSQL persistence, one run per level, when
+ * scripts/temporal-server.sh has built it (S1 never builds: that takes minutes).
+ */
+async function postgresFloor(
+  ctx: ScenarioContext,
+  concurrencies: number[],
+  seconds: number,
+): Promise<{ points: FloorPoint[]; processes: unknown } | { skipped: string }> {
+  const resolved = resolveTemporalServer(ctx.say, { cachedOnly: true });
+  if ('error' in resolved) {
+    return {
+      skipped: `no standalone Temporal server built (bash scripts/temporal-server.sh; needs Go): ${resolved.error}`,
+    };
+  }
+  let cluster: TemporalCluster | null = null;
+  let connection: Connection | null = null;
+  try {
+    cluster = await TemporalCluster.start({
+      binaries: resolved.binaries,
+      postgresUrl: ctx.stack.postgresServerUrl,
+      workDir: ctx.stack.workDir,
+      say: ctx.say,
+    });
+    connection = await Connection.connect({ address: cluster.address });
+    const floor = await measureFloor(ctx, concurrencies, 1, seconds, {
+      address: cluster.address,
+      client: new TemporalClient({ connection }),
+      metricsUrl: cluster.metricsUrl,
+      pid: cluster.pid,
+    });
+    return { points: floor.points, processes: floor.processes };
+  } catch (err) {
+    return { skipped: `failed: ${(err as Error).message.slice(0, 300)}` };
+  } finally {
+    await connection?.close().catch(() => undefined);
+    await cluster?.stop().catch(() => undefined);
+  }
+}

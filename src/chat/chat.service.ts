@@ -32,6 +32,7 @@ import {
   deleteQueuedMessage,
   findVisibleMessage,
   insertMessages,
+  updateChatInsertingMessage,
   insertQueuedMessage,
   listQueuedMessages,
   listVisibleMessagesPage,
@@ -40,7 +41,7 @@ import {
 import { findDefaultModelConfig, findModelConfig } from '../db/repositories/model-configs.repository';
 import { findOwnedWorkspaceForShare } from '../db/repositories/workspaces.repository';
 import { DependencyUnavailableError, NotFoundError, RateLimitedError, ValidationError } from '../errors';
-import { publishStatusChange, type StreamBus } from '../stream/bus';
+import { messageEvent, publishStatusChange, type StreamBus } from '../stream/bus';
 import type { ChatMessageDto, ChatQueuedMessageDto, ToolApprovalDto } from '../stream/events';
 import { messageRow } from '../messages/rows';
 import { toChatDto, toMessageDto, toQueuedDto, toToolApprovalDto, toWatchChat, type ChatDto } from '../messages/dto';
@@ -111,13 +112,30 @@ function userMessageRow(chat: ChatRow, createdBy: string, content: string) {
  * `modelConfigId` the turn (and the chat from then on) runs on that model config.
  */
 function startNextTurn(trx: Transaction<Database>, chat: ChatRow, modelConfigId?: string | null): Promise<ChatRow> {
-  return updateChat(trx, chat.id, {
-    status: 'pending',
+  return updateChat(trx, chat.id, nextTurnPatch(chat, modelConfigId));
+}
+
+function nextTurnPatch(chat: ChatRow, modelConfigId?: string | null) {
+  return {
+    status: 'pending' as const,
     turn: chat.turn + 1,
     last_error: null,
     last_error_kind: null,
     ...(modelConfigId ? { last_model_config_id: modelConfigId } : {}),
-  });
+  };
+}
+
+/** startNextTurn with the new turn's user message (`content` encoded for jsonb), in one statement. */
+async function startNextTurnWith(
+  trx: Transaction<Database>,
+  chat: ChatRow,
+  createdBy: string,
+  content: string,
+  modelConfigId?: string | null,
+) {
+  const patch = nextTurnPatch(chat, modelConfigId);
+  const next = { ...chat, ...patch };
+  return updateChatInsertingMessage(trx, chat, patch, userMessageRow(next, createdBy, content));
 }
 
 /** The default model config of new chats; a 400 when there is none usable. */
@@ -231,7 +249,7 @@ export async function createChat(
     await deleteChat(deps.db, chat.id);
     throw err;
   }
-  deps.bus.publish(chat.id, { type: 'message', chat_id: chat.id, message: toMessageDto(message) });
+  deps.bus.publish(chat.id, messageEvent(message));
   deps.bus.publishWatch(actor.id, { kind: 'created', chat: toWatchChat(chat) });
   // Nothing to read yet: a new chat turns unread with its first answer.
   return toChatDto(chat, false);
@@ -444,11 +462,10 @@ export async function sendMessage(
       await beforeCommit?.(trx, { queued: true, queued_message: toQueuedDto(queued) });
       return { kind: 'queued' as const, chat, queued, queue: await listQueuedMessages(trx, chat.id) };
     }
-    const next = await startNextTurn(trx, chat, modelConfigId);
-    const [message] = await insertMessages(trx, [userMessageRow(next, actor.id, encodeParts(content))]);
+    const { chat: next, message } = await startNextTurnWith(trx, chat, actor.id, encodeParts(content), modelConfigId);
     await requestTurnOrFail(deps, next);
-    await beforeCommit?.(trx, { queued: false, message: toMessageDto(message!) });
-    return { kind: 'started' as const, chat: next, message: message! };
+    await beforeCommit?.(trx, { queued: false, message: toMessageDto(message) });
+    return { kind: 'started' as const, chat: next, message };
   });
 
   if (result.kind === 'queued') {
@@ -456,8 +473,8 @@ export async function sendMessage(
     if (input.busy_behavior === 'interrupt') await interruptChat(deps, actor, chatId);
     return { queued: true, queued_message: toQueuedDto(result.queued) };
   }
+  deps.bus.publish(chatId, messageEvent(result.message));
   const message = toMessageDto(result.message);
-  deps.bus.publish(chatId, { type: 'message', chat_id: chatId, message });
   publishStatusChange(deps.bus, result.chat);
   return { queued: false, message };
 }
@@ -502,8 +519,8 @@ export async function editMessage(
     deps.bus.sendControl(chat.id, { type: 'interrupt', turn: result.previous.turn });
   }
   deps.bus.publish(chat.id, { type: 'history_truncated', chat_id: chat.id, from_message_id: messageId });
+  deps.bus.publish(chat.id, messageEvent(result.message));
   const message = toMessageDto(result.message);
-  deps.bus.publish(chat.id, { type: 'message', chat_id: chat.id, message });
   if (result.clearedQueue) deps.bus.publish(chat.id, { type: 'queue_update', chat_id: chat.id, queued_messages: [] });
   publishStatusChange(deps.bus, chat);
   return message;
@@ -557,8 +574,8 @@ export async function promoteQueuedMessage(
   if (isBusy(result.previous.status)) {
     deps.bus.sendControl(chat.id, { type: 'interrupt', turn: result.previous.turn });
   }
+  deps.bus.publish(chat.id, messageEvent(result.message));
   const message = toMessageDto(result.message);
-  deps.bus.publish(chat.id, { type: 'message', chat_id: chat.id, message });
   deps.bus.publish(chat.id, { type: 'queue_update', chat_id: chat.id, queued_messages: result.queue.map(toQueuedDto) });
   publishStatusChange(deps.bus, chat);
   return message;

@@ -3,9 +3,9 @@
  * mutations) to the API processes serving SSE. Durable data never depends on it: messages are
  * read from PostgreSQL; the bus carries live deltas, hints and the interrupt fast path.
  */
-import type { ChatRow } from '../db/database';
-import { toWatchChat } from '../messages/dto';
-import type { ControlMessage, StreamEvent, WatchEvent } from './events';
+import type { ChatMessageRow, ChatRow } from '../db/database';
+import { toMessageDto, toWatchChat } from '../messages/dto';
+import type { BusEvent, ControlMessage, StreamEvent, WatchEvent } from './events';
 
 export type Unsubscribe = () => void;
 
@@ -47,7 +47,7 @@ export interface PartialSubscription {
 
 export interface StreamBus {
   /** Fire-and-forget: never awaits cross-process I/O on the caller's hot path. */
-  publish(chatId: string, event: StreamEvent): void;
+  publish(chatId: string, event: BusEvent): void;
   /** Live events of one chat, in the order each producer published them. */
   subscribe(chatId: string, listener: (event: StreamEvent) => void): Unsubscribe;
   /** Subscribes and also returns the in-flight partial (what a joining client needs). */
@@ -63,8 +63,25 @@ export interface StreamBus {
   close(): Promise<void>;
 }
 
+/** The `status` event of a chat row as written, ordered by its turn. */
+export function statusEvent(chat: Pick<ChatRow, 'id' | 'status' | 'turn'>): BusEvent {
+  return { type: 'status', chat_id: chat.id, status: chat.status, order: { turn: chat.turn } };
+}
+
+/**
+ * The `message` event of a stored message. `prev_message_id` (from the insert: see
+ * messages.repository.ts) orders it; a row without one (a retried step's stored row) is a plain hint.
+ */
+export function messageEvent(row: ChatMessageRow & { prev_message_id?: number | null }): BusEvent {
+  const event: BusEvent = { type: 'message', chat_id: row.chat_id, message: toMessageDto(row) };
+  // Only what a stream shows may be sent as it is; other rows stay hints (the feed reads what it shows).
+  const shown = !row.deleted && (row.visibility === 'user' || row.visibility === 'both');
+  if (row.prev_message_id !== undefined && shown) event.order = { prev_message_id: row.prev_message_id };
+  return event;
+}
+
 /** Announces a chat's new status on its stream and on its owner's watch feed. */
 export function publishStatusChange(bus: StreamBus, chat: ChatRow): void {
-  bus.publish(chat.id, { type: 'status', chat_id: chat.id, status: chat.status });
+  bus.publish(chat.id, statusEvent(chat));
   bus.publishWatch(chat.owner_id, { kind: 'status_change', chat: toWatchChat(chat) });
 }

@@ -21,12 +21,18 @@ import {
 import type { PartialSubscription, StreamBus } from './bus';
 import { EventIdSequence, type StreamCursor } from './cursor';
 import type { ChatStatus } from '../messages/chat-status';
-import type { ChatMessageDto, ChatQueuedMessageDto, StreamEvent, StreamEventType } from './events';
+import type { BusEvent, ChatMessageDto, ChatQueuedMessageDto, StreamEvent, StreamEventType } from './events';
 import { MAX_IN_FLIGHT } from './in-flight';
+
+/** A chat's status and the turn it belongs to. */
+export interface ChatState {
+  status: ChatStatus;
+  turn: number;
+}
 
 /** What the stream reads from the system of record. */
 export interface StreamStore {
-  chatStatus(chatId: string): Promise<ChatStatus | undefined>;
+  chatState(chatId: string): Promise<ChatState | undefined>;
   /** Live, user-visible messages with id > afterId (and <= upToId when given), oldest first. */
   messagesAfter(chatId: string, afterId: number, upToId?: number): Promise<ChatMessageDto[]>;
   queue(chatId: string): Promise<ChatQueuedMessageDto[]>;
@@ -39,8 +45,9 @@ export interface StreamStore {
 /** The StreamStore over chatd's database. */
 export function createStreamStore(db: Kysely<Database>): StreamStore {
   return {
-    async chatStatus(chatId) {
-      return (await findChat(db, chatId))?.status;
+    async chatState(chatId) {
+      const chat = await findChat(db, chatId);
+      return chat && { status: chat.status, turn: chat.turn };
     },
     async messagesAfter(chatId, afterId, upToId) {
       return (await listVisibleMessagesAfter(db, chatId, afterId, upToId)).map(toMessageDto);
@@ -140,6 +147,8 @@ class ChatFeed {
    * starts, then raised by each `message` event. Null when that read failed (partials then get no base).
    */
   private newestHandledMessageId: number | null = null;
+  /** The chat's status as last sent (read or taken from an ordered hint); null before the first read. */
+  private statusAt: ChatState | null = null;
   private readonly subscription: PartialSubscription;
   private readonly started: Promise<void>;
 
@@ -167,8 +176,8 @@ class ChatFeed {
 
   private async start(): Promise<void> {
     // A chat that is not running has no step in flight: the bus need not wait for a producer to say so.
-    void this.deps.store.chatStatus(this.chatId).then(
-      (status) => status !== 'running' && this.subscription.settle(),
+    void this.deps.store.chatState(this.chatId).then(
+      (state) => state?.status !== 'running' && this.subscription.settle(),
       () => this.subscription.settle(),
     );
     const [partial, newest] = await Promise.all([
@@ -228,10 +237,17 @@ class ChatFeed {
         this.onPart(event, step);
         return undefined;
       case 'message':
+        if (this.sendInOrder(event)) return undefined;
         this.newestHandledMessageId = Math.max(this.newestHandledMessageId ?? 0, event.message.id);
         return this.sendMessages(event.message.id);
-      case 'status':
-        return this.sendStatus();
+      case 'status': {
+        const turn = (event as BusEvent).order?.turn;
+        const order =
+          turn === undefined || !this.statusAt ? 'unknown' : compareStates({ ...event, turn }, this.statusAt);
+        if (order === 'unknown') return this.sendStatus();
+        if (order === 'newer') this.setStatus({ status: event.status, turn: turn! });
+        return undefined;
+      }
       case 'queue_update':
         return this.sendQueue();
       case 'history_truncated': {
@@ -272,12 +288,30 @@ class ChatFeed {
     for (const session of this.sessions) for (const frame of frames) session.message(frame);
   }
 
+  /**
+   * Sends a `message` hint as it is when its producer ordered it right after the newest message handled
+   * so far: no message can be missing in between, so there is nothing to read. False: read instead.
+   */
+  private sendInOrder(event: Extract<StreamEvent, { type: 'message' }>): boolean {
+    const prev = (event as BusEvent).order?.prev_message_id;
+    if (prev === undefined || this.newestHandledMessageId === null) return false;
+    if ((prev ?? 0) !== this.newestHandledMessageId) return false;
+    this.newestHandledMessageId = event.message.id;
+    const [frame] = this.messageFrames([event.message]);
+    for (const session of this.sessions) session.message(frame!);
+    return true;
+  }
+
   private async sendStatus(): Promise<void> {
     if (this.sessions.size === 0) return;
-    const status = await this.deps.store.chatStatus(this.chatId);
-    if (!status) return;
-    const frame = frameOf({ type: 'status', chat_id: this.chatId, status });
-    for (const session of this.sessions) session.status(status, frame);
+    const state = await this.deps.store.chatState(this.chatId);
+    if (state) this.setStatus(state);
+  }
+
+  private setStatus(state: ChatState): void {
+    this.statusAt = state;
+    const frame = frameOf({ type: 'status', chat_id: this.chatId, status: state.status });
+    for (const session of this.sessions) session.status(state.status, frame);
   }
 
   private async sendQueue(): Promise<void> {
@@ -305,8 +339,8 @@ class ChatFeed {
     if (sessions.length === 0) return;
     const { store } = this.deps;
     const cursors = [...new Set(sessions.map((session) => session.cursor.messageId))];
-    const [status, queue, histories] = await Promise.all([
-      store.chatStatus(this.chatId),
+    const [state, queue, histories] = await Promise.all([
+      store.chatState(this.chatId),
       store.queue(this.chatId),
       Promise.all(
         cursors.map(async (cursor) => {
@@ -319,10 +353,12 @@ class ChatFeed {
         }),
       ),
     ]);
-    if (!status) {
+    if (!state) {
       for (const session of sessions) if (!session.closed) session.sink.close();
       return;
     }
+    const { status } = state;
+    this.statusAt = state;
     const history = new Map(histories);
     const statusFrame = frameOf({ type: 'status', chat_id: this.chatId, status });
     const queueFrame = frameOf({ type: 'queue_update', chat_id: this.chatId, queued_messages: queue });
@@ -480,4 +516,26 @@ class ChatStreamSession {
   private write(frame: Frame): void {
     if (!this.closed) this.sink.send(this.ids.next(), frame.event.type, frame.event, frame.json);
   }
+}
+
+/**
+ * Within a turn a chat's status only moves forward, `pending` → `running` (or `requires_action`, back
+ * and forth) → an idle status, and every new turn starts over. So a hint is newer or older than the
+ * status sent when its turn or that rank differs; two different statuses of the same rank need a read.
+ */
+const STATUS_RANK: Record<ChatStatus, number> = {
+  pending: 0,
+  running: 1,
+  requires_action: 1,
+  waiting: 2,
+  error: 2,
+  paused: 2,
+  completed: 2,
+};
+
+function compareStates(hint: ChatState, sent: ChatState): 'newer' | 'older' | 'same' | 'unknown' {
+  if (hint.turn !== sent.turn) return hint.turn > sent.turn ? 'newer' : 'older';
+  const rank = STATUS_RANK[hint.status] - STATUS_RANK[sent.status];
+  if (rank !== 0) return rank > 0 ? 'newer' : 'older';
+  return hint.status === sent.status ? 'same' : 'unknown';
 }

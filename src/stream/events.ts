@@ -220,6 +220,21 @@ export const streamEventSchema = z
   });
 export type StreamEvent = z.infer<typeof streamEventSchema>;
 
+/**
+ * Where a `status` or `message` hint stands in its chat's history, set by the producer that wrote it:
+ * `turn`, the chat's turn with that status; `prev_message_id`, the chat's newest message (any role or
+ * visibility) before this one, read under the chat's row lock. With it the stream feed
+ * (src/stream/chat-stream.ts) can send the hint's payload as it is, without reading the database
+ * again. Internal to the bus: clients never see it.
+ */
+export interface HintOrder {
+  turn?: number;
+  prev_message_id?: number | null;
+}
+
+/** A stream event as producers publish it: with its hint order when they know it. */
+export type BusEvent = StreamEvent & { order?: HintOrder };
+
 export type StreamEventType = StreamEvent['type'];
 
 /** What every watch event says of its chat. */

@@ -14,7 +14,7 @@ import {
   summaryToolCallPart,
   summaryToolResultPart,
 } from './compaction';
-import { toMessageDto } from '../messages/dto';
+import { messageEvent } from '../stream/bus';
 import { decodeParts } from '../messages/parts';
 import { messageRow, stepKey } from '../messages/rows';
 import { buildPrompt } from './prompt';
@@ -93,8 +93,7 @@ export async function compactChat(
   if (!stored) return { status: 'fenced' };
   publishPart('tool', summaryToolResultPart(record));
   for (const row of stored) {
-    if (row.visibility !== 'model')
-      deps.bus.publish(chat.id, { type: 'message', chat_id: chat.id, message: toMessageDto(row) });
+    if (row.visibility !== 'model') deps.bus.publish(chat.id, messageEvent(row));
   }
   return { status: 'compacted' };
 }

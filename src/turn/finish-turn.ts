@@ -4,13 +4,19 @@
  * the finishTurn activity with how the run ended.
  */
 import type { Transaction } from 'kysely';
-import { endTurnPromotingQueued, lockChatReadingUnread, updateChat } from '../db/repositories/chats.repository';
+import {
+  endTurnIfNothingQueued,
+  endTurnPromotingQueued,
+  lockChatReadingUnread,
+  updateChat,
+} from '../db/repositories/chats.repository';
 import { insertMessages, listQueuedMessages } from '../db/repositories/messages.repository';
-import type { ChatRow, Database } from '../db/database';
+import type { ChatMessageRow, ChatRow, Database } from '../db/database';
 import { releaseSlot } from '../db/repositories/turn-slots.repository';
 import { isBusy, type ChatStatus } from '../messages/chat-status';
 import type { ErrorPayload } from '../messages/error-payload';
-import { toMessageDto, toQueuedDto, toWatchChat } from '../messages/dto';
+import { toQueuedDto, toWatchChat } from '../messages/dto';
+import { messageEvent, statusEvent } from '../stream/bus';
 import { messageRow } from '../messages/rows';
 import type { TurnDeps, TurnOutcome } from './deps';
 
@@ -34,29 +40,21 @@ export async function finishTurn(
   input: FinishInput,
 ): Promise<{ nextTurn: number | null; status: ChatStatus | null }> {
   const { db, bus } = deps;
-  const outcome = await db.transaction().execute(async (trx) => {
-    const ended = await endTurn(trx, input);
-    if (!ended) return null;
-    // A chat going idle gives its running-turn slot (or its place in the queue) back.
-    const { before } = ended;
-    const frees = !isBusy(ended.chat.status) && (before.holds_turn_slot || before.awaiting_slot_since !== null);
-    const wake = frees ? (await releaseSlot(trx, before)).nextWaitingChatId : null;
-    return { ...ended, wake };
-  });
+  const outcome = (input.outcome !== 'failed' && (await endWithoutLock(deps, input))) || (await endLocked(deps, input));
   if (!outcome) return { nextTurn: null, status: null };
   deps.metrics?.turnFinished({ chatId: input.chatId, turn: input.turn }, input.outcome);
   if (outcome.wake) await deps.wakeQueuedTurn?.(outcome.wake);
 
   const { chat } = outcome;
   if (outcome.promoted) {
-    bus.publish(chat.id, { type: 'message', chat_id: chat.id, message: toMessageDto(outcome.promoted) });
+    bus.publish(chat.id, messageEvent(outcome.promoted));
     const queue = await listQueuedMessages(db, chat.id);
     bus.publish(chat.id, { type: 'queue_update', chat_id: chat.id, queued_messages: queue.map(toQueuedDto) });
   }
   if (chat.turn === input.turn || outcome.promoted) {
     if (chat.status === 'error' && input.error)
       bus.publish(chat.id, { type: 'error', chat_id: chat.id, ...input.error });
-    bus.publish(chat.id, { type: 'status', chat_id: chat.id, status: chat.status });
+    bus.publish(chat.id, statusEvent(chat));
     // has_unread tells the owner's other views that the turn's answer is waiting to be read.
     bus.publishWatch(chat.owner_id, {
       kind: 'status_change',
@@ -70,6 +68,37 @@ export async function finishTurn(
       .catch((err: unknown) => deps.log.warn({ err, chatId: chat.id }, 'could not notify the parent chat'));
   }
   return { nextTurn: outcome.next, status: chat.turn === input.turn || outcome.promoted ? chat.status : null };
+}
+
+/** How a turn's end left the chat: the turn to run next, the queued message promoted into it, the unread flag. */
+interface Ended {
+  chat: ChatRow;
+  next: number | null;
+  promoted: ChatMessageRow | null;
+  hasUnread: boolean;
+  /** The owner's turn waiting for the running-turn slot this chat gave back. */
+  wake: string | null;
+}
+
+/** The usual end (nothing queued, not archived, still the turn): one statement, no transaction. */
+async function endWithoutLock(deps: TurnDeps, input: FinishInput): Promise<Ended | null> {
+  const ended = await endTurnIfNothingQueued(deps.db, input.chatId, input.turn);
+  if (!ended) return null;
+  const { has_unread: hasUnread, next_waiting_chat_id: wake, ...chat } = ended;
+  return { chat, next: null, promoted: null, hasUnread, wake };
+}
+
+/** Every other end, under the chat's row lock. */
+function endLocked(deps: TurnDeps, input: FinishInput): Promise<Ended | null> {
+  return deps.db.transaction().execute(async (trx) => {
+    const ended = await endTurn(trx, input);
+    if (!ended) return null;
+    // A chat going idle gives its running-turn slot (or its place in the queue) back.
+    const { before } = ended;
+    const frees = !isBusy(ended.chat.status) && (before.holds_turn_slot || before.awaiting_slot_since !== null);
+    const wake = frees ? (await releaseSlot(trx, before)).nextWaitingChatId : null;
+    return { ...ended, wake };
+  });
 }
 
 /**

@@ -17,7 +17,7 @@ import { LlmError } from '../llm/errors';
 import { emptyUsage, type FinishReason, type ModelRequest, type ModelStepResult, type Usage } from '../llm/types';
 import { StepPublisher } from '../stream/step-publisher';
 import { assistantPartToChat } from '../messages/convert';
-import { toMessageDto } from '../messages/dto';
+import { messageEvent, statusEvent } from '../stream/bus';
 import { decodeParts, encodeParts } from '../messages/parts';
 import type { CompactionTrigger } from './compact-step';
 import { measureContext, resolveThreshold, shouldCompact } from './compaction';
@@ -76,7 +76,7 @@ export async function runModelStep(deps: TurnDeps, input: StepInput, ctx: StepCo
   if (!read || read.chat.turn !== input.turn) return { status: 'fenced' };
   const { chat, configGeneration, prompt: rows } = read;
   if (input.step === 0) {
-    bus.publish(chat.id, { type: 'status', chat_id: chat.id, status: 'running' });
+    bus.publish(chat.id, statusEvent({ id: chat.id, status: 'running', turn: input.turn }));
     // A retried first step started its turn already.
     if ((ctx.attempt ?? 1) === 1) deps.metrics?.turnStarted({ chatId: chat.id, turn: input.turn });
   }
@@ -344,7 +344,6 @@ async function persistAssistant(
   const rows = await insertMessagesIfCurrentTurn(deps.db, input.chatId, input.turn, parts.length ? [message] : []);
   if (rows === null) return false;
   deps.metrics?.modelUsage({ model: model.model, kind: 'step', usage: result.usage, costMicros });
-  for (const row of rows)
-    deps.bus.publish(input.chatId, { type: 'message', chat_id: input.chatId, message: toMessageDto(row) });
+  for (const row of rows) deps.bus.publish(input.chatId, messageEvent(row));
   return true;
 }

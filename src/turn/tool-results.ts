@@ -6,8 +6,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../db/database';
 import { insertMessagesIfCurrentTurn } from '../db/repositories/messages.repository';
 import type { ModelToolResult } from '../llm/types';
-import type { StreamBus } from '../stream/bus';
-import { toMessageDto } from '../messages/dto';
+import { messageEvent, type StreamBus } from '../stream/bus';
 import { toolResultRow } from '../messages/rows';
 import type { StepInput } from './deps';
 
@@ -36,9 +35,7 @@ export async function storeToolResults(
     results.map((r) => toolResultRow(input, r)),
   );
   if (!rows) return null;
-  for (const row of rows) {
-    deps.bus.publish(input.chatId, { type: 'message', chat_id: input.chatId, message: toMessageDto(row) });
-  }
+  for (const row of rows) deps.bus.publish(input.chatId, messageEvent(row));
   return rows.length;
 }
 

@@ -12,6 +12,7 @@ import {
 } from 'kysely';
 import { BUSY_STATUSES, type ChatStatus } from '../../messages/chat-status';
 import type { ChatRow, ChatRowUpdate, Database, NewChatRow } from '../database';
+import { oldestWaiter } from './turn-slots.repository';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -241,6 +242,49 @@ export async function endTurnPromotingQueued(
     .returning((eb) => eb.selectFrom('popped').select('content').as('promoted_content'))
     .executeTakeFirstOrThrow();
   return { chat, promotedContent: promoted_content ?? null };
+}
+
+/** The chat as endTurnIfNothingQueued left it, with what the turn's end reports. */
+export type EndedTurn = ChatRow & {
+  has_unread: boolean;
+  /** The owner's oldest turn waiting for a running-turn slot, when this chat gave one back. */
+  next_waiting_chat_id: string | null;
+};
+
+/**
+ * The usual end of a turn, in one statement and without a transaction: if `turn` is still the chat's
+ * turn, the chat is not archived and nothing is queued, the chat goes `waiting` and gives back its
+ * running-turn slot (or its place in the queue for one). Undefined when any of that does not hold, and
+ * also when the row changed between this statement's snapshot and its lock (the queue read would be
+ * stale: queuing a message gives the row a new version, see insertQueuedMessage): the caller then ends
+ * the turn under the row lock (lockChatReadingUnread, endTurnPromotingQueued, releaseSlot).
+ */
+export async function endTurnIfNothingQueued(db: Db, id: string, turn: number): Promise<EndedTurn | undefined> {
+  const { rows } = await sql<EndedTurn>`
+    with before as (
+      select owner_id, holds_turn_slot, awaiting_slot_since is not null as awaits_slot, xmin::text as version
+        from chats where id = ${id}
+    ), ended as (
+      update chats set status = 'waiting', last_error = null, last_error_kind = null,
+             holds_turn_slot = false, awaiting_slot_since = null, updated_at = now()
+       where id = ${id} and turn = ${turn} and not archived
+         -- Re-checked on the newest version when a concurrent writer updated the row first.
+         and xmin::text = (select version from before)
+         and not exists (select from chat_queued_messages q where q.chat_id = ${id})
+       returning *
+    ), freed as (
+      update users set running_turns = greatest(running_turns - 1, 0)
+       where id = (select owner_id from ended) and (select holds_turn_slot from before)
+       returning id
+    )
+    select ended.*,
+           exists (select from chat_messages m
+                    where m.chat_id = ended.id and m.id > coalesce(ended.last_read_message_id, 0)
+                      and m.role = 'assistant' and not m.deleted and m.visibility in ('user', 'both')) as has_unread,
+           case when (select holds_turn_slot or awaits_slot from before)
+                then (${oldestWaiter(sql`ended.owner_id`, id)}) end as next_waiting_chat_id
+      from ended`.execute(db);
+  return rows[0];
 }
 
 /** Touches the chat if `turn` is still its current turn (the persist fence); false when fenced. */

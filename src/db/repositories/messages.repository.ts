@@ -3,21 +3,88 @@
  * retried activity gets back the rows of its first attempt instead of inserting twice.
  */
 import { sql, type Kysely, type SelectQueryBuilder, type Transaction } from 'kysely';
-import type { ChatMessageRow, ChatQueuedMessageRow, Database, NewChatMessageRow } from '../database';
+import type {
+  ChatMessageRow,
+  ChatQueuedMessageRow,
+  ChatRow,
+  ChatRowUpdate,
+  Database,
+  NewChatMessageRow,
+} from '../database';
 import { touchIfCurrentTurn, touchIfCurrentTurnQuery } from './chats.repository';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
+/**
+ * A stored message with, when it was inserted just now, the chat's newest message id before it (any role
+ * or visibility; null for the chat's first). Rows returned as stored by a retry have none.
+ */
+export type InsertedMessageRow = ChatMessageRow & { prev_message_id?: number | null };
+
+/**
+ * The newest message of the row's chat before it, evaluated by the inserting statement: its snapshot
+ * holds every message committed before it, and not the rows it inserts itself (withPrevIds chains those).
+ * Exact when no other transaction inserts into the chat while this one waits for the chat's row lock:
+ * inserts take that lock first (a preceding statement, or the turn fence of the same statement, and
+ * within a turn a chat's messages are written one step after another).
+ */
+const prevMessageIdSql = (table: string) =>
+  sql<
+    number | null
+  >`(select max(p.id) from chat_messages p where p.chat_id = ${sql.ref(`${table}.chat_id`)} and p.id < ${sql.ref(`${table}.id`)})`;
+
+/** Rows of one insert in id order, each after the one before it. */
+function withPrevIds(rows: InsertedMessageRow[]): InsertedMessageRow[] {
+  const sorted = [...rows].sort((a, b) => a.id - b.id);
+  for (let i = 1; i < sorted.length; i++) sorted[i]!.prev_message_id = sorted[i - 1]!.id;
+  return sorted;
+}
+
 /** Inserts in array order (ids ascend in that order); rows whose step_key exists are returned as stored. */
-export async function insertMessages(db: Db, rows: NewChatMessageRow[]): Promise<ChatMessageRow[]> {
+export async function insertMessages(db: Db, rows: NewChatMessageRow[]): Promise<InsertedMessageRow[]> {
   if (rows.length === 0) return [];
   const inserted = await db
     .insertInto('chat_messages')
     .values(rows)
     .onConflict((oc) => oc.columns(['chat_id', 'step_key']).where('step_key', 'is not', null).doNothing())
     .returningAll()
+    .returning(prevMessageIdSql('chat_messages').as('prev_message_id'))
     .execute();
-  return withStoredDuplicates(db, rows, inserted);
+  return withStoredDuplicates(db, rows, withPrevIds(inserted.map(numericPrev)));
+}
+
+/**
+ * Updates the chat (whose row lock the transaction holds) and inserts one message, in one statement: the
+ * start of a turn with its user message. The chat row as updated is the caller's copy with `patch`
+ * applied and `updated_at` set to the message's `created_at` (both are the transaction's `now()`).
+ */
+export async function updateChatInsertingMessage(
+  trx: Transaction<Database>,
+  chat: ChatRow,
+  patch: ChatRowUpdate,
+  row: NewChatMessageRow,
+): Promise<{ chat: ChatRow; message: InsertedMessageRow }> {
+  const inserted = await trx
+    .with('updated', (db) =>
+      db
+        .updateTable('chats')
+        .set({ ...patch, updated_at: sql<Date>`now()` })
+        .where('id', '=', chat.id)
+        .returning('id'),
+    )
+    .insertInto('chat_messages')
+    .values(row)
+    .returningAll()
+    .returning(prevMessageIdSql('chat_messages').as('prev_message_id'))
+    .executeTakeFirstOrThrow();
+  const message = numericPrev(inserted);
+  return { chat: { ...chat, ...patch, updated_at: message.created_at } as ChatRow, message };
+}
+
+/** bigint ids come back as strings from subqueries: make the prev id a number like the row's id. */
+function numericPrev<T extends { prev_message_id?: unknown }>(row: T): T & { prev_message_id: number | null } {
+  const prev = row.prev_message_id;
+  return { ...row, prev_message_id: prev === null || prev === undefined ? null : Number(prev) };
 }
 
 /**
@@ -30,14 +97,14 @@ export async function insertMessagesIfCurrentTurn(
   chatId: string,
   turn: number,
   rows: NewChatMessageRow[],
-): Promise<ChatMessageRow[] | null> {
+): Promise<InsertedMessageRow[] | null> {
   if (rows.length === 0) return (await touchIfCurrentTurn(db, chatId, turn)) ? [] : null;
   const columns = sharedColumns(rows);
   // Everything but the content travels as one jsonb array typed by the table's row type; the
   // contents, already JSON text, travel beside it and are parsed once, by the server.
   const fields = rows.map((row) => Object.fromEntries(columns.map((c) => [c, row[c]])));
   const contents = rows.map((row) => row.content);
-  const { rows: result } = await sql<ChatMessageRow & { current_turn: boolean }>`
+  const { rows: result } = await sql<InsertedMessageRow & { current_turn: boolean }>`
     with fence as (${touchIfCurrentTurnQuery(db, chatId, turn)}), inserted as (
       insert into chat_messages (${sql.join(columns.map((c) => sql.ref(c)))}, content)
       select ${sql.join(columns.map((c) => sql.ref(`r.${c}`)))}, c.content::jsonb
@@ -48,12 +115,12 @@ export async function insertMessagesIfCurrentTurn(
       on conflict (chat_id, step_key) where step_key is not null do nothing
       returning *
     )
-    select exists (select from fence) as current_turn, inserted.*
+    select exists (select from fence) as current_turn, inserted.*, ${prevMessageIdSql('inserted')} as prev_message_id
       from (values (1)) as one left join inserted on true
      order by inserted.id`.execute(db);
   if (!result[0]?.current_turn) return null;
-  const inserted = result.filter((r) => r.id !== null).map(({ current_turn: _current, ...row }) => row);
-  return withStoredDuplicates(db, rows, inserted);
+  const inserted = result.filter((r) => r.id !== null).map(({ current_turn: _current, ...row }) => numericPrev(row));
+  return withStoredDuplicates(db, rows, withPrevIds(inserted));
 }
 
 /** The columns (content aside) every row sets; rows setting different columns are a programming error. */
@@ -73,8 +140,8 @@ function sharedColumns(rows: NewChatMessageRow[]): Array<Exclude<keyof NewChatMe
 async function withStoredDuplicates(
   db: Db,
   rows: NewChatMessageRow[],
-  inserted: ChatMessageRow[],
-): Promise<ChatMessageRow[]> {
+  inserted: InsertedMessageRow[],
+): Promise<InsertedMessageRow[]> {
   if (inserted.length === rows.length) return inserted;
   const keys = rows.map((r) => r.step_key).filter((k): k is string => typeof k === 'string');
   const chatId = rows[0]!.chat_id;
@@ -244,7 +311,20 @@ export async function insertQueuedMessage(
   trx: Transaction<Database>,
   row: { chat_id: string; content: string; created_by: string | null; model_config_id?: string | null },
 ): Promise<ChatQueuedMessageRow> {
-  return trx.insertInto('chat_queued_messages').values(row).returningAll().executeTakeFirstOrThrow();
+  // The chat's row gets a new version with the message: a turn end that decided on an older version
+  // (endTurnIfNothingQueued in chats.repository.ts) sees it changed and takes the locked path instead.
+  return trx
+    .with('touched', (db) =>
+      db
+        .updateTable('chats')
+        .set({ updated_at: sql<Date>`now()` })
+        .where('id', '=', row.chat_id)
+        .returning('id'),
+    )
+    .insertInto('chat_queued_messages')
+    .values(row)
+    .returningAll()
+    .executeTakeFirstOrThrow();
 }
 
 /** Removes one queued message of the chat; undefined when the chat has no such entry. */

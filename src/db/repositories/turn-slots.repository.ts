@@ -5,7 +5,14 @@
  * workers start turns. Sub-agent turns ride on their root's slot (they never wait: a parent waiting for a
  * queued child would never finish).
  */
-import { sql, type Kysely, type QueryCreator, type Transaction, type UpdateQueryBuilder } from 'kysely';
+import {
+  sql,
+  type Kysely,
+  type QueryCreator,
+  type RawBuilder,
+  type Transaction,
+  type UpdateQueryBuilder,
+} from 'kysely';
 import type { Database } from '../database';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -48,6 +55,14 @@ export function takeSlotQuery(
     .returning('id');
 }
 
+/** The owner's chat other than `chatId` whose turn has waited longest for a slot (null: none). */
+export const oldestWaiter = (ownerId: string | RawBuilder<string>, chatId: string): RawBuilder<string | null> => sql<
+  string | null
+>`select w.id from chats w
+   where w.owner_id = ${ownerId} and w.id <> ${chatId} and w.status = 'pending'
+     and w.awaiting_slot_since is not null
+   order by w.awaiting_slot_since, w.id limit 1`;
+
 /**
  * Gives back the chat's slot (and its place in the queue) when its chat went idle, in the caller's
  * transaction. Returns the oldest other turn of the owner still waiting, to be woken.
@@ -68,12 +83,7 @@ export async function releaseSlot(
          and (select holds_turn_slot from chats where id = ${chat.id})
        returning id
     )
-    select (
-      select w.id from chats w
-       where w.owner_id = ${chat.owner_id} and w.id <> ${chat.id} and w.status = 'pending'
-         and w.awaiting_slot_since is not null
-       order by w.awaiting_slot_since, w.id limit 1
-    ) as next_chat_id`.execute(trx);
+    select (${oldestWaiter(chat.owner_id, chat.id)}) as next_chat_id`.execute(trx);
   return { nextWaitingChatId: rows[0]?.next_chat_id ?? null };
 }
 

@@ -299,7 +299,9 @@ describe('requestToolApprovals', () => {
 
     expect((await chatRow(chatId)).status).toBe('requires_action');
     const events = seen.events[chatId]!;
-    expect(ofType(events, 'status')).toEqual([{ type: 'status', chat_id: chatId, status: 'requires_action' }]);
+    expect(ofType(events, 'status')).toEqual([
+      { type: 'status', chat_id: chatId, status: 'requires_action', order: { turn: 1 } },
+    ]);
     // The status comes first: a client sees the chat waiting before the prompts.
     expect(events[0]!.type).toBe('status');
     const required = ofType(events, 'action_required');
@@ -571,7 +573,7 @@ describe('requestToolApprovals', () => {
     expect((await chatRow(childId)).status).toBe('requires_action');
     expect((await chatRow(rootId)).status).toBe('running');
     expect(ofType(seen.events[childId]!, 'status')).toEqual([
-      { type: 'status', chat_id: childId, status: 'requires_action' },
+      { type: 'status', chat_id: childId, status: 'requires_action', order: { turn: 1 } },
     ]);
     expect(ofType(seen.events[rootId]!, 'status')).toEqual([]);
     expect(seen.watch).toEqual([
@@ -676,7 +678,9 @@ describe('recordToolDecisions', () => {
     seen.stop();
     expect(result).toEqual({ status: 'ok' });
     expect((await chatRow(chatId)).status).toBe('running');
-    expect(ofType(seen.events[chatId]!, 'status')).toEqual([{ type: 'status', chat_id: chatId, status: 'running' }]);
+    expect(ofType(seen.events[chatId]!, 'status')).toEqual([
+      { type: 'status', chat_id: chatId, status: 'running', order: { turn: 1 } },
+    ]);
     expect(seen.watch).toEqual([
       { kind: 'status_change', chat: expect.objectContaining({ id: chatId, status: 'running' }) },
     ]);

@@ -508,7 +508,7 @@ describe('running-turn slots', () => {
       expect(counts[3]).toBe(counts[0]);
     });
 
-    it('finishTurn sends one statement more when the chat held a slot, and none otherwise', async () => {
+    it('finishTurn ends a turn in one statement, slot or not, and with a waiting turn names it', async () => {
       const on = await newOwner();
       const off = await newOwner();
       const held = await pendingChat(on);
@@ -518,11 +518,13 @@ describe('running-turn slots', () => {
       woken.length = 0;
       const withSlot = await measure(() => finish(held, 3));
       const withoutSlot = await measure(() => finish(plain, 3));
-      expect(withSlot.app.length).toBe(withoutSlot.app.length + 1);
-      expect(withSlot.app.filter((q) => q.includes('running_turns'))).toHaveLength(1);
-      expect(withoutSlot.app.filter((q) => q.includes('running_turns'))).toHaveLength(0);
-      expect(withSlot.control).toEqual(withoutSlot.control);
+      // One statement, no transaction: the release rides along.
+      expect(withSlot.app).toHaveLength(1);
+      expect(withoutSlot.app).toHaveLength(1);
+      expect(withSlot.control).toEqual([]);
+      expect(withoutSlot.control).toEqual([]);
       expect(await runningTurns(on)).toBe(0);
+      expect(await runningTurns(off)).toBe(0);
       // Nobody waited: nobody is woken.
       expect(woken).toEqual([]);
 
@@ -531,8 +533,9 @@ describe('running-turn slots', () => {
       await startModelStep(counted, next, 1, 1);
       expect(isQueued(await startModelStep(counted, waiter, 1, 1))).toBe(true);
       const withWaiter = await measure(() => finish(next, 1));
-      expect(withWaiter.app.length).toBe(withoutSlot.app.length + 1);
+      expect(withWaiter.app).toHaveLength(1);
       expect(woken).toEqual([waiter]);
+      expect(await runningTurns(on)).toBe(0);
     });
   });
 

@@ -4,16 +4,17 @@
  * status and queue, every delta of a turn reaching a connected client, and a chat's clients sharing
  * each read. A fake store stands in for PostgreSQL; the bus is the real one.
  */
-import { ChatStreamHub, type StreamSink, type StreamStore } from '../../../src/stream/chat-stream';
+import { ChatStreamHub, type ChatState, type StreamSink, type StreamStore } from '../../../src/stream/chat-stream';
 import type { StreamCursor } from '../../../src/stream/cursor';
 import type { ChatStatus } from '../../../src/messages/chat-status';
-import type { ChatMessageDto, ChatQueuedMessageDto, StreamEvent } from '../../../src/stream/events';
+import type { BusEvent, ChatMessageDto, ChatQueuedMessageDto, StreamEvent } from '../../../src/stream/events';
 import { MemoryStreamBus } from '../../../src/stream/memory-stream-bus';
 
 const CHAT = 'chat-1';
 
 class FakeStore implements StreamStore {
   status: ChatStatus = 'running';
+  turn = 1;
   messages: Array<ChatMessageDto & { deleted?: boolean }> = [];
   queued: ChatQueuedMessageDto[] = [];
   /** Resolves reads only when released, to interleave them with live events. */
@@ -21,10 +22,10 @@ class FakeStore implements StreamStore {
   /** Reads made, by kind. */
   reads = { status: 0, messages: 0, queue: 0 };
 
-  async chatStatus(): Promise<ChatStatus> {
+  async chatState(): Promise<ChatState | undefined> {
     this.reads.status += 1;
     await this.gate;
-    return this.status;
+    return { status: this.status, turn: this.turn };
   }
 
   async messagesAfter(_chatId: string, afterId: number, upToId?: number): Promise<ChatMessageDto[]> {
@@ -350,8 +351,74 @@ describe('ChatStreamHub', () => {
     await settle();
   });
 
+  describe('hints ordered by their producer', () => {
+    const ordered = (message: ChatMessageDto, prev: number | null): BusEvent => ({
+      ...messageEvent(message),
+      order: { prev_message_id: prev },
+    });
+    const orderedStatus = (status: ChatStatus, turn: number): BusEvent => ({ ...statusEvent(status), order: { turn } });
+
+    it('sends a message right after the newest one handled as it is, without reading', async () => {
+      store.add(1, 'user', 'q');
+      await streamChat(start, sink);
+      const before = store.reads.messages;
+      // Not stored: were it read, the client would not get it.
+      const answer: ChatMessageDto = { ...store.messages[0]!, id: 2, role: 'assistant' };
+      bus.publish(CHAT, ordered(answer, 1));
+      bus.publish(CHAT, ordered({ ...answer, id: 3 }, 2));
+      await settle();
+      expect(store.reads.messages).toBe(before);
+      expect(sink.texts()).toEqual(['message:1', 'message:2', 'message:3']);
+      // The frame is the public event: the order stays on the bus.
+      expect(sink.sent.at(-1)!.data).toEqual(messageEvent({ ...answer, id: 3 }));
+    });
+
+    it('reads when a message before the hinted one was not handled (its hint is still on its way)', async () => {
+      store.add(1, 'user', 'q');
+      await streamChat(start, sink);
+      store.add(2, 'tool', 'result');
+      const answer = store.add(3, 'assistant', 'a');
+      const before = store.reads.messages;
+      bus.publish(CHAT, ordered(answer, 2));
+      await settle();
+      expect(store.reads.messages).toBe(before + 1);
+      expect(sink.texts()).toEqual(['message:1', 'message:2', 'message:3']);
+      // The late hint of message 2 finds nothing new to send.
+      bus.publish(CHAT, ordered(store.messages[1]!, 1));
+      await settle();
+      expect(sink.texts()).toEqual(['message:1', 'message:2', 'message:3']);
+    });
+
+    it('sends a newer status as it is, drops an older one and reads when two of one rank differ', async () => {
+      store.status = 'pending';
+      store.turn = 4;
+      await streamChat(start, sink);
+      const before = store.reads.status;
+      bus.publish(CHAT, orderedStatus('running', 4));
+      // Late: the API's `pending` of the same turn, after the worker's `running`.
+      bus.publish(CHAT, orderedStatus('pending', 4));
+      bus.publish(CHAT, orderedStatus('waiting', 4));
+      await settle();
+      expect(store.reads.status).toBe(before);
+      expect(sink.types()).toEqual(['status:pending', 'queue_update', 'status:running', 'status:waiting']);
+      // The next turn starts over.
+      bus.publish(CHAT, orderedStatus('pending', 5));
+      await settle();
+      expect(sink.types().at(-1)).toBe('status:pending');
+      // running and requires_action go back and forth within a turn: the database decides.
+      store.status = 'requires_action';
+      store.turn = 5;
+      bus.publish(CHAT, orderedStatus('running', 5));
+      await settle();
+      bus.publish(CHAT, orderedStatus('requires_action', 5));
+      await settle();
+      expect(store.reads.status).toBe(before + 1);
+      expect(sink.types().slice(-3)).toEqual(['status:pending', 'status:running', 'status:requires_action']);
+    });
+  });
+
   it('closes the stream of a chat that does not exist', async () => {
-    store.chatStatus = async () => undefined as unknown as ChatStatus;
+    store.chatState = async () => undefined;
     await streamChat(start, sink);
     expect(sink.closed).toBe(true);
     expect(sink.sent).toEqual([]);
