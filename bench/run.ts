@@ -65,7 +65,7 @@ export async function runBench(options: BenchOptions = {}): Promise<Map<string, 
   const chosen = catalogue.filter((s) => wanted.includes(s.id));
 
   const started = Date.now();
-  const suiteDeadline = started + (options.maxMinutes ?? 29) * 60_000;
+  const suiteDeadline = started + (options.maxMinutes ?? 40) * 60_000;
   installQuietRuntime();
   say(`starting the stack for ${chosen.map((s) => s.id).join(', ')} (${scale})`);
   const stack = await BenchStack.start({
@@ -96,7 +96,7 @@ export async function runBench(options: BenchOptions = {}): Promise<Map<string, 
       if (Date.now() > suiteDeadline - 20_000) {
         result = newResult(scenario.id, scenario.title);
         result.skipped['scenario'] =
-          `the suite's ${options.maxMinutes ?? 29}-minute limit was reached before it started`;
+          `the suite's ${options.maxMinutes ?? 40}-minute limit was reached before it started`;
         results.set(scenario.id, result);
         writeResult(outDir, result);
         continue;
