@@ -6,7 +6,7 @@
  * of the step's tool calls: the task queue of the host holding the chat's workspace.
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { runModelStep, type StepSummary } from '../src/turn/model-step';
+import { runModelStep, type ModelStepInput, type StepSummary } from '../src/turn/model-step';
 import {
   DEFAULT_HOST_PICKUP_TIMEOUT_SECONDS,
   workspaceHostTaskQueue,
@@ -135,7 +135,7 @@ export function createLlmActivities(deps: TurnDeps & WorkspaceRoutingDeps) {
       return generateChatTitle(deps, input, Context.current().cancellationSignal);
     },
 
-    async runModelStep(input: StepInput): Promise<ModelStepSummary> {
+    async runModelStep(input: ModelStepInput): Promise<ModelStepSummary> {
       const ctx = Context.current();
       const interrupt = abortOnInterrupt(deps.bus, input);
       const streak = failoverStreakOf(ctx.info.heartbeatDetails);

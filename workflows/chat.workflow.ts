@@ -20,7 +20,7 @@ import {
 import type { ErrorPayload } from '../src/messages/error-payload';
 import { SUBAGENT_TOOLS } from '../src/tools/subagent-names';
 import type { CompactionTrigger } from '../src/turn/compact-step';
-import type { TurnOutcome } from '../src/turn/finish-turn';
+import type { TurnEnd, TurnOutcome } from '../src/turn/finish-turn';
 import type { WorkspaceHostRoute } from '../src/temporal/task-queues';
 import { background, compaction, finishing, modelStep } from './activity-proxies';
 import { MAX_COMPACTION_REENTRIES, nextTurnToRun, turnErrorFrom } from './chat-turn';
@@ -87,12 +87,17 @@ export async function chatWorkflow(input: ChatTurnInput): Promise<ChatTurnResult
   let error: ErrorPayload | null = null;
   let step = input.fromStep ?? 0;
   let reentries = 0;
+  // Set when the last model step also ended the turn (its message and the end commit together).
+  let endedByStep: TurnEnd | null = null;
   // Where local tool calls run: the latest route a model step reported (README "Workspace hosts").
   let workspaceHost: WorkspaceHostRoute | null = null;
   try {
     outcome = await steps.run(async () => {
       for (; ; step++) {
-        let result = await modelStep(step).runModelStep({ chatId: input.chatId, turn: input.turn, step });
+        // `finish`: the step that turns out to be the last ends the turn itself. Histories from before it
+        // hold steps without `finished`, so the branch below replays as they ran.
+        const stepInput = { chatId: input.chatId, turn: input.turn, step, finish: true };
+        let result = await modelStep(step).runModelStep(stepInput);
         while (result.status === 'queued') {
           patched(TURN_SLOTS_PATCH);
           // Every retry adds to the history, and a turn may wait behind long ones (approvals wait for days):
@@ -101,7 +106,7 @@ export async function chatWorkflow(input: ChatTurnInput): Promise<ChatTurnResult
             await continueAsNew<typeof chatWorkflow>({ chatId: input.chatId, turn: input.turn, fromStep: step });
           }
           await slots.wait();
-          result = await modelStep(step).runModelStep({ chatId: input.chatId, turn: input.turn, step });
+          result = await modelStep(step).runModelStep(stepInput);
         }
         if (result.status !== 'ok') return result.status;
         if (step === (input.fromStep ?? 0)) setChatStatus('running');
@@ -130,7 +135,10 @@ export async function chatWorkflow(input: ChatTurnInput): Promise<ChatTurnResult
             continue;
           }
         }
-        if (!result.continue) return 'completed';
+        if (!result.continue) {
+          endedByStep = result.finished ?? null;
+          return 'completed';
+        }
 
         if (workflowInfo().continueAsNewSuggested) {
           // A long turn rolls over to a fresh history and resumes at the next step.
@@ -158,9 +166,9 @@ export async function chatWorkflow(input: ChatTurnInput): Promise<ChatTurnResult
   if (!approvals.idle) await handBack(() => condition(() => approvals.idle));
 
   await titling;
-  const finished = await handBack(() =>
-    finishing.finishTurn({ chatId: input.chatId, turn: input.turn, outcome, error }),
-  );
+  const finished =
+    endedByStep ??
+    (await handBack(() => finishing.finishTurn({ chatId: input.chatId, turn: input.turn, outcome, error })));
   if (finished.status) setChatStatus(finished.status);
   const next = nextTurnToRun(input.turn, finished.nextTurn, requestedTurn);
   if (next !== null) await continueAsNew<typeof chatWorkflow>({ chatId: input.chatId, turn: next });

@@ -6,6 +6,7 @@
 import type { Transaction } from 'kysely';
 import {
   endTurnIfNothingQueued,
+  type EndedTurn,
   endTurnPromotingQueued,
   lockChatReadingUnread,
   updateChat,
@@ -35,12 +36,31 @@ export interface FinishInput {
  * Ends a turn under the chat's row lock: `waiting` (success or interrupt) promotes the oldest queued
  * message into the next turn; `error` keeps the queue. Returns the turn to run next, if any.
  */
-export async function finishTurn(
-  deps: TurnDeps,
-  input: FinishInput,
-): Promise<{ nextTurn: number | null; status: ChatStatus | null }> {
-  const { db, bus } = deps;
+export async function finishTurn(deps: TurnDeps, input: FinishInput): Promise<TurnEnd> {
   const outcome = (input.outcome !== 'failed' && (await endWithoutLock(deps, input))) || (await endLocked(deps, input));
+  return announceTurnEnd(deps, input, outcome);
+}
+
+/** What the workflow learns from a turn's end: the turn to run next, and the chat's status (null: not this turn's). */
+export interface TurnEnd {
+  nextTurn: number | null;
+  status: ChatStatus | null;
+}
+
+/**
+ * Ends a completed turn inside the caller's transaction, which already holds the chat's row lock (the
+ * final model step's write took it): one statement when nothing is queued, the locked path otherwise.
+ * Announce the result with announceTurnEnd once the transaction committed.
+ */
+export async function endTurnInTransaction(trx: Transaction<Database>, input: FinishInput): Promise<Ended | null> {
+  const fast = await endTurnIfNothingQueued(trx, input.chatId, input.turn);
+  if (fast) return endedOf(fast);
+  return endLockedIn(trx, input);
+}
+
+/** After the end committed: metrics, the woken waiter, the stream and watch events, the hook, the parent chat. */
+export async function announceTurnEnd(deps: TurnDeps, input: FinishInput, outcome: Ended | null): Promise<TurnEnd> {
+  const { db, bus } = deps;
   if (!outcome) return { nextTurn: null, status: null };
   deps.metrics?.turnFinished({ chatId: input.chatId, turn: input.turn }, input.outcome);
   if (outcome.wake) await deps.wakeQueuedTurn?.(outcome.wake);
@@ -71,7 +91,7 @@ export async function finishTurn(
 }
 
 /** How a turn's end left the chat: the turn to run next, the queued message promoted into it, the unread flag. */
-interface Ended {
+export interface Ended {
   chat: ChatRow;
   next: number | null;
   promoted: ChatMessageRow | null;
@@ -83,22 +103,27 @@ interface Ended {
 /** The usual end (nothing queued, not archived, still the turn): one statement, no transaction. */
 async function endWithoutLock(deps: TurnDeps, input: FinishInput): Promise<Ended | null> {
   const ended = await endTurnIfNothingQueued(deps.db, input.chatId, input.turn);
-  if (!ended) return null;
+  return ended ? endedOf(ended) : null;
+}
+
+function endedOf(ended: EndedTurn): Ended {
   const { has_unread: hasUnread, next_waiting_chat_id: wake, ...chat } = ended;
   return { chat, next: null, promoted: null, hasUnread, wake };
 }
 
 /** Every other end, under the chat's row lock. */
 function endLocked(deps: TurnDeps, input: FinishInput): Promise<Ended | null> {
-  return deps.db.transaction().execute(async (trx) => {
-    const ended = await endTurn(trx, input);
-    if (!ended) return null;
-    // A chat going idle gives its running-turn slot (or its place in the queue) back.
-    const { before } = ended;
-    const frees = !isBusy(ended.chat.status) && (before.holds_turn_slot || before.awaiting_slot_since !== null);
-    const wake = frees ? (await releaseSlot(trx, before)).nextWaitingChatId : null;
-    return { ...ended, wake };
-  });
+  return deps.db.transaction().execute((trx) => endLockedIn(trx, input));
+}
+
+async function endLockedIn(trx: Transaction<Database>, input: FinishInput): Promise<Ended | null> {
+  const ended = await endTurn(trx, input);
+  if (!ended) return null;
+  // A chat going idle gives its running-turn slot (or its place in the queue) back.
+  const { before } = ended;
+  const frees = !isBusy(ended.chat.status) && (before.holds_turn_slot || before.awaiting_slot_since !== null);
+  const wake = frees ? (await releaseSlot(trx, before)).nextWaitingChatId : null;
+  return { ...ended, wake };
 }
 
 /**

@@ -33,6 +33,7 @@ import { toolNotesText } from './chat-tools';
 import { effectiveApproval } from './tool-approval-policy';
 import { INTERRUPT } from './deps';
 import { observeModelCall } from './observe';
+import { announceTurnEnd, endTurnInTransaction, type FinishInput, type TurnEnd } from './finish-turn';
 
 export interface ToolCallSummary {
   id: string;
@@ -54,17 +55,25 @@ export type StepSummary =
        * when the chat has no live workspace or its row has no host.
        */
       workspaceHostId?: string | null;
+      /**
+       * Set when this step also ended the turn (asked with `finish`): it was the last, and its message
+       * and the turn's end committed together. The workflow then does not call finishTurn.
+       */
+      finished?: TurnEnd;
     }
   | { status: 'interrupted' }
   | { status: 'fenced' }
   /** The owner's running-turn slots are all taken: the turn waits (docs/operations.md "Fair scheduling"). */
   | { status: 'queued'; position: number };
 
+/** A model step's input. With `finish`, a step that turns out to be the turn's last also ends the turn. */
+export type ModelStepInput = StepInput & { finish?: boolean };
+
 /**
  * Runs step `step` of turn `turn`. Throws the provider's LlmError (to be classified and retried by
  * Temporal) or ModelConfigError. On abort it persists the partial answer and reports `interrupted`.
  */
-export async function runModelStep(deps: TurnDeps, input: StepInput, ctx: StepContext): Promise<StepSummary> {
+export async function runModelStep(deps: TurnDeps, input: ModelStepInput, ctx: StepContext): Promise<StepSummary> {
   const { db, bus } = deps;
   // One statement opens the step: the fence (step 0 also moves the chat to `running`), the config
   // generation the caches below are checked against, and the prompt rows.
@@ -189,18 +198,21 @@ export async function runModelStep(deps: TurnDeps, input: StepInput, ctx: StepCo
   }
   publisher.close();
 
-  const stored = await persistAssistant(deps, input, model, result, Date.now() - started);
-  if (!stored) return { status: 'fenced' };
-  deps.budget?.add(chat.owner_id, calculateCostMicros(result.usage, model.prices));
   const toolCalls = result.content
     .filter((p) => p.type === 'tool-call' && !p.providerExecuted)
     .map((p) => toolCall((p as { id: string }).id, (p as { name: string }).name));
-  return okSummary(deps, input, read, model, userThreshold, {
+  const summary = okSummary(deps, input, read, model, userThreshold, {
     toolCalls,
     finishReason: result.finishReason,
     usage: result.usage,
     contextLimit: result.contextLimit ?? model.contextLimit,
   });
+  // The turn's last step (nothing to run, nothing to compact) ends the turn in the same commit.
+  const last = input.finish && summary.status === 'ok' && summary.toolCalls.length === 0 && !summary.compaction;
+  const stored = await persistAssistant(deps, input, model, result, Date.now() - started, last);
+  if (!stored) return { status: 'fenced' };
+  deps.budget?.add(chat.owner_id, calculateCostMicros(result.usage, model.prices));
+  return stored === true ? summary : ({ ...summary, finished: stored.finished } as StepSummary);
 }
 
 type StepRead = NonNullable<Awaited<ReturnType<typeof readModelStep>>>;
@@ -263,10 +275,12 @@ function committedStepSummary(
   userThreshold: UserThreshold,
   toolCall: (id: string, name: string) => ToolCallSummary,
 ): StepSummary {
-  if (read.chat.status === 'waiting') return { status: 'interrupted' };
   const toolCalls = decodeParts(committed.content)
     .filter((p) => p.type === 'tool-call' && !p.provider_executed && p.tool_call_id && p.tool_name)
     .map((p) => toolCall(p.tool_call_id!, p.tool_name!));
+  // Interrupted while that attempt ran, or ended by it (a last step's message and the turn's end commit
+  // together): either way the chat is idle, and finishTurn ends the turn again (it is idempotent).
+  if (read.chat.status === 'waiting') return { status: 'interrupted' };
   return okSummary(deps, input, read, model, userThreshold, {
     toolCalls,
     finishReason: toolCalls.length > 0 ? 'tool-calls' : 'stop',
@@ -310,14 +324,18 @@ function chainFrom(model: ResolvedModel, rows: PromptRow[]): { responseId: strin
   return null;
 }
 
-/** Writes the step's assistant message if the turn is still current; false when fenced. */
+/**
+ * Writes the step's assistant message if the turn is still current; false when fenced. With `last` the
+ * turn's end commits with the message (finish-turn.ts endTurnInTransaction) and is announced after it.
+ */
 async function persistAssistant(
   deps: TurnDeps,
   input: StepInput,
   model: ResolvedModel,
   result: Pick<ModelStepResult, 'content' | 'finishReason' | 'usage' | 'responseId' | 'contextLimit'>,
   runtimeMs: number,
-): Promise<boolean> {
+  last = false,
+): Promise<boolean | { finished: TurnEnd }> {
   const parts = result.content
     .filter(
       (p) => !((p.type === 'text' || p.type === 'reasoning') && p.text === '' && !('signature' in p && p.signature)),
@@ -341,9 +359,19 @@ async function persistAssistant(
     provider_response_id: result.responseId ?? null,
   };
   // An empty step stores nothing but is still fenced: a superseded turn must not report success.
-  const rows = await insertMessagesIfCurrentTurn(deps.db, input.chatId, input.turn, parts.length ? [message] : []);
-  if (rows === null) return false;
+  const messages = parts.length ? [message] : [];
+  const finish: FinishInput = { chatId: input.chatId, turn: input.turn, outcome: 'completed', error: null };
+  const written = last
+    ? await deps.db.transaction().execute(async (trx) => {
+        const rows = await insertMessagesIfCurrentTurn(trx, input.chatId, input.turn, messages);
+        return rows && { rows, ended: await endTurnInTransaction(trx, finish) };
+      })
+    : await insertMessagesIfCurrentTurn(deps.db, input.chatId, input.turn, messages).then(
+        (rows) => rows && { rows, ended: undefined },
+      );
+  if (written === null) return false;
   deps.metrics?.modelUsage({ model: model.model, kind: 'step', usage: result.usage, costMicros });
-  for (const row of rows) deps.bus.publish(input.chatId, messageEvent(row));
-  return true;
+  for (const row of written.rows) deps.bus.publish(input.chatId, messageEvent(row));
+  if (written.ended === undefined) return true;
+  return { finished: await announceTurnEnd(deps, finish, written.ended) };
 }

@@ -17,7 +17,8 @@ import type { StreamEvent } from '../../src/stream/events';
 import { MemoryStreamBus } from '../../src/stream/memory-stream-bus';
 import { buildToolRegistry } from '../../src/tools/registry';
 import { createTestDatabase, type TestDatabase } from '../support/db';
-import { error, hang, text } from '../../src/dev/fake-llm/script';
+import { error, hang, text, toolCalls } from '../../src/dev/fake-llm/script';
+import { insertQueuedMessage } from '../../src/db/repositories/messages.repository';
 import { FakeLlmServer } from '../../src/dev/fake-llm/server';
 
 describe('runModelStep', () => {
@@ -219,6 +220,64 @@ describe('runModelStep', () => {
       .where('id', '=', chatId)
       .executeTakeFirstOrThrow();
     expect(chat.status).toBe('running');
+  });
+
+  describe('a step asked to finish the turn', () => {
+    const chatRow = (chatId: string) =>
+      database.db.selectFrom('chats').selectAll().where('id', '=', chatId).executeTakeFirstOrThrow();
+    const run = (chatId: string) =>
+      new MockActivityEnvironment().run(createActivities(deps).runModelStep, {
+        chatId,
+        turn: 1,
+        step: 0,
+        finish: true,
+      });
+
+    it('ends the turn with its last message and announces it after the message', async () => {
+      const chatId = await newChat();
+      const events = collect(chatId);
+      fake.enqueue(text('Done.'));
+      expect(await run(chatId)).toMatchObject({
+        status: 'ok',
+        continue: false,
+        finished: { status: 'waiting', nextTurn: null },
+      });
+      expect((await chatRow(chatId)).status).toBe('waiting');
+      const types = events.map((e) => (e.type === 'status' ? `status:${e.status}` : e.type));
+      expect(types.filter((t) => t !== 'message_part')).toEqual(['status:running', 'message', 'status:waiting']);
+    });
+
+    it('promotes a queued message into the next turn in the same commit', async () => {
+      const chatId = await newChat();
+      await database.db.transaction().execute((trx) =>
+        insertQueuedMessage(trx, {
+          chat_id: chatId,
+          content: '[{"type":"text","text":"next"}]',
+          created_by: ownerId,
+        }),
+      );
+      fake.enqueue(text('First answer.'));
+      expect(await run(chatId)).toMatchObject({ status: 'ok', finished: { status: 'pending', nextTurn: 2 } });
+      const chat = await chatRow(chatId);
+      expect(chat).toMatchObject({ status: 'pending', turn: 2 });
+      const users = await database.db
+        .selectFrom('chat_messages')
+        .select('turn')
+        .where('chat_id', '=', chatId)
+        .where('role', '=', 'user')
+        .orderBy('id')
+        .execute();
+      expect(users.map((u) => u.turn)).toEqual([1, 2]);
+    });
+
+    it('leaves the turn open when the step called a tool', async () => {
+      const chatId = await newChat();
+      fake.enqueue(toolCalls([{ id: 'call_1', name: 'list_templates', args: {} }]));
+      const summary = await run(chatId);
+      expect(summary).toMatchObject({ status: 'ok', toolCalls: [{ id: 'call_1', name: 'list_templates' }] });
+      expect(summary).not.toHaveProperty('finished');
+      expect((await chatRow(chatId)).status).toBe('running');
+    });
   });
 
   it('keeps the partial answer when the workflow cancels the step (interrupt)', async () => {

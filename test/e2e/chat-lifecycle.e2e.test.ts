@@ -391,8 +391,6 @@ describe('a message racing the end of a turn', () => {
   const persistWrite = /update "chats" set "updated_at" = now\(\) where "id" = \$\d+ and "turn" = \$\d+/;
   const turnStart = /update "chats" set "status" = case when turn = \$\d+/;
   const lockRow = /for update/;
-  // The usual turn end: one UPDATE, checked against the row version it read (chats.repository.ts).
-  const turnEnd = /xmin::text as version/;
 
   /**
    * Sets up turn 1 with its step's write blocked behind a lock the test holds: the model has
@@ -448,17 +446,13 @@ describe('a message racing the end of a turn', () => {
     return page.messages.map((m: any) => `${m.role}:${textOf(m)}`);
   }
 
-  it('a message arriving just after the turn finished starts the next turn itself', async () => {
+  // The last step's write and the turn's end commit together: a message is either behind them (the chat
+  // is idle, it starts the next turn) or ahead of them (the chat runs, it queues and the end promotes it).
+  it('a message arriving while the last step writes starts the next turn itself', async () => {
     const { chatId, release } = await turnBlockedAtPersist();
-    // Take the lock back right after the step's write, so the turn's finish queues behind the test.
-    const atFinish = holdChatLock(chatId);
-    await lockWaiters(lockRow, 1, 'the lock to queue behind the write');
-    await release();
-    await atFinish.acquired;
-    await lockWaiters(turnEnd, 1, 'the turn to wait to finish');
     const sent = api.request('POST', `/chats/${chatId}/messages`, textBody('second'));
-    await lockWaiters(lockRow, 1, 'the message to wait behind the finish');
-    await atFinish.release();
+    await lockWaiters(lockRow, 1, 'the message to wait behind the write');
+    await release();
 
     expect((await sent).body).toMatchObject({ queued: false });
     expect(await finalHistory(chatId)).toEqual([
@@ -471,16 +465,26 @@ describe('a message racing the end of a turn', () => {
     fake.assertAllConsumed();
   });
 
-  it('a message arriving just before the turn finished is queued and promoted by the finish', async () => {
-    const { chatId, release } = await turnBlockedAtPersist();
+  it('a message queued just before the last step writes is promoted by the turn’s end', async () => {
+    const created = await api.request('POST', '/chats', textBody('first'));
+    const chatId: string = created.body.id;
+    await api.request('PATCH', `/chats/${chatId}`, { title: 'Race' });
+    // Slow enough that the test takes the chat's lock while the answer still streams.
+    const slow = 'answer one, streamed slowly enough for the test to take the lock';
+    fake.enqueue(text(slow, { tokensPerSecond: 4 }), text('answer two'));
+    worker = await startWorkerFor(api, fake);
+    await waitForChat(api, chatId, (c) => c.status === 'running');
+    const held = holdChatLock(chatId);
+    await held.acquired;
     const sent = api.request('POST', `/chats/${chatId}/messages`, textBody('second'));
-    await lockWaiters(lockRow, 1, 'the message to wait behind the step');
-    await release();
+    await lockWaiters(lockRow, 1, 'the message to wait for the lock');
+    await lockWaiters(persistWrite, 1, 'the step to wait to write, behind the message');
+    await held.release();
 
     expect((await sent).body).toMatchObject({ queued: true });
     expect(await finalHistory(chatId)).toEqual([
       'user:first',
-      'assistant:answer one',
+      `assistant:${slow}`,
       'user:second',
       'assistant:answer two',
     ]);

@@ -237,9 +237,10 @@ describe('fault injection', () => {
     // Temporal did run the step again (its heartbeat timed out) ...
     const connection = await Connection.connect({ address: stack.temporalAddress });
     try {
-      const history = await new TemporalClient({ connection }).workflow
-        .getHandle(chatWorkflowId(chatId))
-        .fetchHistory();
+      const handle = new TemporalClient({ connection }).workflow.getHandle(chatWorkflowId(chatId));
+      // The step's commit also ended the turn: the chat is idle before Temporal retries the step.
+      await handle.result();
+      const history = await handle.fetchHistory();
       const modelSteps = new Set(
         history
           .events!.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'runModelStep')
