@@ -19,6 +19,7 @@ import type { StreamEvent } from '../src/stream/events';
 import { toActivityFailure } from './failures';
 import { startHeartbeat } from './heartbeat';
 import { abortOnInterrupt } from './abort-on-interrupt';
+import { reportTurnEnd } from './turn-end-report';
 import type { StepInput, TurnDeps } from '../src/turn/deps';
 import type { ResolvedModel } from '../src/turn/models';
 import { generateChatTitle } from '../src/turn/title';
@@ -161,6 +162,10 @@ export function createLlmActivities(deps: TurnDeps & WorkspaceRoutingDeps) {
               retryEvent(input.chatId, ctx.info.attempt, 0, RETRY_WITHOUT_FAILURE, models?.used.model),
             ),
         });
+        if (summary.status === 'ok' && summary.finished) {
+          const finish = { chatId: input.chatId, turn: input.turn, outcome: 'completed' as const, error: null };
+          await reportTurnEnd(deps, finish, summary.finished);
+        }
         return withWorkspaceRoute(summary, deps.workspaceHostTimeoutSeconds ?? DEFAULT_HOST_PICKUP_TIMEOUT_SECONDS);
       } catch (err) {
         if (ctx.cancellationSignal.aborted && !ctx.cancellationDetails?.cancelRequested) {

@@ -3,7 +3,7 @@
  * the POST that starts it to the turn's end. The HTTP server span is the root; Temporal's client,
  * workflow (exported from the sandbox through the worker's sink) and activity spans follow it; the
  * model call carries the GenAI attributes, each tool call has its span, database statements theirs,
- * and the finishTurn span the turn's tokens and cost.
+ * and the span of the activity that ended the turn (here the last model step) the turn's tokens and cost.
  */
 import { SpanKind } from '@opentelemetry/api';
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace';
@@ -124,7 +124,11 @@ describe('tracing a turn', () => {
     expect(statements.some((s) => modelActivities.includes(parentOf(s)!))).toBe(true);
     expect(statements.every((s) => typeof s.attributes['db.query.text'] === 'string')).toBe(true);
 
-    const finish = one('RunActivity:finishTurn');
+    // The last model step ended the turn: no finishTurn activity, and its span carries the turn's figures.
+    expect(named('RunActivity:finishTurn')).toEqual([]);
+    const ends = spans.filter((s) => s.attributes['chatd.turn.outcome'] !== undefined);
+    expect(ends.map((s) => s.name)).toEqual(['RunActivity:runModelStep']);
+    const finish = ends[0]!;
     expect(finish.attributes['chatd.turn.outcome']).toBe('completed');
     const outputTokens = modelCalls.reduce((sum, c) => sum + Number(c.attributes['gen_ai.usage.output_tokens']), 0);
     expect(finish.attributes['chatd.turn.output_tokens']).toBe(outputTokens);
