@@ -42,17 +42,7 @@ export async function closedLoop(
   onWindow?: () => Promise<void>,
 ): Promise<ClosedLoopResult> {
   const modelConfigId = await ctx.api.modelConfig(options.knobs);
-  const result: ClosedLoopResult = {
-    turns: 0,
-    seconds: 0,
-    turnsPerS: 0,
-    latencies: [],
-    firstPart: [],
-    errors: 0,
-    errorKinds: {},
-    missedStatusFrames: 0,
-    chatIds: [],
-  };
+  const result = emptyClosedLoopResult();
   const fail = (kind: string): void => {
     result.errors += 1;
     result.errorKinds[kind] = (result.errorKinds[kind] ?? 0) + 1;
@@ -121,4 +111,19 @@ export async function closedLoop(
   result.seconds = Math.max(0.001, (lastEnd - windowStart) / 1000);
   result.turnsPerS = result.turns / result.seconds;
   return result;
+}
+
+/** A result with nothing measured yet (a loop starts from it; several loops add up into it). */
+export function emptyClosedLoopResult(): ClosedLoopResult {
+  return {
+    turns: 0,
+    seconds: 0,
+    turnsPerS: 0,
+    latencies: [],
+    firstPart: [],
+    errors: 0,
+    errorKinds: {},
+    missedStatusFrames: 0,
+    chatIds: [],
+  };
 }

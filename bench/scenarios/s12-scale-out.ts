@@ -11,7 +11,7 @@
 import { readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import { ChatdApi } from '../lib/api';
-import { closedLoop, type ClosedLoopResult } from '../lib/closed-loop';
+import { closedLoop, emptyClosedLoopResult, type ClosedLoopResult } from '../lib/closed-loop';
 import { PgProbe, type PgDelta } from '../lib/pg-stats';
 import type { GroupUsage } from '../lib/proc';
 import { newResult, type Scenario, type ScenarioContext, type ScenarioResult } from '../lib/scenario';
@@ -118,17 +118,7 @@ async function measure(
       : null;
   const chatdPg = await probes.chatd.end().catch(() => null);
   const temporalPg = probes.temporal ? await probes.temporal.end().catch(() => null) : null;
-  const loop: ClosedLoopResult = {
-    turns: 0,
-    seconds: 0,
-    turnsPerS: 0,
-    latencies: [],
-    firstPart: [],
-    errors: 0,
-    errorKinds: {},
-    missedStatusFrames: 0,
-    chatIds: [],
-  };
+  const loop = emptyClosedLoopResult();
   for (const l of loops) {
     loop.turns += l.turns;
     loop.seconds = Math.max(loop.seconds, l.seconds);
