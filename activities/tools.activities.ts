@@ -21,6 +21,7 @@ export function createToolActivities(deps: ToolStepDeps) {
           ...(input.callIds ? { only: new Set(input.callIds) } : {}),
           signal: interrupt.signal,
           heartbeat: () => ctx.heartbeat(),
+          attempt: ctx.info.attempt,
         });
       } finally {
         interrupt.dispose();

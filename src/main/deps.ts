@@ -9,6 +9,7 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { ModelResolver } from '../turn/models';
 import { StepSettingsCache } from '../turn/step-settings';
+import { StepHandoff } from '../turn/step-handoff';
 import type { ActivityDeps } from '../../activities';
 import type { Config } from '../config';
 import { createDb } from '../db/create-db';
@@ -163,6 +164,7 @@ export async function createDeps(config: Config, log: Logger, resolved: DepsOver
     log,
     models,
     settings: new StepSettingsCache(db),
+    handoff: new StepHandoff(),
     usage: new SpendCheck(usageStore, log, { cacheMs: config.usageCacheMs }),
     budget: new TurnBudget(usageStore, log, { refreshMs: config.usageCacheMs }),
     maxSteps: config.maxSteps,

@@ -16,6 +16,7 @@ import type { StepSettingsCache } from './step-settings';
 import type { Workspace } from '../workspaces/types';
 import type { TurnBudget } from '../usage/turn-budget';
 import type { TurnMetrics } from './metrics';
+import type { StepHandoff } from './step-handoff';
 
 export interface TurnDeps {
   db: Kysely<Database>;
@@ -56,6 +57,8 @@ export interface TurnDeps {
   onTurnEnded?(ended: TurnEnded): void;
   /** The process's metrics (README "Operations"); unset: nothing is measured. */
   metrics?: TurnMetrics;
+  /** Hands a step's reads to the turn's next activity in this process (step-handoff.ts); unset: each reads. */
+  handoff?: StepHandoff;
 }
 
 /**

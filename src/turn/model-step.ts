@@ -8,9 +8,15 @@ import type { ChatMessageRow, NewChatMessageRow } from '../db/database';
 import {
   findMessageByStepKey,
   insertMessagesIfCurrentTurn,
+  type InsertedMessageRow,
   type PromptRow,
 } from '../db/repositories/messages.repository';
-import { readModelStep, startModelStep, type QueuedTurn } from '../db/repositories/steps.repository';
+import {
+  insertStepMessages,
+  readModelStep,
+  startModelStep,
+  type QueuedTurn,
+} from '../db/repositories/steps.repository';
 import { recountSlots } from '../db/repositories/turn-slots.repository';
 import type { LinkedWorkspace } from '../db/repositories/workspaces.repository';
 import { LlmError } from '../llm/errors';
@@ -34,6 +40,7 @@ import { effectiveApproval } from './tool-approval-policy';
 import { INTERRUPT } from './deps';
 import { observeModelCall } from './observe';
 import { announceTurnEnd, endTurnInTransaction, type FinishInput, type TurnEnd } from './finish-turn';
+import { insertedRightAfter, promptRowsOf, type StepHandoff } from './step-handoff';
 
 export interface ToolCallSummary {
   id: string;
@@ -76,11 +83,13 @@ export type ModelStepInput = StepInput & { finish?: boolean };
 export async function runModelStep(deps: TurnDeps, input: ModelStepInput, ctx: StepContext): Promise<StepSummary> {
   const { db, bus } = deps;
   // One statement opens the step: the fence (step 0 also moves the chat to `running`), the config
-  // generation the caches below are checked against, and the prompt rows.
+  // generation the caches below are checked against, and the prompt rows. A later step's first attempt
+  // may have been handed them by the tool step before it, which read them with its write (step-handoff.ts).
+  const handed = input.step > 0 && (ctx.attempt ?? 1) === 1 ? deps.handoff?.takeForModelStep(input) : undefined;
   const read =
     input.step === 0
       ? await startModelStep(db, input.chatId, input.turn, deps.maxRunningTurnsPerUser)
-      : await readModelStep(db, input.chatId);
+      : (handed ?? (await readModelStep(db, input.chatId)));
   if (read && 'queued' in read) return queuedTurn(deps, input, read);
   if (!read || read.chat.turn !== input.turn) return { status: 'fenced' };
   const { chat, configGeneration, prompt: rows } = read;
@@ -207,9 +216,16 @@ export async function runModelStep(deps: TurnDeps, input: ModelStepInput, ctx: S
     usage: result.usage,
     contextLimit: result.contextLimit ?? model.contextLimit,
   });
-  // The turn's last step (nothing to run, nothing to compact) ends the turn in the same commit.
-  const last = input.finish && summary.status === 'ok' && summary.toolCalls.length === 0 && !summary.compaction;
-  const stored = await persistAssistant(deps, input, model, result, Date.now() - started, last);
+  // The turn's last step (nothing to run, nothing to compact) ends the turn in the same commit; a step
+  // whose tools run next hands them what it read (unless a compaction will rewrite the prompt).
+  const ok = summary.status === 'ok';
+  const then =
+    input.finish && ok && summary.toolCalls.length === 0 && !summary.compaction
+      ? 'end-turn'
+      : ok && summary.continue && !summary.compaction
+        ? read
+        : null;
+  const stored = await persistAssistant(deps, input, model, result, Date.now() - started, then);
   if (!stored) return { status: 'fenced' };
   deps.budget?.add(chat.owner_id, calculateCostMicros(result.usage, model.prices));
   return stored === true ? summary : ({ ...summary, finished: stored.finished } as StepSummary);
@@ -325,8 +341,10 @@ function chainFrom(model: ResolvedModel, rows: PromptRow[]): { responseId: strin
 }
 
 /**
- * Writes the step's assistant message if the turn is still current; false when fenced. With `last` the
- * turn's end commits with the message (finish-turn.ts endTurnInTransaction) and is announced after it.
+ * Writes the step's assistant message if the turn is still current; false when fenced. With `then`
+ * 'end-turn' the turn's end commits with the message (finish-turn.ts endTurnInTransaction) and is
+ * announced after it; with the step's read, the statement also reads what the step's tool step opens
+ * with, and hands it over (step-handoff.ts).
  */
 async function persistAssistant(
   deps: TurnDeps,
@@ -334,7 +352,7 @@ async function persistAssistant(
   model: ResolvedModel,
   result: Pick<ModelStepResult, 'content' | 'finishReason' | 'usage' | 'responseId' | 'contextLimit'>,
   runtimeMs: number,
-  last = false,
+  then: 'end-turn' | StepRead | null = null,
 ): Promise<boolean | { finished: TurnEnd }> {
   const parts = result.content
     .filter(
@@ -361,17 +379,46 @@ async function persistAssistant(
   // An empty step stores nothing but is still fenced: a superseded turn must not report success.
   const messages = parts.length ? [message] : [];
   const finish: FinishInput = { chatId: input.chatId, turn: input.turn, outcome: 'completed', error: null };
-  const written = last
-    ? await deps.db.transaction().execute(async (trx) => {
-        const rows = await insertMessagesIfCurrentTurn(trx, input.chatId, input.turn, messages);
-        return rows && { rows, ended: await endTurnInTransaction(trx, finish) };
-      })
-    : await insertMessagesIfCurrentTurn(deps.db, input.chatId, input.turn, messages).then(
-        (rows) => rows && { rows, ended: undefined },
-      );
+  const written =
+    then === 'end-turn'
+      ? await deps.db.transaction().execute(async (trx) => {
+          const rows = await insertMessagesIfCurrentTurn(trx, input.chatId, input.turn, messages);
+          return rows && { rows, ended: await endTurnInTransaction(trx, finish) };
+        })
+      : await (
+          then && deps.handoff && messages.length
+            ? insertHandingOver(deps.db, deps.handoff, input, message, then)
+            : insertMessagesIfCurrentTurn(deps.db, input.chatId, input.turn, messages)
+        ).then((rows) => rows && { rows, ended: undefined });
   if (written === null) return false;
   deps.metrics?.modelUsage({ model: model.model, kind: 'step', usage: result.usage, costMicros });
   for (const row of written.rows) deps.bus.publish(input.chatId, messageEvent(row));
   if (written.ended === undefined) return true;
   return { finished: await announceTurnEnd(deps, finish, written.ended) };
+}
+
+/**
+ * Inserts the step's message, reading in the same statement what its tool step opens with, and hands that
+ * over when the message came right after the prompt the step read (nothing was written in between).
+ */
+async function insertHandingOver(
+  db: TurnDeps['db'],
+  handoff: StepHandoff,
+  input: StepInput,
+  message: NewChatMessageRow,
+  read: StepRead,
+): Promise<InsertedMessageRow[] | null> {
+  const written = await insertStepMessages(db, input.chatId, input.turn, [message]);
+  if (!written) return null;
+  const [row] = written.rows;
+  if (row && insertedRightAfter(written.rows, read.prompt.at(-1)?.id ?? null)) {
+    handoff.toToolStep(input, {
+      chat: written.read.chat,
+      message: row,
+      workspace: written.read.workspace,
+      workspaceUseDue: written.read.workspaceUseDue,
+      prompt: [...read.prompt, ...promptRowsOf(written.rows)],
+    });
+  }
+  return written.rows;
 }

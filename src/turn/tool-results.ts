@@ -3,12 +3,20 @@
  * as `tool` messages of their step, idempotently and under the turn fence.
  */
 import type { Kysely } from 'kysely';
-import type { Database } from '../db/database';
-import { insertMessagesIfCurrentTurn } from '../db/repositories/messages.repository';
+import type { Database, NewChatMessageRow } from '../db/database';
+import { insertMessagesIfCurrentTurn, type InsertedMessageRow } from '../db/repositories/messages.repository';
+import { insertStepMessages } from '../db/repositories/steps.repository';
 import type { ModelToolResult } from '../llm/types';
 import { messageEvent, type StreamBus } from '../stream/bus';
 import { toolResultRow } from '../messages/rows';
 import type { StepInput } from './deps';
+import {
+  everyCallAnswered,
+  insertedRightAfter,
+  promptRowsOf,
+  type StepHandoff,
+  type ToolStepHandoff,
+} from './step-handoff';
 
 /** A small, JSON-safe tool result that may pass through workflow history. */
 export interface WorkflowToolResult {
@@ -21,19 +29,21 @@ export interface WorkflowToolResult {
 /**
  * Stores a step's tool results, in the order given, as `tool` messages in one batch and publishes
  * them. Returns how many were stored, or null when the turn was superseded (the fence refused them).
+ * With `handed` (what the step's model step handed its tool step), the statement also reads what the
+ * next model step opens with, and hands it over when the step's tool work is complete.
  */
 export async function storeToolResults(
-  deps: { db: Kysely<Database>; bus: StreamBus },
+  deps: { db: Kysely<Database>; bus: StreamBus; handoff?: StepHandoff },
   input: StepInput,
   results: Array<Pick<ModelToolResult, 'id' | 'name' | 'result' | 'isError'>>,
+  handed?: ToolStepHandoff,
 ): Promise<number | null> {
-  if (results.length === 0) return 0;
-  const rows = await insertMessagesIfCurrentTurn(
-    deps.db,
-    input.chatId,
-    input.turn,
-    results.map((r) => toolResultRow(input, r)),
-  );
+  const [first, ...more] = results.map((r) => toolResultRow(input, r));
+  if (!first) return 0;
+  const rows =
+    handed && deps.handoff
+      ? await insertHandingOver(deps.db, deps.handoff, input, [first, ...more], handed)
+      : await insertMessagesIfCurrentTurn(deps.db, input.chatId, input.turn, [first, ...more]);
   if (!rows) return null;
   for (const row of rows) deps.bus.publish(input.chatId, messageEvent(row));
   return rows.length;
@@ -51,4 +61,26 @@ export async function persistToolResults(
     results.map((r) => ({ id: r.callId, name: r.name, result: r.result, isError: r.isError })),
   );
   return { stored: stored ?? 0 };
+}
+
+/**
+ * Inserts the results, reading in the same statement what the next model step opens with, and hands that
+ * over when they came right after the step's message and answer every call of it: then the prompt is the
+ * one the model step read, its message and these results (step-handoff.ts).
+ */
+async function insertHandingOver(
+  db: Kysely<Database>,
+  handoff: StepHandoff,
+  input: StepInput,
+  rows: [NewChatMessageRow, ...NewChatMessageRow[]],
+  handed: ToolStepHandoff,
+): Promise<InsertedMessageRow[] | null> {
+  const written = await insertStepMessages(db, input.chatId, input.turn, rows);
+  if (!written) return null;
+  const results = promptRowsOf(written.rows);
+  if (insertedRightAfter(written.rows, handed.message.id) && everyCallAnswered(handed.message, results)) {
+    const { chat, configGeneration, workspace } = written.read;
+    handoff.toNextModelStep(input, { chat, configGeneration, workspace, prompt: [...handed.prompt, ...results] });
+  }
+  return written.rows;
 }

@@ -23,6 +23,7 @@ import type { Workspace } from '../workspaces/types';
 import { FILE_CHANGING_TOOLS, refreshDiffStatus, WORKSPACE_PROVISIONING_TOOLS } from '../workspaces/diff-status';
 import { decodeParts, type ChatMessagePart } from '../messages/parts';
 import { storeToolResults } from './tool-results';
+import type { StepHandoff } from './step-handoff';
 import { stepKey } from '../messages/rows';
 import { INTERRUPT, type StepInput } from './deps';
 import { withExternalTools, type ExternalToolSource } from './chat-tools';
@@ -46,6 +47,8 @@ export interface ToolStepDeps {
   metrics?: Pick<TurnMetrics, 'toolCall'>;
   /** Set when tracing is on: each tool call gets a span (src/turn/observe.ts, README "Traces"). */
   tracer?: Tracer;
+  /** What the step's model step read and wrote, handed over in this process (step-handoff.ts). */
+  handoff?: StepHandoff;
 }
 
 /** How long the diff refresh after an interrupted step may take (the turn is ending). */
@@ -85,9 +88,13 @@ export async function runToolStep(
   deps: ToolStepDeps,
   input: StepInput,
   workflowTools: ReadonlySet<string>,
-  ctx: { signal: AbortSignal; heartbeat: () => void; only?: ReadonlySet<string> },
+  ctx: { signal: AbortSignal; heartbeat: () => void; only?: ReadonlySet<string>; attempt?: number },
 ): Promise<ToolStepSummary> {
-  const read = await readToolStep(deps.db, input.chatId, stepKey(input.turn, input.step, 'assistant'));
+  // The first attempt may have been handed its read by the step's model step, which read it with its write.
+  const handed = (ctx.attempt ?? 1) === 1 ? deps.handoff?.takeForToolStep(input) : undefined;
+  const read = handed
+    ? { ...handed, stepContent: handed.message.content }
+    : await readToolStep(deps.db, input.chatId, stepKey(input.turn, input.step, 'assistant'));
   if (!read || read.chat.turn !== input.turn || !read.stepContent) return { status: 'fenced', results: 0 };
   const { chat } = read;
   const calls = localToolCalls(decodeParts(read.stepContent), workflowTools).filter(
@@ -126,7 +133,7 @@ export async function runToolStep(
   );
   if (ctx.signal.aborted && ctx.signal.reason !== INTERRUPT) throw new Error('tool step aborted by worker shutdown');
 
-  const stored = await storeToolResults(deps, input, results);
+  const stored = await storeToolResults(deps, input, results, handed);
   await touched;
   if (stored === null) return { status: 'fenced', results: 0 };
   await refreshDiffAfter(deps, chat.id, calls, read.workspace, workspace, ctx.signal.aborted);

@@ -11,12 +11,11 @@ import { ModelResolver } from '../../src/turn/models';
 import { StepSettingsCache } from '../../src/turn/step-settings';
 import { messageRow } from '../../src/messages/rows';
 import { createLogger } from '../../src/log';
-import { sealProviderKey } from '../../src/security/provider-keys';
 import { SecretBox } from '../../src/security/secrets';
 import type { StreamEvent } from '../../src/stream/events';
 import { MemoryStreamBus } from '../../src/stream/memory-stream-bus';
 import { buildToolRegistry } from '../../src/tools/registry';
-import { createTestDatabase, type TestDatabase } from '../support/db';
+import { createTestDatabase, insertFakeProvider, type TestDatabase } from '../support/db';
 import { error, hang, text, toolCalls } from '../../src/dev/fake-llm/script';
 import { insertQueuedMessage } from '../../src/db/repositories/messages.repository';
 import { FakeLlmServer } from '../../src/dev/fake-llm/server';
@@ -43,22 +42,7 @@ describe('runModelStep', () => {
         .returning('id')
         .executeTakeFirstOrThrow()
     ).id;
-    const sealed = sealProviderKey(secrets, 'sk-test', fake.openaiBaseUrl);
-    providerId = (
-      await db
-        .insertInto('chat_providers')
-        .values({
-          provider: 'openai',
-          base_url: fake.openaiBaseUrl,
-          api_mode: 'chat',
-          api_key_ciphertext: sealed.ciphertext,
-          api_key_key_id: sealed.keyId,
-          api_key_base_url: sealed.baseUrl,
-          created_by: null,
-        })
-        .returning('id')
-        .executeTakeFirstOrThrow()
-    ).id;
+    providerId = await insertFakeProvider(db, secrets, fake.openaiBaseUrl);
     modelConfigId = await newModelConfig({
       cost: { input_price_per_million_tokens: 3, output_price_per_million_tokens: 15 },
     });

@@ -3,12 +3,14 @@
  * PostgreSQL. Dropped at the end so repeated runs do not accumulate databases.
  */
 import { randomBytes } from 'node:crypto';
-import { Client } from 'pg';
-import type { Kysely } from 'kysely';
+import { Client, Pool } from 'pg';
+import { Kysely, PostgresDialect } from 'kysely';
 import { createDb } from '../../src/db/create-db';
 import type { ChatModelConfigRow, Database } from '../../src/db/database';
 import { insertModelConfig, insertProvider } from '../../src/db/repositories/model-configs.repository';
 import { migrateToLatest } from '../../src/db/migrator';
+import { sealProviderKey } from '../../src/security/provider-keys';
+import type { SecretBox } from '../../src/security/secrets';
 
 export interface TestDatabase {
   url: string;
@@ -64,5 +66,60 @@ export async function insertUnusedModelConfig(db: Kysely<Database>): Promise<Cha
     compressionThreshold: 70,
     options: {},
     createdBy: null,
+  });
+}
+
+/** An OpenAI-compatible chat provider at `baseUrl` (the fake) with a sealed test key; its id. */
+export async function insertFakeProvider(db: Kysely<Database>, secrets: SecretBox, baseUrl: string): Promise<string> {
+  const sealed = sealProviderKey(secrets, 'sk-test', baseUrl);
+  const provider = await db
+    .insertInto('chat_providers')
+    .values({
+      provider: 'openai',
+      base_url: baseUrl,
+      api_mode: 'chat',
+      api_key_ciphertext: sealed.ciphertext,
+      api_key_key_id: sealed.keyId,
+      api_key_base_url: sealed.baseUrl,
+      created_by: null,
+    })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return provider.id;
+}
+
+/** Model `fake-model` (100,000 tokens of context) on a new insertFakeProvider: the model config's id. */
+export async function insertFakeModelConfig(
+  db: Kysely<Database>,
+  secrets: SecretBox,
+  baseUrl: string,
+): Promise<string> {
+  const config = await db
+    .insertInto('chat_model_configs')
+    .values({
+      provider_id: await insertFakeProvider(db, secrets, baseUrl),
+      model: 'fake-model',
+      context_limit: 100_000,
+      options: '{}',
+      created_by: null,
+      updated_by: null,
+    })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return config.id;
+}
+
+/**
+ * A second pool of `max` connections on the test database whose statements are passed to `onQuery`.
+ * destroy() does not wait for its connections to close: the forced DROP DATABASE may cut them after.
+ */
+export function recordingDb(database: TestDatabase, max: number, onQuery: (sql: string) => void): Kysely<Database> {
+  const pool = new Pool({ connectionString: database.url, max });
+  pool.on('error', () => undefined);
+  return new Kysely<Database>({
+    dialect: new PostgresDialect({ pool }),
+    log: (event) => {
+      if (event.level === 'query') onQuery(event.query.sql);
+    },
   });
 }

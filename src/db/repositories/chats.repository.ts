@@ -292,18 +292,21 @@ export async function touchIfCurrentTurn(db: Db, id: string, turn: number): Prom
   return (await touchIfCurrentTurnQuery(db, id, turn).executeTakeFirst()) !== undefined;
 }
 
-/** The UPDATE of touchIfCurrentTurn (returning the id when the turn is current), to embed in a larger statement. */
+/**
+ * The UPDATE of touchIfCurrentTurn, to embed in a larger statement: returns the chat row as touched (and
+ * locked) when the turn is current, nothing otherwise.
+ */
 export function touchIfCurrentTurnQuery(
   db: Db,
   id: string,
   turn: number,
-): UpdateQueryBuilder<Database, 'chats', 'chats', { id: string }> {
+): UpdateQueryBuilder<Database, 'chats', 'chats', ChatRow> {
   return db
     .updateTable('chats')
     .set({ updated_at: sql<Date>`now()` })
     .where('id', '=', id)
     .where('turn', '=', turn)
-    .returning('id');
+    .returningAll();
 }
 
 /**

@@ -2,7 +2,7 @@
  * Chat messages and queued messages. Step writes are idempotent through (chat_id, step_key): a
  * retried activity gets back the rows of its first attempt instead of inserting twice.
  */
-import { sql, type Kysely, type SelectQueryBuilder, type Transaction } from 'kysely';
+import { sql, type Kysely, type RawBuilder, type SelectQueryBuilder, type Transaction } from 'kysely';
 import type {
   ChatMessageRow,
   ChatQueuedMessageRow,
@@ -99,12 +99,37 @@ export async function insertMessagesIfCurrentTurn(
   rows: NewChatMessageRow[],
 ): Promise<InsertedMessageRow[] | null> {
   if (rows.length === 0) return (await touchIfCurrentTurn(db, chatId, turn)) ? [] : null;
+  return (await fencedInsert(db, chatId, turn, rows, sql<null>`null`))?.rows ?? null;
+}
+
+/**
+ * insertMessagesIfCurrentTurn for at least one row, evaluating `context` once in the same statement: a
+ * SQL expression that may read the chat row as the fence touched it (the CTE `fence`, every column of
+ * `chats`) and otherwise sees the statement's snapshot, without the rows it inserts. Null when fenced.
+ */
+export async function insertMessagesIfCurrentTurnWith<C>(
+  db: Db,
+  chatId: string,
+  turn: number,
+  rows: [NewChatMessageRow, ...NewChatMessageRow[]],
+  context: RawBuilder<C>,
+): Promise<{ rows: InsertedMessageRow[]; context: C } | null> {
+  return fencedInsert(db, chatId, turn, rows, context);
+}
+
+async function fencedInsert<C>(
+  db: Db,
+  chatId: string,
+  turn: number,
+  rows: NewChatMessageRow[],
+  context: RawBuilder<C>,
+): Promise<{ rows: InsertedMessageRow[]; context: C } | null> {
   const columns = sharedColumns(rows);
   // Everything but the content travels as one jsonb array typed by the table's row type; the
   // contents, already JSON text, travel beside it and are parsed once, by the server.
   const fields = rows.map((row) => Object.fromEntries(columns.map((c) => [c, row[c]])));
   const contents = rows.map((row) => row.content);
-  const { rows: result } = await sql<InsertedMessageRow & { current_turn: boolean }>`
+  const { rows: result } = await sql<InsertedMessageRow & { current_turn: boolean; context: C }>`
     with fence as (${touchIfCurrentTurnQuery(db, chatId, turn)}), inserted as (
       insert into chat_messages (${sql.join(columns.map((c) => sql.ref(c)))}, content)
       select ${sql.join(columns.map((c) => sql.ref(`r.${c}`)))}, c.content::jsonb
@@ -115,12 +140,15 @@ export async function insertMessagesIfCurrentTurn(
       on conflict (chat_id, step_key) where step_key is not null do nothing
       returning *
     )
-    select exists (select from fence) as current_turn, inserted.*, ${prevMessageIdSql('inserted')} as prev_message_id
-      from (values (1)) as one left join inserted on true
+    select exists (select from fence) as current_turn, inserted.*, ${prevMessageIdSql('inserted')} as prev_message_id,
+           ctx.context
+      from (values (1)) as one cross join (select ${context} as context) as ctx left join inserted on true
      order by inserted.id`.execute(db);
   if (!result[0]?.current_turn) return null;
-  const inserted = result.filter((r) => r.id !== null).map(({ current_turn: _current, ...row }) => numericPrev(row));
-  return withStoredDuplicates(db, rows, withPrevIds(inserted));
+  const inserted = result
+    .filter((r) => r.id !== null)
+    .map(({ current_turn: _current, context: _context, ...row }) => numericPrev(row));
+  return { rows: await withStoredDuplicates(db, rows, withPrevIds(inserted)), context: result[0].context };
 }
 
 /** The columns (content aside) every row sets; rows setting different columns are a programming error. */

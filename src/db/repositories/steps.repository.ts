@@ -2,15 +2,22 @@
  * The reads a turn's activities open a step with, one statement each: the chat row (what the turn
  * fence is checked against), the config generation (which tells whether the per-process config
  * caches still hold), what the step works on (the prompt, or the message holding the tool calls) and
- * the chat's linked workspace row (for a tool step, also whether its use is due to be recorded).
+ * the chat's linked workspace row (for a tool step, also whether its use is due to be recorded). A
+ * step's write can read the same for the activity after it (insertStepMessages), which then need not
+ * read it again (src/turn/step-handoff.ts).
  */
 import { sql, type Kysely, type QueryCreator, type Transaction } from 'kysely';
 import { jsonArrayFrom, jsonObjectFrom } from 'kysely/helpers/postgres';
-import type { ChatRow, Database } from '../database';
+import type { ChatRow, Database, NewChatMessageRow } from '../database';
 import { isRunningTurn, markTurnRunningQuery } from './chats.repository';
 import { takeSlotQuery } from './turn-slots.repository';
 import { configGenerationQuery } from './configs.repository';
-import { promptRowsQuery, type PromptRow } from './messages.repository';
+import {
+  insertMessagesIfCurrentTurnWith,
+  promptRowsQuery,
+  type InsertedMessageRow,
+  type PromptRow,
+} from './messages.repository';
 import { linkedWorkspaceQuery, WORKSPACE_USE_INTERVAL, type LinkedWorkspace } from './workspaces.repository';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -186,4 +193,61 @@ export async function readToolStep(db: Db, chatId: string, stepKey: string): Pro
   if (!row) return undefined;
   const { step_content, workspace, workspace_use_due, ...chat } = row;
   return { chat, stepContent: step_content ?? null, workspace, workspaceUseDue: workspace_use_due === true };
+}
+
+/** What insertStepMessages reads after its write: what the turn's next activity opens with, prompt aside. */
+export interface StepWriteRead extends ChatWithConfigGeneration {
+  /** The chat's linked workspace row; null when it has none. */
+  workspace: LinkedWorkspace | null;
+  /** Whether the linked workspace's `last_used_at` is due to move; false when none. */
+  workspaceUseDue: boolean;
+}
+
+/** A chat row as `to_jsonb` gives it: timestamps are strings. */
+type ChatJson = Omit<ChatRow, 'created_at' | 'updated_at' | 'awaiting_slot_since'> & {
+  created_at: string;
+  updated_at: string;
+  awaiting_slot_since: string | null;
+};
+
+/**
+ * Stores a step's messages under the turn fence (insertMessagesIfCurrentTurn) and, in the same statement,
+ * reads what the turn's next activity opens with: the chat row as the fence touched it, the config
+ * generation and the linked workspace. Null when fenced.
+ */
+export async function insertStepMessages(
+  db: Db,
+  chatId: string,
+  turn: number,
+  rows: [NewChatMessageRow, ...NewChatMessageRow[]],
+): Promise<{ rows: InsertedMessageRow[]; read: StepWriteRead } | null> {
+  const context = sql<{
+    chat: ChatJson;
+    config_generation: number | null;
+    workspace: LinkedWorkspace | null;
+    workspace_use_due: boolean | null;
+  }>`jsonb_build_object(
+      'chat', (select to_jsonb(f) from fence f),
+      'config_generation', (${configGenerationQuery(db)}),
+      'workspace', ${jsonObjectFrom(linkedWorkspaceQuery(db, chatId))},
+      'workspace_use_due', (select w.last_used_at is null
+                                   or w.last_used_at < now() - ${sql.lit(WORKSPACE_USE_INTERVAL)}::interval
+                              from workspaces w where w.id = (select f.workspace_id from fence f)))`;
+  const written = await insertMessagesIfCurrentTurnWith(db, chatId, turn, rows, context);
+  if (!written) return null;
+  const { chat, config_generation, workspace, workspace_use_due } = written.context;
+  return {
+    rows: written.rows,
+    read: {
+      chat: {
+        ...chat,
+        created_at: new Date(chat.created_at),
+        updated_at: new Date(chat.updated_at),
+        awaiting_slot_since: chat.awaiting_slot_since === null ? null : new Date(chat.awaiting_slot_since),
+      },
+      configGeneration: Number(config_generation),
+      workspace,
+      workspaceUseDue: workspace_use_due === true,
+    },
+  };
 }

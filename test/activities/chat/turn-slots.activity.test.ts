@@ -6,8 +6,7 @@
  * finishTurn adds exactly one when the chat held a slot. Statements are counted by a Kysely log hook on a
  * pool of its own (BEGIN and COMMIT included, reported separately).
  */
-import { Kysely, PostgresDialect, sql } from 'kysely';
-import { Pool } from 'pg';
+import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../../src/db/database';
 import { startModelStep, type ModelStepRead, type QueuedTurn } from '../../../src/db/repositories/steps.repository';
 import { recountSlots, releaseSlot } from '../../../src/db/repositories/turn-slots.repository';
@@ -16,7 +15,6 @@ import { text } from '../../../src/dev/fake-llm/script';
 import { FakeLlmServer } from '../../../src/dev/fake-llm/server';
 import { createLogger } from '../../../src/log';
 import { messageRow } from '../../../src/messages/rows';
-import { sealProviderKey } from '../../../src/security/provider-keys';
 import { SecretBox } from '../../../src/security/secrets';
 import { MemoryStreamBus } from '../../../src/stream/memory-stream-bus';
 import type { StreamEvent } from '../../../src/stream/events';
@@ -26,7 +24,7 @@ import { finishTurn } from '../../../src/turn/finish-turn';
 import { runModelStep } from '../../../src/turn/model-step';
 import { ModelResolver } from '../../../src/turn/models';
 import { StepSettingsCache } from '../../../src/turn/step-settings';
-import { createTestDatabase, type TestDatabase } from '../../support/db';
+import { createTestDatabase, insertFakeModelConfig, recordingDb, type TestDatabase } from '../../support/db';
 
 type StepStart = ModelStepRead | QueuedTurn | undefined;
 const isQueued = (r: StepStart): r is QueuedTurn => r !== undefined && 'queued' in r;
@@ -45,45 +43,10 @@ describe('running-turn slots', () => {
 
   beforeAll(async () => {
     database = await createTestDatabase();
-    const pool = new Pool({ connectionString: database.url, max: 12 });
-    // destroy() does not wait for the connections to close: the forced DROP DATABASE may cut them after.
-    pool.on('error', () => undefined);
-    counted = new Kysely<Database>({
-      dialect: new PostgresDialect({ pool }),
-      log: (event) => {
-        if (event.level === 'query') statements.push(event.query.sql);
-      },
-    });
+    counted = recordingDb(database, 12, (sql) => statements.push(sql));
     fake = await FakeLlmServer.start({ fallback: () => text('Hello there.') });
     bus = new MemoryStreamBus();
-    const sealed = sealProviderKey(secrets, 'sk-test', fake.openaiBaseUrl);
-    const provider = await database.db
-      .insertInto('chat_providers')
-      .values({
-        provider: 'openai',
-        base_url: fake.openaiBaseUrl,
-        api_mode: 'chat',
-        api_key_ciphertext: sealed.ciphertext,
-        api_key_key_id: sealed.keyId,
-        api_key_base_url: sealed.baseUrl,
-        created_by: null,
-      })
-      .returning('id')
-      .executeTakeFirstOrThrow();
-    modelConfigId = (
-      await database.db
-        .insertInto('chat_model_configs')
-        .values({
-          provider_id: provider.id,
-          model: 'fake-model',
-          context_limit: 100_000,
-          options: '{}',
-          created_by: null,
-          updated_by: null,
-        })
-        .returning('id')
-        .executeTakeFirstOrThrow()
-    ).id;
+    modelConfigId = await insertFakeModelConfig(database.db, secrets, fake.openaiBaseUrl);
   });
 
   afterAll(async () => {

@@ -12,7 +12,6 @@ import { ModelResolver } from '../../../src/turn/models';
 import { StepSettingsCache } from '../../../src/turn/step-settings';
 import { messageRow } from '../../../src/messages/rows';
 import { createLogger } from '../../../src/log';
-import { sealProviderKey } from '../../../src/security/provider-keys';
 import { SecretBox } from '../../../src/security/secrets';
 import { MemoryStreamBus } from '../../../src/stream/memory-stream-bus';
 import { buildToolRegistry } from '../../../src/tools/registry';
@@ -21,7 +20,7 @@ import { putLimitSetting, readSpend } from '../../../src/db/repositories/usage.r
 import { pgUsageStore, type UsageStore } from '../../../src/usage/store';
 import { TurnBudget } from '../../../src/usage/turn-budget';
 import { periodBounds } from '../../../src/usage/period';
-import { createTestDatabase, type TestDatabase } from '../../support/db';
+import { createTestDatabase, insertFakeProvider, type TestDatabase } from '../../support/db';
 import { text } from '../../../src/dev/fake-llm/script';
 import { FakeLlmServer } from '../../../src/dev/fake-llm/server';
 
@@ -42,22 +41,7 @@ describe('the spend limit in a turn', () => {
     database = await createTestDatabase();
     fake = await FakeLlmServer.start();
     const { db } = database;
-    const sealed = sealProviderKey(secrets, 'sk-test', fake.openaiBaseUrl);
-    providerId = (
-      await db
-        .insertInto('chat_providers')
-        .values({
-          provider: 'openai',
-          base_url: fake.openaiBaseUrl,
-          api_mode: 'chat',
-          api_key_ciphertext: sealed.ciphertext,
-          api_key_key_id: sealed.keyId,
-          api_key_base_url: sealed.baseUrl,
-          created_by: null,
-        })
-        .returning('id')
-        .executeTakeFirstOrThrow()
-    ).id;
+    providerId = await insertFakeProvider(db, secrets, fake.openaiBaseUrl);
     modelConfigId = await newModelConfig('fake-model', PRICES);
     await putLimitSetting(db, { enabled: true, default_limit_micros: null, period: 'month' });
     base = {
