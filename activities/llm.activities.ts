@@ -23,10 +23,16 @@ import { reportTurnEnd } from './turn-end-report';
 import type { StepInput, TurnDeps } from '../src/turn/deps';
 import type { ResolvedModel } from '../src/turn/models';
 import { generateChatTitle } from '../src/turn/title';
+import type { EarlyFirstSteps } from '../src/turn/early-first-step';
 
 export interface WorkspaceRoutingDeps {
   /** CHATD_WORKSPACE_HOST_TIMEOUT: carried in each step's route, so the workflow needs no configuration. */
   workspaceHostTimeoutSeconds?: number;
+}
+
+export interface EarlyStepDeps {
+  /** This process's early first steps, when it starts them (src/turn/early-first-step.ts). */
+  earlySteps?: EarlyFirstSteps;
 }
 
 /**
@@ -117,7 +123,7 @@ function nextModelName(
   return useFallback && models.primary.fallback ? models.primary.fallback.model : models.primary.model;
 }
 
-export function createLlmActivities(deps: TurnDeps & WorkspaceRoutingDeps) {
+export function createLlmActivities(deps: TurnDeps & WorkspaceRoutingDeps & EarlyStepDeps) {
   return {
     /** Summarises the conversation when the context passed the threshold (src/turn/compact-step.ts). */
     async compactChat(input: StepInput & { trigger: CompactionTrigger }): ReturnType<typeof compactChat> {
@@ -143,8 +149,15 @@ export function createLlmActivities(deps: TurnDeps & WorkspaceRoutingDeps) {
       const stopHeartbeat = startHeartbeat(undefined, { failoverStreak: streak } satisfies ModelStepHeartbeat);
       let provider: Parameters<typeof toActivityFailure>[1] = null;
       let models: { used: ResolvedModel; primary: ResolvedModel } | null = null;
+      // A first step this process started early is taken over; one that was not (abandoned here, or
+      // started by a process that stopped) streamed output that clients must drop before this run.
+      const early = ctx.info.attempt === 1 ? deps.earlySteps?.adopt(input, interrupt.signal) : undefined;
+      if (!early && (input.restart || deps.earlySteps?.wasAbandoned(input)) && ctx.info.attempt === 1) {
+        deps.bus.publish(input.chatId, retryEvent(input.chatId, ctx.info.attempt, 0, RETRY_WITHOUT_FAILURE));
+      }
       try {
         const summary = await runModelStep(deps, input, {
+          ...(early ? { early } : {}),
           signal: interrupt.signal,
           onProvider: (kind) => {
             provider = kind;

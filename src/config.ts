@@ -90,6 +90,10 @@ export const configSchema = z.object({
     .enum(['true', 'false', '1', '0'])
     .default('true')
     .transform((v) => v === 'true' || v === '1'),
+  CHATD_EARLY_FIRST_STEP: z
+    .enum(['true', 'false', '1', '0'])
+    .default('true')
+    .transform((v) => v === 'true' || v === '1'),
   CHATD_WORKSPACE_SANDBOX: z.enum(['bwrap', 'off']).default('bwrap'),
   CHATD_WORKSPACE_NETWORK: z
     .string()
@@ -203,6 +207,11 @@ export interface Config {
     /** Whether `chatd worker` also polls this host's task queue (false: a `chatd workspace-host` does). */
     servedByWorker: boolean;
   };
+  /**
+   * Whether a process running both the API and the worker starts a new turn's first model step as soon
+   * as its message commits (docs/architecture.md "Early first step").
+   */
+  earlyFirstStep: boolean;
   /** The sandbox of workspace commands (docs/workspaces.md). */
   sandbox: {
     /** `off` runs commands unsandboxed: an operator opt-out, reported at start and by /readyz. */
@@ -331,6 +340,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       pickupTimeoutSeconds: e.CHATD_WORKSPACE_HOST_TIMEOUT,
       servedByWorker: e.CHATD_WORKER_SERVE_WORKSPACES,
     },
+    earlyFirstStep: e.CHATD_EARLY_FIRST_STEP,
     sandbox: {
       mode: e.CHATD_WORKSPACE_SANDBOX,
       network: e.CHATD_WORKSPACE_NETWORK,

@@ -2,9 +2,16 @@
  * Activity proxies of the turn workflow, grouped by kind with their timeouts and retry policies,
  * and each call labelled with a summary that operators read in the Temporal UI.
  */
-import { ActivityCancellationType, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
+import { TimeoutType } from '@temporalio/common';
+import {
+  ActivityCancellationType,
+  ActivityFailure,
+  proxyActivities,
+  TimeoutFailure,
+  type ActivityOptions,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { WorkspaceHostRoute } from '../src/temporal/task-queues';
+import type { FirstStepRoute, WorkspaceHostRoute } from '../src/temporal/task-queues';
 
 /** Failure types that must not be retried: retrying cannot fix them. */
 export const NON_RETRYABLE_LLM_ERRORS = [
@@ -44,6 +51,28 @@ const databaseOptions: ActivityOptions = {
 /** One model step (LLM call + persist), labelled with its step number. */
 export const modelStep = (step: number) =>
   proxyActivities<Activities>({ ...llmOptions, summary: `Model step ${step}` });
+
+/**
+ * A turn's first model step on the task queue of the process that started it early (docs/architecture.md
+ * "Early first step"). A process that does not pick it up within the route's timeout fails the call at
+ * once (schedule-to-start timeouts are never retried), and the workflow runs the step on the shared queue.
+ */
+export const earlyModelStep = (route: FirstStepRoute) =>
+  proxyActivities<Activities>({
+    ...llmOptions,
+    taskQueue: route.taskQueue,
+    scheduleToStartTimeout: route.pickupTimeoutSeconds * 1000,
+    summary: 'Model step 0 (started early)',
+  });
+
+/** A schedule-to-start timeout of a routed activity: no worker polled its queue in time. */
+export function isPickupTimeout(err: unknown): boolean {
+  return (
+    err instanceof ActivityFailure &&
+    err.cause instanceof TimeoutFailure &&
+    err.cause.timeoutType === TimeoutType.SCHEDULE_TO_START
+  );
+}
 
 /** The local tool calls of a step. */
 export const tools = (summary: string) => proxyActivities<Activities>({ ...toolOptions, summary });

@@ -21,7 +21,7 @@ import type { ErrorPayload } from '../src/messages/error-payload';
 import { SUBAGENT_TOOLS } from '../src/tools/subagent-names';
 import type { CompactionTrigger } from '../src/turn/compact-step';
 import type { TurnEnd, TurnOutcome } from '../src/turn/finish-turn';
-import type { WorkspaceHostRoute } from '../src/temporal/task-queues';
+import type { FirstStepRoute, WorkspaceHostRoute } from '../src/temporal/task-queues';
 import { background, compaction, finishing, modelStep } from './activity-proxies';
 import { MAX_COMPACTION_REENTRIES, nextTurnToRun, turnErrorFrom } from './chat-turn';
 import { TOOL_APPROVAL_PATCH, ToolApprovals } from './approvals';
@@ -37,6 +37,7 @@ import { setChatStatus } from './search-status';
 import { SubagentCalls } from './subagents';
 import { TURN_SLOTS_PATCH, TurnSlotWait } from './turn-slots';
 import { runLocalTools } from './workspace-hosts';
+import { runFirstModelStep } from './first-step';
 
 export interface ChatTurnResult {
   outcome: TurnOutcome;
@@ -55,15 +56,18 @@ export async function chatWorkflow(input: ChatTurnInput): Promise<ChatTurnResult
   const subagents = new SubagentCalls(input);
   let stopReason: Extract<TurnOutcome, 'interrupted' | 'superseded'> | null = null;
   let requestedTurn = input.turn;
+  // Where the requested turn's first step runs, when it started early (workflows/first-step.ts).
+  let requestedRoute: FirstStepRoute | undefined;
 
   setHandler(interruptSignal, ({ turn }) => {
     if (turn !== input.turn) return;
     stopReason ??= 'interrupted';
     steps.cancel();
   });
-  setHandler(turnRequestedSignal, ({ turn }) => {
+  setHandler(turnRequestedSignal, ({ turn, firstStep }) => {
     if (turn <= requestedTurn) return;
     requestedTurn = turn;
+    requestedRoute = firstStep;
     stopReason = 'superseded';
     steps.cancel();
   });
@@ -97,7 +101,9 @@ export async function chatWorkflow(input: ChatTurnInput): Promise<ChatTurnResult
         // `finish`: the step that turns out to be the last ends the turn itself. Histories from before it
         // hold steps without `finished`, so the branch below replays as they ran.
         const stepInput = { chatId: input.chatId, turn: input.turn, step, finish: true };
-        let result = await modelStep(step).runModelStep(stepInput);
+        let result = await (step === 0 && input.firstStep && input.fromStep === undefined
+          ? runFirstModelStep(input.firstStep, stepInput)
+          : modelStep(step).runModelStep(stepInput));
         while (result.status === 'queued') {
           patched(TURN_SLOTS_PATCH);
           // Every retry adds to the history, and a turn may wait behind long ones (approvals wait for days):
@@ -171,7 +177,10 @@ export async function chatWorkflow(input: ChatTurnInput): Promise<ChatTurnResult
     (await handBack(() => finishing.finishTurn({ chatId: input.chatId, turn: input.turn, outcome, error })));
   if (finished.status) setChatStatus(finished.status);
   const next = nextTurnToRun(input.turn, finished.nextTurn, requestedTurn);
-  if (next !== null) await continueAsNew<typeof chatWorkflow>({ chatId: input.chatId, turn: next });
+  if (next !== null) {
+    const firstStep = next === requestedTurn && requestedRoute ? { firstStep: requestedRoute } : {};
+    await continueAsNew<typeof chatWorkflow>({ chatId: input.chatId, turn: next, ...firstStep });
+  }
   return { outcome, steps: step + 1 };
 }
 

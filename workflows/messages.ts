@@ -4,6 +4,7 @@
  */
 import { defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { ToolCallDecisionInput, ToolCallDecisionResult } from '../src/chat/turn-launcher';
+import type { FirstStepRoute } from '../src/temporal/task-queues';
 
 export type { ToolCallDecisionInput, ToolCallDecisionResult };
 
@@ -14,6 +15,11 @@ export interface ChatTurnInput {
   turn: number;
   /** Set when a long turn continued as new: the step to resume at (default 0). */
   fromStep?: number;
+  /**
+   * Set when the turn's first model step started early in the process that started the turn: where that
+   * step's activity runs (docs/architecture.md "Early first step"). Absent in histories from before it.
+   */
+  firstStep?: FirstStepRoute;
 }
 
 /** Stop the turn `turn` (user interrupt); its partial output is kept. */
@@ -23,7 +29,7 @@ export const interruptSignal = defineSignal<[{ turn: number }]>('interrupt');
  * A newer turn was committed (a message sent while this run was closing, or an edit that
  * supersedes this turn). The run stops what it is doing and continues as that turn.
  */
-export const turnRequestedSignal = defineSignal<[{ turn: number }]>('turn-requested');
+export const turnRequestedSignal = defineSignal<[{ turn: number; firstStep?: FirstStepRoute }]>('turn-requested');
 
 /**
  * One of the chat owner's running-turn slots came free (sent by the finishTurn that gave it back): a turn

@@ -4,12 +4,11 @@
  * by data. A host that does not pick the calls up in time is reported to the model as an error
  * result for each call, and the turn goes on: the workspace is never concluded deleted from here.
  */
-import { TimeoutType } from '@temporalio/common';
-import { ActivityFailure, log, patched, TimeoutFailure } from '@temporalio/workflow';
+import { log, patched } from '@temporalio/workflow';
 import type { ToolCallSummary } from '../src/turn/model-step';
 import type { ToolStepSummary } from '../src/turn/tool-step';
 import type { WorkspaceHostRoute } from '../src/temporal/task-queues';
-import { hostTools, toolResults, tools } from './activity-proxies';
+import { hostTools, isPickupTimeout, toolResults, tools } from './activity-proxies';
 import type { ChatTurnInput } from './messages';
 
 /** Patch id of the host routing: histories from before it schedule runTools on the shared queue. */
@@ -52,13 +51,4 @@ export async function runLocalTools(
     });
     return { status: 'ok', results: stored };
   }
-}
-
-/** A schedule-to-start timeout: no worker polled the host's queue in time (not retried by Temporal). */
-function isPickupTimeout(err: unknown): boolean {
-  return (
-    err instanceof ActivityFailure &&
-    err.cause instanceof TimeoutFailure &&
-    err.cause.timeoutType === TimeoutType.SCHEDULE_TO_START
-  );
 }

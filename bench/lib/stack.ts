@@ -301,6 +301,38 @@ export class BenchStack {
     return child;
   }
 
+  /**
+   * Starts `chatd start` on this stack's PostgreSQL and Temporal: the API and a worker in one process, as
+   * `npm start` runs them (S2's one-process path: the early first step). Its worker polls the shared task
+   * queue too; the caller stops it when done.
+   */
+  async startOneProcess(): Promise<ApiChild> {
+    const p = await freePort();
+    const url = `http://127.0.0.1:${p}`;
+    const child = await this.spawnChild(
+      'one-process',
+      ['src/main/cli.ts', 'start'],
+      {
+        ...this.chatdEnv(p),
+        CHATD_WORKER_HTTP_PORT: String(await freePort()),
+        CHATD_WORKSPACE_HOST_ID: 'bench-one-process',
+        CHATD_DATA_DIR: path.join(this.workDir, 'chatd-data-one-process'),
+      },
+      async (c) => {
+        for (;;) {
+          if (!c.alive) throw new StartError('chatd start exited while starting');
+          const ok = await fetch(`${url}/api/v1/readyz`).then(
+            (r) => r.ok,
+            () => false,
+          );
+          if (ok) return;
+          await sleep(100);
+        }
+      },
+    );
+    return Object.assign(child, { url, port: p }) as ApiChild;
+  }
+
   /** Stops the workers addWorker started, all but the first `keep` of them. */
   async stopExtraWorkers(keep = 0): Promise<void> {
     const stopping = this.extraWorkers.slice(keep);

@@ -7,7 +7,7 @@
  * the provider request, the provider, and publish → SSE. Optionally repeated under background load
  * at half of S3's peak concurrency.
  */
-import { knobModel } from '../lib/api';
+import { ChatdApi, knobModel } from '../lib/api';
 import { ChatDriver, waitRunClosed, type TurnTiming } from '../lib/chat-driver';
 import { streamDirect } from '../lib/fake-direct';
 import { fakeRequests, requestsOf } from '../lib/fake-control';
@@ -67,11 +67,12 @@ async function measureRun(
   ctx: ScenarioContext,
   ttft: number,
   turns: number,
+  api: ChatdApi = ctx.api,
 ): Promise<{ chatd: TurnSample[]; direct: number[]; errors: number; missedStatus: number }> {
   const knobs = { ttft, tps: 0, tokens: 20, ts: true };
-  const modelConfigId = await ctx.api.modelConfig(knobs);
+  const modelConfigId = await api.modelConfig(knobs);
   const model = knobModel(knobs);
-  const { driver, created } = await ChatDriver.create(ctx.api, ctx.pg, modelConfigId, 'warm up');
+  const { driver, created } = await ChatDriver.create(api, ctx.pg, modelConfigId, 'warm up');
   const chatd: TurnSample[] = [];
   const direct: number[] = [];
   let errors = 0;
@@ -81,7 +82,7 @@ async function measureRun(
     for (let i = 0; i < turns && Date.now() < ctx.deadline; i++) {
       // A message to an idle chat whose last run has closed: the plain path (S3 measures the hand-over).
       await waitRunClosed(ctx.stack.temporal!.client, driver.chatId);
-      const d = await streamDirect(`${ctx.stack.fakeUrl}/v1`, model, ctx.api.agent);
+      const d = await streamDirect(`${ctx.stack.fakeUrl}/v1`, model, api.agent);
       if (d.ttftMs !== null) direct.push(d.ttftMs);
       const timing = await driver.send(`turn ${i + 2}`, 30_000);
       if (timing.missedStatusFrame) missedStatus += 1;
@@ -115,6 +116,40 @@ function stageMedians(samples: TurnSample[]): Record<keyof Stages, number | null
   >;
 }
 
+type Run = Awaited<ReturnType<typeof measureRun>>;
+
+/** The runs of one configuration: each run's figures and their medians. */
+function summarizeRuns(perRun: Run[]) {
+  const runStats = perRun.map((run) => {
+    const chatdTtft = summarize(run.chatd.map((s) => s.ttft));
+    const direct = summarize(run.direct);
+    return {
+      chatd_ttft_ms: chatdTtft,
+      direct_ttft_ms: direct,
+      added_p50_ms: minus(chatdTtft.p50, direct.p50),
+      added_p99_ms: minus(chatdTtft.p99, direct.p99),
+      ack_ms: summarize(run.chatd.map((s) => s.ack)),
+      stages_p50_ms: stageMedians(run.chatd),
+      errors: run.errors,
+      missed_status_frames: run.missedStatus,
+    };
+  });
+  const all = perRun.flatMap((r) => r.chatd);
+  return {
+    added_p50_ms: median(runStats.map((s) => s.added_p50_ms)),
+    added_p99_ms: median(runStats.map((s) => s.added_p99_ms)),
+    chatd_ttft_p50_ms: median(runStats.map((s) => s.chatd_ttft_ms.p50)),
+    chatd_ttft_p99_ms: median(runStats.map((s) => s.chatd_ttft_ms.p99)),
+    direct_ttft_p50_ms: median(runStats.map((s) => s.direct_ttft_ms.p50)),
+    direct_ttft_p99_ms: median(runStats.map((s) => s.direct_ttft_ms.p99)),
+    post_ack_p50_ms: median(runStats.map((s) => s.ack_ms.p50)),
+    breakdown_p50_ms: stageMedians(all),
+    errors: runStats.reduce((n, s) => n + s.errors, 0),
+    missed_status_frames: runStats.reduce((n, s) => n + s.missed_status_frames, 0),
+    runs: runStats,
+  };
+}
+
 /** Background closed-loop load: `chats` chats sending turns back to back until stopped. */
 function backgroundLoad(ctx: ScenarioContext, chats: number): { stop: () => Promise<number> } {
   let stopping = false;
@@ -144,7 +179,7 @@ function backgroundLoad(ctx: ScenarioContext, chats: number): { stop: () => Prom
 export const s2: Scenario = {
   id: 'S2',
   title: 'Added time to first token (chatd TTFT − direct-to-fake TTFT)',
-  budgetS: 150,
+  budgetS: 200,
   async run(ctx): Promise<ScenarioResult> {
     const result = newResult(this.id, this.title);
     const smoke = ctx.scale === 'smoke';
@@ -156,7 +191,7 @@ export const s2: Scenario = {
     const stopMeter = ctx.meter.start(() => ctx.stack.groups());
     const byTtft: Record<string, unknown> = {};
     for (const ttft of ttfts) {
-      const perRun: Array<Awaited<ReturnType<typeof measureRun>>> = [];
+      const perRun: Run[] = [];
       for (let r = 0; r < runs && Date.now() < ctx.deadline; r++) {
         const run = await measureRun(ctx, ttft, turns);
         perRun.push(run);
@@ -164,34 +199,7 @@ export const s2: Scenario = {
           `S2 ttft=${ttft} run ${r + 1}: chatd TTFT p50 ${summarize(run.chatd.map((s) => s.ttft)).p50} ms, direct p50 ${summarize(run.direct).p50} ms`,
         );
       }
-      const runStats = perRun.map((run) => {
-        const chatdTtft = summarize(run.chatd.map((s) => s.ttft));
-        const direct = summarize(run.direct);
-        return {
-          chatd_ttft_ms: chatdTtft,
-          direct_ttft_ms: direct,
-          added_p50_ms: minus(chatdTtft.p50, direct.p50),
-          added_p99_ms: minus(chatdTtft.p99, direct.p99),
-          ack_ms: summarize(run.chatd.map((s) => s.ack)),
-          stages_p50_ms: stageMedians(run.chatd),
-          errors: run.errors,
-          missed_status_frames: run.missedStatus,
-        };
-      });
-      const all = perRun.flatMap((r) => r.chatd);
-      const entry = {
-        added_p50_ms: median(runStats.map((s) => s.added_p50_ms)),
-        added_p99_ms: median(runStats.map((s) => s.added_p99_ms)),
-        chatd_ttft_p50_ms: median(runStats.map((s) => s.chatd_ttft_ms.p50)),
-        chatd_ttft_p99_ms: median(runStats.map((s) => s.chatd_ttft_ms.p99)),
-        direct_ttft_p50_ms: median(runStats.map((s) => s.direct_ttft_ms.p50)),
-        direct_ttft_p99_ms: median(runStats.map((s) => s.direct_ttft_ms.p99)),
-        post_ack_p50_ms: median(runStats.map((s) => s.ack_ms.p50)),
-        breakdown_p50_ms: stageMedians(all),
-        errors: runStats.reduce((n, s) => n + s.errors, 0),
-        missed_status_frames: runStats.reduce((n, s) => n + s.missed_status_frames, 0),
-        runs: runStats,
-      };
+      const entry = summarizeRuns(perRun);
       byTtft[`fake_ttft_${ttft}ms`] = entry;
       result.headlines.push(
         {
@@ -217,6 +225,49 @@ export const s2: Scenario = {
       );
     }
     result.metrics = { by_fake_ttft: byTtft };
+
+    // The same at fake TTFT 0 against one process running the API and the worker (`npm start`): there a
+    // new turn's first model step starts as soon as its message commits (the early first step).
+    if (Date.now() < ctx.deadline - 20_000) {
+      const one = await ctx.stack.startOneProcess();
+      try {
+        const api = new ChatdApi(one.url, ctx.api.token, `${ctx.stack.fakeUrl}/v1`);
+        const perRun: Run[] = [];
+        for (let r = 0; r < runs && Date.now() < ctx.deadline; r++) {
+          const run = await measureRun(ctx, 0, turns, api);
+          perRun.push(run);
+          ctx.say(`S2 one process run ${r + 1}: chatd TTFT p50 ${summarize(run.chatd.map((s) => s.ttft)).p50} ms`);
+        }
+        const entry = summarizeRuns(perRun);
+        result.metrics.one_process = entry;
+        for (const [p, limit] of [
+          ['p50', 15],
+          ['p99', 50],
+        ] as const) {
+          result.headlines.push({
+            metric: `added TTFT ${p}, one process (API + worker: early first step), fake TTFT 0`,
+            value: p === 'p50' ? entry.added_p50_ms : entry.added_p99_ms,
+            unit: 'ms',
+            baseline: {
+              name: `direct TTFT ${p}`,
+              value: p === 'p50' ? entry.direct_ttft_p50_ms : entry.direct_ttft_p99_ms,
+              unit: 'ms',
+            },
+            ratio:
+              p === 'p50'
+                ? ratio(entry.chatd_ttft_p50_ms, entry.direct_ttft_p50_ms)
+                : ratio(entry.chatd_ttft_p99_ms, entry.direct_ttft_p99_ms),
+            ratio_label: 'chatd TTFT ÷ direct TTFT',
+            target: `${p} ≤ ${limit} ms`,
+            pass: atMost(p === 'p50' ? entry.added_p50_ms : entry.added_p99_ms, limit),
+          });
+        }
+      } finally {
+        await one.stop();
+      }
+    } else {
+      result.skipped['one_process'] = 'time budget used up';
+    }
     result.processes = stopMeter();
 
     // Moonshot: the same at half of S3's peak load, when S3 ran earlier in this invocation.

@@ -40,7 +40,7 @@ import {
 } from '../db/repositories/messages.repository';
 import { findDefaultModelConfig, findModelConfig } from '../db/repositories/model-configs.repository';
 import { findOwnedWorkspaceForShare } from '../db/repositories/workspaces.repository';
-import { DependencyUnavailableError, NotFoundError, RateLimitedError, ValidationError } from '../errors';
+import { NotFoundError, RateLimitedError, ValidationError } from '../errors';
 import { messageEvent, publishStatusChange, type StreamBus } from '../stream/bus';
 import type { ChatMessageDto, ChatQueuedMessageDto, ToolApprovalDto } from '../stream/events';
 import { messageRow } from '../messages/rows';
@@ -53,6 +53,7 @@ import { askingMore, askList } from './approval-settings';
 import { fallbackTitle } from './title';
 import { workspaceAwarenessRow } from './workspace-awareness';
 import type { TurnLauncher } from './turn-launcher';
+import { requestTurnOrFail } from './turn-request';
 import type { SpendCheck } from '../usage/spend-check';
 
 /** At most this many queued messages per chat; one more is refused with 429 `queue_full`. */
@@ -78,21 +79,6 @@ function toUserParts(parts: ChatInputPart[]): ChatMessagePart[] {
   const hasContent = parts.some((p) => (p.type === 'text' ? p.text.trim() !== '' : true));
   if (!hasContent) throw new ValidationError('Content is required.', undefined, 'content_required');
   return parts.filter((p) => p.type !== 'text' || p.text.trim() !== '').map((p) => ({ ...p }));
-}
-
-async function requestTurnOrFail(deps: ChatServiceDeps, chat: ChatRow): Promise<void> {
-  try {
-    await deps.turns.requestTurn({
-      chatId: chat.id,
-      turn: chat.turn,
-      ownerId: chat.owner_id,
-      rootChatId: chat.root_chat_id ?? chat.id,
-      modelConfigId: chat.last_model_config_id,
-    });
-  } catch (err) {
-    deps.log.error({ err, chatId: chat.id }, 'could not start the chat turn');
-    throw new DependencyUnavailableError('The workflow service');
-  }
 }
 
 /** A user message of the chat's current turn; `content` is already encoded for jsonb. */
@@ -463,9 +449,9 @@ export async function sendMessage(
       return { kind: 'queued' as const, chat, queued, queue: await listQueuedMessages(trx, chat.id) };
     }
     const { chat: next, message } = await startNextTurnWith(trx, chat, actor.id, encodeParts(content), modelConfigId);
-    await requestTurnOrFail(deps, next);
+    const request = await requestTurnOrFail(deps, next, true);
     await beforeCommit?.(trx, { queued: false, message: toMessageDto(message) });
-    return { kind: 'started' as const, chat: next, message };
+    return { kind: 'started' as const, chat: next, message, request };
   });
 
   if (result.kind === 'queued') {
@@ -473,6 +459,7 @@ export async function sendMessage(
     if (input.busy_behavior === 'interrupt') await interruptChat(deps, actor, chatId);
     return { queued: true, queued_message: toQueuedDto(result.queued) };
   }
+  deps.turns.turnCommitted?.(result.request);
   deps.bus.publish(chatId, messageEvent(result.message));
   const message = toMessageDto(result.message);
   publishStatusChange(deps.bus, result.chat);

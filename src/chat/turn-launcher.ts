@@ -8,6 +8,11 @@ export interface TurnRequest {
   ownerId: string;
   rootChatId: string;
   modelConfigId: string;
+  /**
+   * A turn the API starts for a user's message: its first model step may start in this process as soon
+   * as the turn commits (`turnCommitted`; docs/architecture.md "Early first step").
+   */
+  early?: boolean;
 }
 
 /** The user's decision on a tool call waiting for approval (docs/tool-approval.md). */
@@ -32,6 +37,8 @@ export interface ToolCallDecisionResult {
 /** What the chat service needs from the orchestrator (an interface, so domain code has no Temporal). */
 export interface TurnLauncher {
   requestTurn(request: TurnRequest): Promise<void>;
+  /** Told after the commit of an `early` turn it was asked for. Must return at once and never throw. */
+  turnCommitted?(request: TurnRequest): void;
   interrupt(chatId: string, turn: number): Promise<void>;
   /** Wakes a parent turn waiting for this sub-agent (no-op when the parent has no open run). */
   notifySubagentFinished(parentChatId: string, childChatId: string): Promise<void>;

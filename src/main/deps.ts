@@ -38,7 +38,6 @@ import { chatToolSet } from '../turn/chat-tools';
 import { ChatWorkspaces } from '../workspaces/chat-workspaces';
 import { LocalWorkspaceProvider, type SandboxStatus } from '../workspaces/local.provider';
 import { DEFAULT_UIDS } from '../workspaces/sandbox';
-import { type TurnLauncher } from '../chat/turn-launcher';
 import { SpendCheck } from '../usage/spend-check';
 import { pgUsageStore } from '../usage/store';
 import { TurnBudget } from '../usage/turn-budget';
@@ -50,7 +49,7 @@ export interface Deps extends ActivityDeps {
   secrets: SecretBox;
   log: Logger;
   temporal: { connection: Connection; client: Client };
-  turns: TurnLauncher;
+  turns: TemporalTurnLauncher;
   /** Whether this process's workspace commands are sandboxed (docs/workspaces.md). */
   workspaceSandbox(): Promise<SandboxStatus>;
   /** The VAPID public key browsers subscribe with; undefined when web push is off. */

@@ -157,7 +157,7 @@ export async function startEmbedded(
       (existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : '(created earlier; not stored)');
     await ensureDefaultModel(deps.db, deps.secrets, config.defaultModel, config.presets);
 
-    const worker = await startWorker(deps, temporalAddress);
+    const worker = await startWorker(deps, temporalAddress, undefined, { withApi: true });
     cleanups.push(() => worker.stop());
     const api = await startApi(deps, config.http.host, config.http.port);
     cleanups.push(() => api.stop());

@@ -10,9 +10,16 @@ import type { AddressInfo } from 'node:net';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { createApp } from '../api/app';
 import type { Deps } from './deps';
-import { createWorker, createWorkspaceHostWorker, type WorkerConfig } from '../temporal/create-worker';
+import { randomUUID } from 'node:crypto';
+import {
+  createEarlyStepWorker,
+  createWorker,
+  createWorkspaceHostWorker,
+  type WorkerConfig,
+} from '../temporal/create-worker';
 import { temporalConnectionOptions } from '../temporal/connection-options';
-import { workspaceHostTaskQueue } from '../temporal/task-queues';
+import { EARLY_STEP_PICKUP_SECONDS, earlyStepTaskQueue, workspaceHostTaskQueue } from '../temporal/task-queues';
+import { EarlyFirstSteps } from '../turn/early-first-step';
 import { type AppDeps } from '../api/deps';
 import { resolveWebDir } from '../api/web-app';
 import { workerReadiness, type WorkerReadiness } from './worker-http';
@@ -115,28 +122,44 @@ export interface RunningWorker {
 
 /**
  * Starts polling the shared task queue and, unless `CHATD_WORKER_SERVE_WORKSPACES=false`, this host's
- * workspace queue; `stop()` drains in-flight tasks of both within the grace time.
+ * workspace queue; `stop()` drains in-flight tasks of both within the grace time. With `withApi` (the
+ * process also runs the API) and CHATD_EARLY_FIRST_STEP on, it also polls its own queue for the first
+ * model steps of the turns its API starts, which it begins early (docs/architecture.md "Early first step").
  */
 export async function startWorker(
   deps: Deps,
   address: string,
   workflowBundle?: WorkerConfig['workflowBundle'],
+  options: { withApi?: boolean } = {},
 ): Promise<RunningWorker> {
   const connection = await NativeConnection.connect(temporalConnectionOptions(deps.config.temporal, address));
+  const early =
+    options.withApi && deps.config.earlyFirstStep
+      ? new EarlyFirstSteps(deps, EARLY_STEP_PICKUP_SECONDS * 1000)
+      : undefined;
   try {
+    const common = {
+      connection,
+      namespace: deps.config.temporal.namespace,
+      maxActivities: deps.config.workerMaxActivities,
+    };
+    const activityDeps = early ? { ...deps, earlySteps: early } : deps;
     const worker = await createWorker(
-      {
-        connection,
-        namespace: deps.config.temporal.namespace,
-        taskQueue: deps.config.temporal.taskQueue,
-        workflowBundle,
-        maxActivities: deps.config.workerMaxActivities,
-      },
-      deps,
+      { ...common, taskQueue: deps.config.temporal.taskQueue, workflowBundle },
+      activityDeps,
     );
     const hostWorker = deps.config.workspaceHost.servedByWorker ? await hostWorkerFor(deps, connection) : null;
-    return running(worker, hostWorker, connection);
+    const extra: Worker[] = [];
+    if (early) {
+      const taskQueue = earlyStepTaskQueue(randomUUID());
+      extra.push(await createEarlyStepWorker({ ...common, taskQueue }, activityDeps));
+      deps.turns.startFirstStepsHere({ taskQueue, pickupTimeoutSeconds: EARLY_STEP_PICKUP_SECONDS }, (chatId, turn) =>
+        early.begin(chatId, turn),
+      );
+    }
+    return running(worker, hostWorker, connection, extra, () => early?.close());
   } catch (err) {
+    early?.close();
     await connection.close();
     throw err;
   }
@@ -165,10 +188,20 @@ function hostWorkerFor(deps: Deps, connection: NativeConnection): Promise<Worker
   );
 }
 
-/** Runs the workers until one stops; the other is then shut down too, and the connection closed. */
-function running(worker: Worker, hostWorker: Worker | null, connection: NativeConnection): RunningWorker {
-  const workers = hostWorker ? [worker, hostWorker] : [worker];
+/**
+ * Runs the workers until one stops; the others are then shut down too (`onShutdown` is told), and the
+ * connection closed.
+ */
+function running(
+  worker: Worker,
+  hostWorker: Worker | null,
+  connection: NativeConnection,
+  extra: Worker[] = [],
+  onShutdown?: () => void,
+): RunningWorker {
+  const workers = [worker, ...(hostWorker ? [hostWorker] : []), ...extra];
   const shutdown = (): void => {
+    onShutdown?.();
     for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
   };
   const done = Promise.allSettled(workers.map((w) => w.run().finally(shutdown))).then(async (results) => {

@@ -15,6 +15,7 @@ import type { NativeConnection } from '@temporalio/worker';
 import { Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../../activities';
 import { createToolActivities } from '../../activities/tools.activities';
+import { createLlmActivities } from '../../activities/llm.activities';
 import { activityLogContext } from '../../activities/log-context';
 import type { ToolStepDeps } from '../turn/tool-step';
 import { TRACING_WORKFLOW_MODULES, tracingActivityInterceptors, workflowSpanSinks } from '../tracing/temporal';
@@ -91,6 +92,22 @@ export async function createWorker(config: WorkerConfig, deps: ActivityDeps & Tr
       ...(workflowBundle ? {} : { workflowModules: workflowInterceptorModules(tracing) }),
     },
     ...(tracing ? { sinks: workflowSpanSinks(tracing) } : {}),
+  });
+}
+
+/**
+ * The worker of this process's early first steps (docs/architecture.md "Early first step"): polls
+ * `config.taskQueue` (the process's own queue) for the model steps of the turns this process started.
+ */
+export async function createEarlyStepWorker(
+  config: Omit<WorkerConfig, 'workflowBundle'>,
+  deps: ActivityDeps & TracedDeps,
+): Promise<Worker> {
+  const { runModelStep } = createLlmActivities(deps);
+  return Worker.create({
+    ...commonOptions(config),
+    activities: { runModelStep },
+    interceptors: activityInterceptors(deps.tracing),
   });
 }
 

@@ -16,6 +16,7 @@ import {
 import { pendingTurnSearchAttributes } from './search-attributes';
 import { chatWorkflowId } from './workflow-ids';
 import type { ToolCallDecisionInput, ToolCallDecisionResult, TurnLauncher, TurnRequest } from '../chat/turn-launcher';
+import type { FirstStepRoute } from './task-queues';
 /**
  * How long one request to Temporal may take, retries included. The client would otherwise retry an
  * unreachable server for about 20 s, and a turn request holds the chat's row lock and a database
@@ -24,23 +25,40 @@ import type { ToolCallDecisionInput, ToolCallDecisionResult, TurnLauncher, TurnR
 const REQUEST_DEADLINE_MS = 5_000;
 
 export class TemporalTurnLauncher implements TurnLauncher {
+  /** Set when this process's worker starts early first steps (docs/architecture.md "Early first step"). */
+  private early: { route: FirstStepRoute; begin(chatId: string, turn: number): void } | null = null;
+
   constructor(
     private readonly client: Client,
     private readonly taskQueue: string,
   ) {}
 
+  /**
+   * From now on the first model step of an `early` turn runs on `route` (this process's worker), which
+   * `begin` starts once the turn committed.
+   */
+  startFirstStepsHere(route: FirstStepRoute, begin: (chatId: string, turn: number) => void): void {
+    this.early = { route, begin };
+  }
+
   async requestTurn(request: TurnRequest): Promise<void> {
+    // The route rides on the signal too: a run still closing continues as this turn with it.
+    const firstStep = request.early && this.early ? { firstStep: this.early.route } : {};
     await this.withDeadline(() =>
       this.client.workflow.signalWithStart(chatWorkflow, {
         workflowId: chatWorkflowId(request.chatId),
         taskQueue: this.taskQueue,
-        args: [{ chatId: request.chatId, turn: request.turn }],
+        args: [{ chatId: request.chatId, turn: request.turn, ...firstStep }],
         signal: turnRequestedSignal,
-        signalArgs: [{ turn: request.turn }],
+        signalArgs: [{ turn: request.turn, ...firstStep }],
         typedSearchAttributes: pendingTurnSearchAttributes(request),
         staticSummary: `Chat ${request.chatId}, turn ${request.turn}`,
       }),
     );
+  }
+
+  turnCommitted(request: TurnRequest): void {
+    if (request.early) this.early?.begin(request.chatId, request.turn);
   }
 
   /** Signals the running turn; a chat with no open workflow has nothing to interrupt. */

@@ -35,7 +35,7 @@ import { buildPrompt, type PromptMessage } from './prompt';
 import { loadPromptFiles } from './prompt-files';
 import { StepAccumulator } from './step-accumulator';
 import type { TurnDeps, StepInput, StepContext } from './deps';
-import { toolNotesText } from './chat-tools';
+import { toolNotesText, type ChatToolSet } from './chat-tools';
 import { effectiveApproval } from './tool-approval-policy';
 import { INTERRUPT } from './deps';
 import { observeModelCall } from './observe';
@@ -73,14 +73,74 @@ export type StepSummary =
   /** The owner's running-turn slots are all taken: the turn waits (docs/operations.md "Fair scheduling"). */
   | { status: 'queued'; position: number };
 
-/** A model step's input. With `finish`, a step that turns out to be the turn's last also ends the turn. */
-export type ModelStepInput = StepInput & { finish?: boolean };
+/**
+ * A model step's input. With `finish`, a step that turns out to be the turn's last also ends the turn.
+ * `restart`: an early first step was not taken over (src/turn/early-first-step.ts), and clients are told
+ * to drop what it streamed before this one runs.
+ */
+export type ModelStepInput = StepInput & { finish?: boolean; restart?: boolean };
 
 /**
  * Runs step `step` of turn `turn`. Throws the provider's LlmError (to be classified and retried by
  * Temporal) or ModelConfigError. On abort it persists the partial answer and reports `interrupted`.
+ * With `ctx.early`, the step was opened and its answer requested before the activity started
+ * (src/turn/early-first-step.ts): the step takes it over from there.
  */
-export async function runModelStep(deps: TurnDeps, input: ModelStepInput, ctx: StepContext): Promise<StepSummary> {
+export async function runModelStep(
+  deps: TurnDeps,
+  input: ModelStepInput,
+  ctx: StepContext & { early?: EarlyStep },
+): Promise<StepSummary> {
+  if (ctx.early) {
+    const started = await ctx.early.started;
+    if (started.kind === 'done') return started.summary;
+    ctx.onProvider?.(started.step.model.providerKind);
+    ctx.onModel?.(started.step.model, started.step.primary);
+    return completeModelStep(deps, started.step, started.answer, ctx.early.signal);
+  }
+  const opening = await openModelStep(deps, input, ctx);
+  if (opening.kind === 'done') return opening.summary;
+  return completeModelStep(deps, opening.step, requestAnswer(deps, opening.step, ctx.signal), ctx.signal);
+}
+
+/**
+ * A first step opened, and its answer requested, before its activity started (src/turn/early-first-step.ts).
+ * `signal` aborts that request: the activity forwards its interrupts and cancellation to it.
+ */
+export interface EarlyStep {
+  started: Promise<
+    Extract<StepOpening, { kind: 'done' }> | { kind: 'answering'; step: OpenedStep; answer: StepAnswer }
+  >;
+  signal: AbortSignal;
+}
+
+/** A model step opened: its read, its models and its prompt, ready for the provider. */
+export interface OpenedStep {
+  input: ModelStepInput;
+  read: StepRead;
+  /** The model the step runs on: the chat's model config, or its fallback. */
+  model: ResolvedModel;
+  /** The chat's model config. */
+  primary: ResolvedModel;
+  userThreshold: UserThreshold;
+  toolCall: (id: string, name: string) => ToolCallSummary;
+  instructions: PromptMessage[];
+  history: PromptMessage[];
+  tools: ChatToolSet;
+}
+
+/** An opened step, or the step's summary when there is nothing to ask the model (queued, fenced, committed). */
+export type StepOpening = { kind: 'opened'; step: OpenedStep } | { kind: 'done'; summary: StepSummary };
+
+/**
+ * Opens the step: the opening statement (or the read handed over), the models, the settings, the tools
+ * and the prompt, the committed message of an earlier attempt and the owner's spend limit.
+ */
+export async function openModelStep(
+  deps: TurnDeps,
+  input: ModelStepInput,
+  ctx: Pick<StepContext, 'attempt' | 'useFallback' | 'onProvider' | 'onModel' | 'onRerun'>,
+): Promise<StepOpening> {
   const { db, bus } = deps;
   // One statement opens the step: the fence (step 0 also moves the chat to `running`), the config
   // generation the caches below are checked against, and the prompt rows. A later step's first attempt
@@ -90,15 +150,14 @@ export async function runModelStep(deps: TurnDeps, input: ModelStepInput, ctx: S
     input.step === 0
       ? await startModelStep(db, input.chatId, input.turn, deps.maxRunningTurnsPerUser)
       : (handed ?? (await readModelStep(db, input.chatId)));
-  if (read && 'queued' in read) return queuedTurn(deps, input, read);
-  if (!read || read.chat.turn !== input.turn) return { status: 'fenced' };
+  if (read && 'queued' in read) return { kind: 'done', summary: await queuedTurn(deps, input, read) };
+  if (!read || read.chat.turn !== input.turn) return { kind: 'done', summary: { status: 'fenced' } };
   const { chat, configGeneration, prompt: rows } = read;
   if (input.step === 0) {
     bus.publish(chat.id, statusEvent({ id: chat.id, status: 'running', turn: input.turn }));
     // A retried first step started its turn already.
     if ((ctx.attempt ?? 1) === 1) deps.metrics?.turnStarted({ chatId: chat.id, turn: input.turn });
   }
-
   const primary = await deps.models.resolve(chat.last_model_config_id, configGeneration);
   const model =
     ctx.useFallback && primary.fallback
@@ -134,7 +193,12 @@ export async function runModelStep(deps: TurnDeps, input: ModelStepInput, ctx: S
   if ((ctx.attempt ?? 1) > 1) {
     // A retry whose earlier run committed its message (the completion was lost): exactly once.
     const committed = await findMessageByStepKey(db, chat.id, stepKey(input.turn, input.step, 'assistant'));
-    if (committed) return committedStepSummary(deps, input, read, committed, model, userThreshold, toolCall);
+    if (committed) {
+      return {
+        kind: 'done',
+        summary: committedStepSummary(deps, input, read, committed, model, userThreshold, toolCall),
+      };
+    }
     ctx.onRerun?.();
   }
   // Over the owner's spend limit the provider is not called: a non-retryable usage_limit failure.
@@ -145,15 +209,29 @@ export async function runModelStep(deps: TurnDeps, input: ModelStepInput, ctx: S
     chat.owner_id,
     rows.map((r) => ({ role: r.role, content: decodeParts(r.content) })),
   );
-  const messages = buildPrompt([...instructions, ...history]);
-  const chain = chainFrom(model, rows);
+  return {
+    kind: 'opened',
+    step: { input, read, model, primary, userThreshold, toolCall, instructions, history, tools },
+  };
+}
 
-  const started = Date.now();
-  const publisher = new StepPublisher(bus, chat.id);
+/** The provider's answer being streamed: its deltas are published as they come, and kept in `partial`. */
+export interface StepAnswer {
+  result: Promise<ModelStepResult>;
+  partial: StepAccumulator;
+  startedAt: number;
+}
+
+/** Asks the provider for the opened step's answer, publishing its deltas; `signal` aborts the request. */
+export function requestAnswer(deps: TurnDeps, step: OpenedStep, signal: AbortSignal): StepAnswer {
+  const { model, tools, instructions, history } = step;
+  const chatId = step.read.chat.id;
+  const messages = buildPrompt([...instructions, ...history]);
+  const chain = chainFrom(model, step.read.prompt);
+  const publisher = new StepPublisher(deps.bus, chatId);
   const partial = new StepAccumulator();
-  let result: ModelStepResult;
   const stream = (request: Pick<ModelRequest, 'messages' | 'previousResponseId'>): Promise<ModelStepResult> =>
-    observeModelCall(deps, model, ctx.signal, () =>
+    observeModelCall(deps, model, signal, () =>
       model.provider.streamStep(
         {
           model: model.model,
@@ -161,10 +239,10 @@ export async function runModelStep(deps: TurnDeps, input: ModelStepInput, ctx: S
           tools: tools.specs,
           ...(model.providerTools ? { providerTools: model.providerTools } : {}),
           options: model.callOptions,
-          headers: { 'X-Chatd-Chat-Id': chat.id },
+          headers: { 'X-Chatd-Chat-Id': chatId },
         },
         {
-          signal: ctx.signal,
+          signal,
           onEvent: (event) => {
             partial.add(event);
             publisher.onEvent(event);
@@ -172,41 +250,42 @@ export async function runModelStep(deps: TurnDeps, input: ModelStepInput, ctx: S
         },
       ),
     );
-  try {
-    if (!chain) {
-      result = await stream({ messages });
-    } else {
-      try {
-        result = await stream({
-          messages: buildPrompt([...instructions, ...history.slice(chain.tailFrom)]),
-          previousResponseId: chain.responseId,
-        });
-      } catch (err) {
-        // The provider no longer knows the stored response (expired, other project): resend everything.
-        if (!(err instanceof LlmError) || err.kind !== 'config' || ctx.signal.aborted) throw err;
-        deps.log.info({ chatId: chat.id }, 'chain mode rejected; sending the full history');
-        result = await stream({ messages });
-      }
+  const ask = async (): Promise<ModelStepResult> => {
+    if (!chain) return stream({ messages });
+    try {
+      return await stream({
+        messages: buildPrompt([...instructions, ...history.slice(chain.tailFrom)]),
+        previousResponseId: chain.responseId,
+      });
+    } catch (err) {
+      // The provider no longer knows the stored response (expired, other project): resend everything.
+      if (!(err instanceof LlmError) || err.kind !== 'config' || signal.aborted) throw err;
+      deps.log.info({ chatId }, 'chain mode rejected; sending the full history');
+      return stream({ messages });
     }
-  } catch (err) {
-    publisher.close();
-    if (!ctx.signal.aborted || ctx.signal.reason !== INTERRUPT) throw err;
-    // Interrupted: keep what was streamed. The fence still applies (an edit discards it).
-    const stored = await persistAssistant(
-      deps,
-      input,
-      model,
-      {
-        content: partial.snapshot(),
-        finishReason: 'other',
-        usage: emptyUsage(),
-      },
-      Date.now() - started,
-    );
-    return stored ? { status: 'interrupted' } : { status: 'fenced' };
-  }
-  publisher.close();
+  };
+  const startedAt = Date.now();
+  return { result: ask().finally(() => publisher.close()), partial, startedAt };
+}
 
+/**
+ * Waits for the answer and persists it (or, when `signal` was aborted for an interrupt, the partial
+ * answer), and summarises the step for the workflow.
+ */
+export async function completeModelStep(
+  deps: TurnDeps,
+  step: OpenedStep,
+  answer: StepAnswer,
+  signal: AbortSignal,
+): Promise<StepSummary> {
+  const { input, read, model, userThreshold, toolCall } = step;
+  let result: ModelStepResult;
+  try {
+    result = await answer.result;
+  } catch (err) {
+    if (!signal.aborted || signal.reason !== INTERRUPT) throw err;
+    return keepInterruptedAnswer(deps, step, answer);
+  }
   const toolCalls = result.content
     .filter((p) => p.type === 'tool-call' && !p.providerExecuted)
     .map((p) => toolCall((p as { id: string }).id, (p as { name: string }).name));
@@ -225,10 +304,26 @@ export async function runModelStep(deps: TurnDeps, input: ModelStepInput, ctx: S
       : ok && summary.continue && !summary.compaction
         ? read
         : null;
-  const stored = await persistAssistant(deps, input, model, result, Date.now() - started, then);
+  const stored = await persistAssistant(deps, input, model, result, Date.now() - answer.startedAt, then);
   if (!stored) return { status: 'fenced' };
-  deps.budget?.add(chat.owner_id, calculateCostMicros(result.usage, model.prices));
+  deps.budget?.add(read.chat.owner_id, calculateCostMicros(result.usage, model.prices));
   return stored === true ? summary : ({ ...summary, finished: stored.finished } as StepSummary);
+}
+
+/** Stores what an interrupted step streamed. The fence still applies (an edit discards it). */
+export async function keepInterruptedAnswer(
+  deps: TurnDeps,
+  step: OpenedStep,
+  answer: StepAnswer,
+): Promise<Extract<StepSummary, { status: 'interrupted' | 'fenced' }>> {
+  const stored = await persistAssistant(
+    deps,
+    step.input,
+    step.model,
+    { content: answer.partial.snapshot(), finishReason: 'other', usage: emptyUsage() },
+    Date.now() - answer.startedAt,
+  );
+  return stored ? { status: 'interrupted' } : { status: 'fenced' };
 }
 
 type StepRead = NonNullable<Awaited<ReturnType<typeof readModelStep>>>;

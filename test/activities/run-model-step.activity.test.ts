@@ -7,18 +7,15 @@
 import { ActivityCancellationDetails, ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities, type ActivityDeps } from '../../activities';
-import { ModelResolver } from '../../src/turn/models';
-import { StepSettingsCache } from '../../src/turn/step-settings';
 import { messageRow } from '../../src/messages/rows';
-import { createLogger } from '../../src/log';
 import { SecretBox } from '../../src/security/secrets';
 import type { StreamEvent } from '../../src/stream/events';
 import { MemoryStreamBus } from '../../src/stream/memory-stream-bus';
-import { buildToolRegistry } from '../../src/tools/registry';
 import { createTestDatabase, insertFakeProvider, type TestDatabase } from '../support/db';
 import { error, hang, text, toolCalls } from '../../src/dev/fake-llm/script';
 import { insertQueuedMessage } from '../../src/db/repositories/messages.repository';
 import { FakeLlmServer } from '../../src/dev/fake-llm/server';
+import { testActivityDeps } from '../support/activity-deps';
 
 describe('runModelStep', () => {
   let database: TestDatabase;
@@ -46,30 +43,7 @@ describe('runModelStep', () => {
     modelConfigId = await newModelConfig({
       cost: { input_price_per_million_tokens: 3, output_price_per_million_tokens: 15 },
     });
-    deps = {
-      db,
-      bus,
-      models: new ModelResolver(
-        db,
-        secrets,
-        { openai: { apiKey: undefined, baseUrl: undefined }, anthropic: { apiKey: undefined, baseUrl: undefined } },
-        'chatd/test',
-      ),
-      settings: new StepSettingsCache(db),
-      log: createLogger('silent', 'test'),
-      maxSteps: 10,
-      approvalTimeoutMs: 86_400_000,
-      maxRunningTurnsPerUser: 0,
-      chatTools: async () => ({ specs: [], notes: [], approval: () => undefined }),
-      tools: buildToolRegistry([]),
-      workspaceFor: async () => null,
-      turns: {
-        requestTurn: async () => undefined,
-        interrupt: async () => undefined,
-        notifySubagentFinished: async () => undefined,
-        decideToolCall: async () => 'not_waiting' as const,
-      },
-    };
+    deps = testActivityDeps(db, bus, secrets);
   });
 
   afterAll(async () => {

@@ -65,6 +65,8 @@ describe('unread chats and pins', () => {
         (e) => e.event === 'status_change' && e.data.chat.id === chatId && e.data.chat.status === 'waiting',
       );
       expect(turnEnd.data.chat.has_unread).toBe(true);
+      // The run closes once the chat's title was generated too: read the chat as it then stays.
+      await app.deps.temporal.client.workflow.getHandle(`chat-${chatId}`).result();
       const chat = await settled(user, chatId);
       expect(chat.has_unread).toBe(true);
       const listed = await app.request('GET', '/chats', undefined, user.token);

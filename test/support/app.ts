@@ -113,7 +113,7 @@ export async function startTestApp(options: TestAppOptions): Promise<TestApp> {
   let api: RunningApi | undefined;
   if (roles.worker) {
     const bundle = options.tracing ? await getTracedWorkflowBundle() : await getWorkflowBundle();
-    worker = await startWorker(deps, temporalAddress(), bundle);
+    worker = await startWorker(deps, temporalAddress(), bundle, { withApi: roles.api });
   }
   if (roles.api) api = await startApi(deps, '127.0.0.1', options.port ?? 0, options.api);
   const token = (await ensureBootstrapAdmin(deps.db, undefined)) ?? (await adminToken(deps));

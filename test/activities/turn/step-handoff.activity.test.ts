@@ -16,23 +16,25 @@ import { readModelStep, readToolStep, type ModelStepRead } from '../../../src/db
 import { insertUser } from '../../../src/db/repositories/users.repository';
 import { text, toolCalls } from '../../../src/dev/fake-llm/script';
 import { FakeLlmServer } from '../../../src/dev/fake-llm/server';
-import { createLogger } from '../../../src/log';
 import { messageRow, stepKey } from '../../../src/messages/rows';
 import { SecretBox } from '../../../src/security/secrets';
 import { MemoryStreamBus } from '../../../src/stream/memory-stream-bus';
 import { buildToolRegistry } from '../../../src/tools/registry';
 import type { AnyToolDefinition } from '../../../src/tools/types';
-import { ModelResolver } from '../../../src/turn/models';
 import { ENTRY_TTL_MS, StepHandoff, type ToolStepHandoff } from '../../../src/turn/step-handoff';
-import { StepSettingsCache } from '../../../src/turn/step-settings';
 import { createTestDatabase, insertFakeModelConfig, recordingDb, type TestDatabase } from '../../support/db';
+import { testActivityDeps } from '../../support/activity-deps';
 
-const echo: AnyToolDefinition = {
+/** The `echo` tool; it first waits for `before` (the recorder's reads). */
+const echoTool = (before: () => Promise<unknown>): AnyToolDefinition => ({
   name: 'echo',
   description: 'echo',
   args: z.object({ say: z.string() }),
-  execute: async (args) => ({ result: { said: (args as { say: string }).say }, isError: false }),
-};
+  execute: async (args) => {
+    await before();
+    return { result: { said: (args as { say: string }).say }, isError: false };
+  },
+});
 
 /** A StepHandoff that records what it hands over, with what the database held at that moment. */
 class RecordingHandoff extends StepHandoff {
@@ -102,33 +104,21 @@ describe('step handoff', () => {
 
   beforeEach(() => fake.reset());
 
-  function depsWith(handoff: StepHandoff): ActivityDeps {
-    const tools = buildToolRegistry([echo]);
-    return {
-      db: counted,
-      bus: new MemoryStreamBus(),
-      models: new ModelResolver(
-        counted,
-        secrets,
-        { openai: { apiKey: undefined, baseUrl: undefined }, anthropic: { apiKey: undefined, baseUrl: undefined } },
-        'chatd/test',
-      ),
-      settings: new StepSettingsCache(counted),
-      log: createLogger('silent', 'test'),
-      maxSteps: 10,
-      approvalTimeoutMs: 86_400_000,
-      maxRunningTurnsPerUser: 0,
-      chatTools: async () => ({ specs: tools.specs(), notes: [], approval: () => undefined }),
-      tools,
-      workspaceFor: async () => null,
-      handoff,
-      turns: {
-        requestTurn: async () => undefined,
-        interrupt: async () => undefined,
-        notifySubagentFinished: async () => undefined,
-        decideToolCall: async () => 'not_waiting' as const,
+  /**
+   * Activity deps on the recorded pool. The tool step's tool and the model step's tool listing (both run
+   * after the step opened, before it writes) wait for the recorder's reads: they see what the step saw.
+   */
+  function depsWith(handoff: RecordingHandoff): ActivityDeps {
+    const recorded = () => Promise.all(handoff.pending);
+    const tools = buildToolRegistry([echoTool(recorded)]);
+    return testActivityDeps(counted, new MemoryStreamBus(), secrets, {
+      chatTools: async () => {
+        await recorded();
+        return { specs: tools.specs(), notes: [], approval: () => undefined };
       },
-    };
+      tools,
+      handoff,
+    });
   }
 
   async function newChat(): Promise<string> {

@@ -8,13 +8,10 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities, type ActivityDeps } from '../../../activities';
-import { ModelResolver } from '../../../src/turn/models';
-import { StepSettingsCache } from '../../../src/turn/step-settings';
 import { messageRow } from '../../../src/messages/rows';
 import { createLogger } from '../../../src/log';
 import { SecretBox } from '../../../src/security/secrets';
 import { MemoryStreamBus } from '../../../src/stream/memory-stream-bus';
-import { buildToolRegistry } from '../../../src/tools/registry';
 import { titleModelFor } from '../../../src/llm/registry';
 import { putLimitSetting, readSpend } from '../../../src/db/repositories/usage.repository';
 import { pgUsageStore, type UsageStore } from '../../../src/usage/store';
@@ -23,6 +20,7 @@ import { periodBounds } from '../../../src/usage/period';
 import { createTestDatabase, insertFakeProvider, type TestDatabase } from '../../support/db';
 import { text } from '../../../src/dev/fake-llm/script';
 import { FakeLlmServer } from '../../../src/dev/fake-llm/server';
+import { testActivityDeps } from '../../support/activity-deps';
 
 const TITLE_MODEL = titleModelFor('openai')!;
 /** $1 per million input tokens and $2 per million output tokens: 1 and 2 micro-dollars per token. */
@@ -44,30 +42,7 @@ describe('the spend limit in a turn', () => {
     providerId = await insertFakeProvider(db, secrets, fake.openaiBaseUrl);
     modelConfigId = await newModelConfig('fake-model', PRICES);
     await putLimitSetting(db, { enabled: true, default_limit_micros: null, period: 'month' });
-    base = {
-      db,
-      bus: new MemoryStreamBus(),
-      models: new ModelResolver(
-        db,
-        secrets,
-        { openai: { apiKey: undefined, baseUrl: undefined }, anthropic: { apiKey: undefined, baseUrl: undefined } },
-        'chatd/test',
-      ),
-      settings: new StepSettingsCache(db),
-      log,
-      maxSteps: 10,
-      approvalTimeoutMs: 86_400_000,
-      maxRunningTurnsPerUser: 0,
-      chatTools: async () => ({ specs: [], notes: [], approval: () => undefined }),
-      tools: buildToolRegistry([]),
-      workspaceFor: async () => null,
-      turns: {
-        requestTurn: async () => undefined,
-        interrupt: async () => undefined,
-        notifySubagentFinished: async () => undefined,
-        decideToolCall: async () => 'not_waiting' as const,
-      },
-    };
+    base = testActivityDeps(db, new MemoryStreamBus(), secrets, { log });
   });
 
   afterEach(() => {
