@@ -304,9 +304,9 @@ export class BenchStack {
   /**
    * Starts `chatd start` on this stack's PostgreSQL and Temporal: the API and a worker in one process, as
    * `npm start` runs them (S2's one-process path: the early first step). Its worker polls the shared task
-   * queue too; the caller stops it when done.
+   * queue too; the caller stops it when done. `env` adds to its environment.
    */
-  async startOneProcess(): Promise<ApiChild> {
+  async startOneProcess(env: Record<string, string> = {}): Promise<ApiChild> {
     const p = await freePort();
     const url = `http://127.0.0.1:${p}`;
     const child = await this.spawnChild(
@@ -317,6 +317,7 @@ export class BenchStack {
         CHATD_WORKER_HTTP_PORT: String(await freePort()),
         CHATD_WORKSPACE_HOST_ID: 'bench-one-process',
         CHATD_DATA_DIR: path.join(this.workDir, 'chatd-data-one-process'),
+        ...env,
       },
       async (c) => {
         for (;;) {
