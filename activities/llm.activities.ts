@@ -151,8 +151,9 @@ export function createLlmActivities(deps: TurnDeps & WorkspaceRoutingDeps & Earl
       let models: { used: ResolvedModel; primary: ResolvedModel } | null = null;
       // A first step this process started early is taken over; one that was not (abandoned here, or
       // started by a process that stopped) streamed output that clients must drop before this run.
-      const early = ctx.info.attempt === 1 ? deps.earlySteps?.adopt(input, interrupt.signal) : undefined;
-      if (!early && (input.restart || deps.earlySteps?.wasAbandoned(input)) && ctx.info.attempt === 1) {
+      const first = ctx.info.attempt === 1;
+      const early = first ? deps.earlySteps?.adopt(input, interrupt.signal) : undefined;
+      if (first && !early && (input.restart || deps.earlySteps?.wasAbandoned(input))) {
         deps.bus.publish(input.chatId, retryEvent(input.chatId, ctx.info.attempt, 0, RETRY_WITHOUT_FAILURE));
       }
       try {

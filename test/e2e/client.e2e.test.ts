@@ -25,13 +25,22 @@ describe('the typed client', () => {
     await fake?.close();
   });
 
-  /** The streamed text of the chat's running turn, read until the turn is over. */
+  /**
+   * The answer of the chat's running turn, read until the turn is over: the stored assistant message's
+   * text, or what was streamed. A quick answer may be stored before the stream connects (the turn's
+   * first step starts as the message commits); the stream's catch-up then sends the stored message.
+   */
   async function answer(chatId: string, afterMessageId?: number): Promise<{ text: string; status: string }> {
     let streamed = '';
+    let stored: string | null = null;
     for await (const event of chatd.streamChat(chatId, { afterMessageId })) {
       if (event.type === 'message_part' && event.part.type === 'text') streamed += event.part.text ?? '';
+      if (event.type === 'message' && event.message.role === 'assistant') {
+        stored = event.message.content.map((p) => (p.type === 'text' ? p.text : '')).join('');
+        expect(stored.startsWith(streamed)).toBe(true);
+      }
       if (event.type === 'status' && IDLE_STATUSES.includes(event.status))
-        return { text: streamed, status: event.status };
+        return { text: stored ?? streamed, status: event.status };
     }
     throw new Error('the stream ended before the turn did');
   }
