@@ -13,7 +13,6 @@
  * the pickup time is stopped and forgotten; the workflow then runs the step on the shared queue, and
  * that activity first tells clients to drop what was streamed (a `retry` event).
  */
-import type { Logger } from 'pino';
 import { LruMap } from '../lru-map';
 import { INTERRUPT, type StepInput, type TurnDeps } from './deps';
 import { keepInterruptedAnswer, openModelStep, requestAnswer, type EarlyStep, type ModelStepInput } from './model-step';
@@ -41,7 +40,6 @@ export class EarlyFirstSteps {
   constructor(
     private readonly deps: TurnDeps,
     private readonly takeOverWithinMs: number,
-    private readonly log: Logger = deps.log,
   ) {}
 
   /** Starts the first model step of `turn`, whose message just committed. Never throws. */
@@ -68,14 +66,14 @@ export class EarlyFirstSteps {
     entry.timer.unref();
     this.steps.set(key, entry);
     // Failures belong to the activity that takes the step over; unadopted, they are only logged.
-    started
-      .then(
-        (s) => (s.kind === 'answering' ? s.answer.result : null),
-        (err: unknown) => {
-          if (!entry.adopted) this.log.warn({ err, chatId }, 'early first step could not start');
-        },
-      )
-      .catch(() => undefined);
+    started.then(
+      (s) => {
+        if (s.kind === 'answering') s.answer.result.catch(() => undefined);
+      },
+      (err: unknown) => {
+        if (!entry.adopted) this.deps.log.warn({ err, chatId }, 'early first step could not start');
+      },
+    );
     controller.signal.addEventListener('abort', () => {
       if (!entry.adopted && controller.signal.reason === INTERRUPT) void this.keepInterrupted(entry, chatId);
     });
@@ -127,7 +125,7 @@ export class EarlyFirstSteps {
       await started.answer.result.catch(() => undefined);
       if (!entry.adopted) await keepInterruptedAnswer(this.deps, started.step, started.answer);
     } catch (err) {
-      this.log.warn({ err, chatId }, 'could not store the interrupted early first step');
+      this.deps.log.warn({ err, chatId }, 'could not store the interrupted early first step');
     }
   }
 }

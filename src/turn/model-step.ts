@@ -8,15 +8,9 @@ import type { ChatMessageRow, NewChatMessageRow } from '../db/database';
 import {
   findMessageByStepKey,
   insertMessagesIfCurrentTurn,
-  type InsertedMessageRow,
   type PromptRow,
 } from '../db/repositories/messages.repository';
-import {
-  insertStepMessages,
-  readModelStep,
-  startModelStep,
-  type QueuedTurn,
-} from '../db/repositories/steps.repository';
+import { readModelStep, startModelStep, type QueuedTurn } from '../db/repositories/steps.repository';
 import { recountSlots } from '../db/repositories/turn-slots.repository';
 import type { LinkedWorkspace } from '../db/repositories/workspaces.repository';
 import { LlmError } from '../llm/errors';
@@ -40,7 +34,6 @@ import { effectiveApproval } from './tool-approval-policy';
 import { INTERRUPT } from './deps';
 import { observeModelCall } from './observe';
 import { announceTurnEnd, endTurnInTransaction, type FinishInput, type TurnEnd } from './finish-turn';
-import { insertedRightAfter, promptRowsOf, type StepHandoff } from './step-handoff';
 
 export interface ToolCallSummary {
   id: string;
@@ -482,7 +475,7 @@ async function persistAssistant(
         })
       : await (
           then && deps.handoff && messages.length
-            ? insertHandingOver(deps.db, deps.handoff, input, message, then)
+            ? deps.handoff.storeModelStepMessage(deps.db, input, message, then)
             : insertMessagesIfCurrentTurn(deps.db, input.chatId, input.turn, messages)
         ).then((rows) => rows && { rows, ended: undefined });
   if (written === null) return false;
@@ -490,30 +483,4 @@ async function persistAssistant(
   for (const row of written.rows) deps.bus.publish(input.chatId, messageEvent(row));
   if (written.ended === undefined) return true;
   return { finished: await announceTurnEnd(deps, finish, written.ended) };
-}
-
-/**
- * Inserts the step's message, reading in the same statement what its tool step opens with, and hands that
- * over when the message came right after the prompt the step read (nothing was written in between).
- */
-async function insertHandingOver(
-  db: TurnDeps['db'],
-  handoff: StepHandoff,
-  input: StepInput,
-  message: NewChatMessageRow,
-  read: StepRead,
-): Promise<InsertedMessageRow[] | null> {
-  const written = await insertStepMessages(db, input.chatId, input.turn, [message]);
-  if (!written) return null;
-  const [row] = written.rows;
-  if (row && insertedRightAfter(written.rows, read.prompt.at(-1)?.id ?? null)) {
-    handoff.toToolStep(input, {
-      chat: written.read.chat,
-      message: row,
-      workspace: written.read.workspace,
-      workspaceUseDue: written.read.workspaceUseDue,
-      prompt: [...read.prompt, ...promptRowsOf(written.rows)],
-    });
-  }
-  return written.rows;
 }

@@ -16,9 +16,10 @@
  * An entry is taken once, by the first attempt of the activity it is for, within ENTRY_TTL_MS; anything
  * else (a retry, another worker, a late start) reads from the database as before.
  */
-import type { ChatRow } from '../db/database';
+import type { Kysely } from 'kysely';
+import type { ChatRow, Database, NewChatMessageRow } from '../db/database';
 import type { InsertedMessageRow, PromptRow } from '../db/repositories/messages.repository';
-import type { ModelStepRead } from '../db/repositories/steps.repository';
+import { insertStepMessages, type ModelStepRead } from '../db/repositories/steps.repository';
 import type { LinkedWorkspace } from '../db/repositories/workspaces.repository';
 import { LruMap } from '../lru-map';
 import { decodeParts } from '../messages/parts';
@@ -49,14 +50,49 @@ export class StepHandoff {
 
   constructor(private readonly now: () => number = Date.now) {}
 
-  /** Offers the tool step of `at` what it opens with. */
-  toToolStep(at: StepAt, value: ToolStepHandoff): void {
-    this.put(at, { kind: 'tools', value });
+  /**
+   * Stores model step `at`'s message (the turn goes on to its tool calls) under the turn fence, reading in
+   * the same statement what the step's tool step opens with; offers that to the tool step when the message
+   * came right after the prompt the step read (`read`). Null when fenced.
+   */
+  async storeModelStepMessage(
+    db: Kysely<Database>,
+    at: StepAt,
+    message: NewChatMessageRow,
+    read: ModelStepRead,
+  ): Promise<InsertedMessageRow[] | null> {
+    const written = await insertStepMessages(db, at.chatId, at.turn, [message]);
+    if (!written) return null;
+    const [row] = written.rows;
+    if (row && insertedRightAfter(written.rows, read.prompt.at(-1)?.id ?? null)) {
+      const { chat, workspace, workspaceUseDue } = written.read;
+      const prompt = [...read.prompt, ...promptRowsOf(written.rows)];
+      this.put(at, { kind: 'tools', value: { chat, message: row, workspace, workspaceUseDue, prompt } });
+    }
+    return written.rows;
   }
 
-  /** Offers the model step after `at` (step + 1) what it opens with. */
-  toNextModelStep(at: StepAt, value: ModelStepRead): void {
-    this.put({ ...at, step: at.step + 1 }, { kind: 'model', value });
+  /**
+   * Stores tool step `at`'s results under the turn fence, reading in the same statement what the next
+   * model step opens with; offers that to it when the results came right after the step's message and
+   * answer every call of it: the prompt is then the one the model step read, its message and these
+   * results. `handed` is what the tool step was handed. Null when fenced.
+   */
+  async storeToolResults(
+    db: Kysely<Database>,
+    at: StepAt,
+    rows: [NewChatMessageRow, ...NewChatMessageRow[]],
+    handed: ToolStepHandoff,
+  ): Promise<InsertedMessageRow[] | null> {
+    const written = await insertStepMessages(db, at.chatId, at.turn, rows);
+    if (!written) return null;
+    const results = promptRowsOf(written.rows);
+    if (insertedRightAfter(written.rows, handed.message.id) && everyCallAnswered(handed.message, results)) {
+      const { chat, configGeneration, workspace } = written.read;
+      const value = { chat, configGeneration, workspace, prompt: [...handed.prompt, ...results] };
+      this.put({ ...at, step: at.step + 1 }, { kind: 'model', value });
+    }
+    return written.rows;
   }
 
   /** What the tool step of `at` opens with, once; undefined when nothing was handed over. */
@@ -86,12 +122,12 @@ export class StepHandoff {
 const key = (at: StepAt, kind: Entry['kind']): string => `${at.chatId}:${at.turn}:${at.step}:${kind}`;
 
 /** Whether `rows` were all inserted just now, one right after the other, the first right after `afterId`. */
-export function insertedRightAfter(rows: InsertedMessageRow[], afterId: number | null): boolean {
+function insertedRightAfter(rows: InsertedMessageRow[], afterId: number | null): boolean {
   return rows.length > 0 && rows.every((row, i) => row.prev_message_id === (i === 0 ? afterId : rows[i - 1]!.id));
 }
 
 /** The rows of `rows` the model sees (promptRowsQuery's filter), as prompt rows. */
-export function promptRowsOf(rows: InsertedMessageRow[]): PromptRow[] {
+function promptRowsOf(rows: InsertedMessageRow[]): PromptRow[] {
   return rows
     .filter((r) => !r.deleted && (r.visibility === 'model' || r.visibility === 'both'))
     .map(({ id, role, content, model_config_id, provider_response_id }) => ({
@@ -104,7 +140,7 @@ export function promptRowsOf(rows: InsertedMessageRow[]): PromptRow[] {
 }
 
 /** Whether every tool call of `message` the provider did not run itself has a result in `results`. */
-export function everyCallAnswered(message: InsertedMessageRow, results: PromptRow[]): boolean {
+function everyCallAnswered(message: InsertedMessageRow, results: PromptRow[]): boolean {
   const answered = new Set(
     results.flatMap((r) => (r.role === 'tool' ? decodeParts(r.content) : [])).map((p) => p.tool_call_id),
   );

@@ -3,20 +3,13 @@
  * as `tool` messages of their step, idempotently and under the turn fence.
  */
 import type { Kysely } from 'kysely';
-import type { Database, NewChatMessageRow } from '../db/database';
-import { insertMessagesIfCurrentTurn, type InsertedMessageRow } from '../db/repositories/messages.repository';
-import { insertStepMessages } from '../db/repositories/steps.repository';
+import type { Database } from '../db/database';
+import { insertMessagesIfCurrentTurn } from '../db/repositories/messages.repository';
 import type { ModelToolResult } from '../llm/types';
 import { messageEvent, type StreamBus } from '../stream/bus';
 import { toolResultRow } from '../messages/rows';
 import type { StepInput } from './deps';
-import {
-  everyCallAnswered,
-  insertedRightAfter,
-  promptRowsOf,
-  type StepHandoff,
-  type ToolStepHandoff,
-} from './step-handoff';
+import type { StepHandoff, ToolStepHandoff } from './step-handoff';
 
 /** A small, JSON-safe tool result that may pass through workflow history. */
 export interface WorkflowToolResult {
@@ -42,7 +35,7 @@ export async function storeToolResults(
   if (!first) return 0;
   const rows =
     handed && deps.handoff
-      ? await insertHandingOver(deps.db, deps.handoff, input, [first, ...more], handed)
+      ? await deps.handoff.storeToolResults(deps.db, input, [first, ...more], handed)
       : await insertMessagesIfCurrentTurn(deps.db, input.chatId, input.turn, [first, ...more]);
   if (!rows) return null;
   for (const row of rows) deps.bus.publish(input.chatId, messageEvent(row));
@@ -61,26 +54,4 @@ export async function persistToolResults(
     results.map((r) => ({ id: r.callId, name: r.name, result: r.result, isError: r.isError })),
   );
   return { stored: stored ?? 0 };
-}
-
-/**
- * Inserts the results, reading in the same statement what the next model step opens with, and hands that
- * over when they came right after the step's message and answer every call of it: then the prompt is the
- * one the model step read, its message and these results (step-handoff.ts).
- */
-async function insertHandingOver(
-  db: Kysely<Database>,
-  handoff: StepHandoff,
-  input: StepInput,
-  rows: [NewChatMessageRow, ...NewChatMessageRow[]],
-  handed: ToolStepHandoff,
-): Promise<InsertedMessageRow[] | null> {
-  const written = await insertStepMessages(db, input.chatId, input.turn, rows);
-  if (!written) return null;
-  const results = promptRowsOf(written.rows);
-  if (insertedRightAfter(written.rows, handed.message.id) && everyCallAnswered(handed.message, results)) {
-    const { chat, configGeneration, workspace } = written.read;
-    handoff.toNextModelStep(input, { chat, configGeneration, workspace, prompt: [...handed.prompt, ...results] });
-  }
-  return written.rows;
 }

@@ -45,9 +45,22 @@ export const okStep = (more: boolean): StepSummary => ({
 });
 
 /** Runs `body` against a worker of `env` whose activities are `activities`, on a fresh task queue. */
-export async function withWorker<T>(
+export function withWorker<T>(
   env: TestWorkflowEnvironment,
   activities: Activities,
+  body: (taskQueue: string) => Promise<T>,
+): Promise<T> {
+  return withWorkers(env, activities, null, body);
+}
+
+/**
+ * withWorker, plus, when given, a worker polling `other.taskQueue` with only `other.activities` (a
+ * workspace host's queue, a process's early-step queue).
+ */
+export async function withWorkers<T>(
+  env: TestWorkflowEnvironment,
+  shared: Activities,
+  other: { taskQueue: string; activities: Partial<Activities> } | null,
   body: (taskQueue: string) => Promise<T>,
 ): Promise<T> {
   const taskQueue = `chat-wf-${randomUUID()}`;
@@ -55,9 +68,15 @@ export async function withWorker<T>(
     connection: env.nativeConnection,
     taskQueue,
     workflowBundle: await getWorkflowBundle(),
-    activities,
+    activities: shared,
   });
-  return worker.runUntil(body(taskQueue));
+  if (!other) return worker.runUntil(body(taskQueue));
+  const otherWorker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue: other.taskQueue,
+    activities: other.activities,
+  });
+  return otherWorker.runUntil(worker.runUntil(body(taskQueue)));
 }
 
 /** Start options for turn `turn` of `chatId`, under the workflow id chatd gives it. */

@@ -8,15 +8,13 @@
 import { randomUUID } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
-import type { Activities } from '../../activities';
 import type { ModelStepSummary } from '../../activities/llm.activities';
 import { earlyStepTaskQueue, type FirstStepRoute } from '../../src/temporal/task-queues';
 import type { ModelStepInput } from '../../src/turn/model-step';
 import { chatWorkflow } from '../../workflows';
 import { turnRequestedSignal } from '../../workflows/messages';
-import { mockActivities, okStep } from '../support/chat-workflow';
-import { createTimeSkippingEnv, getWorkflowBundle } from '../support/temporal';
+import { mockActivities, okStep, withWorkers } from '../support/chat-workflow';
+import { createTimeSkippingEnv } from '../support/temporal';
 
 describe('chatWorkflow running an early first step', () => {
   let env: TestWorkflowEnvironment;
@@ -43,28 +41,6 @@ describe('chatWorkflow running an early first step', () => {
     return { ran, runModelStep };
   }
 
-  /** Runs `body` with a worker on a fresh shared queue and, when given, one polling `early` for runModelStep. */
-  async function withWorkers<T>(
-    shared: Activities,
-    early: { taskQueue: string; runModelStep: Activities['runModelStep'] } | null,
-    body: (taskQueue: string) => Promise<T>,
-  ): Promise<T> {
-    const taskQueue = `chat-wf-${randomUUID()}`;
-    const worker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue,
-      workflowBundle: await getWorkflowBundle(),
-      activities: shared,
-    });
-    if (!early) return worker.runUntil(body(taskQueue));
-    const earlyWorker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue: early.taskQueue,
-      activities: { runModelStep: early.runModelStep },
-    });
-    return earlyWorker.runUntil(worker.runUntil(body(taskQueue)));
-  }
-
   const finishTurn = async () => ({ nextTurn: null, status: 'waiting' as const });
 
   it('runs step 0 on the route and the later steps on the shared queue', async () => {
@@ -73,8 +49,9 @@ describe('chatWorkflow running an early first step', () => {
     const chatId = randomUUID();
     let shared = '';
     const result = await withWorkers(
+      env,
       mockActivities({ runModelStep, finishTurn }),
-      { taskQueue: route.taskQueue, runModelStep },
+      { taskQueue: route.taskQueue, activities: { runModelStep } },
       (taskQueue) => {
         shared = taskQueue;
         return env.client.workflow.execute(chatWorkflow, {
@@ -97,7 +74,7 @@ describe('chatWorkflow running an early first step', () => {
     const { ran, runModelStep } = recordedSteps();
     const chatId = randomUUID();
     let shared = '';
-    const handle = await withWorkers(mockActivities({ runModelStep, finishTurn }), null, async (taskQueue) => {
+    const handle = await withWorkers(env, mockActivities({ runModelStep, finishTurn }), null, async (taskQueue) => {
       shared = taskQueue;
       const started = await env.client.workflow.start(chatWorkflow, {
         args: [{ chatId, turn: 3, firstStep: route }],
@@ -139,7 +116,7 @@ describe('chatWorkflow running an early first step', () => {
         return { nextTurn: null, status: 'waiting' };
       },
     });
-    await withWorkers(shared, { taskQueue: route.taskQueue, runModelStep }, async (taskQueue) => {
+    await withWorkers(env, shared, { taskQueue: route.taskQueue, activities: { runModelStep } }, async (taskQueue) => {
       const handle = await env.client.workflow.start(chatWorkflow, {
         args: [{ chatId, turn: 1 }],
         taskQueue,
@@ -161,7 +138,7 @@ describe('chatWorkflow running an early first step', () => {
   it('keeps a turn without a route on the shared queue', async () => {
     const { ran, runModelStep } = recordedSteps();
     let shared = '';
-    await withWorkers(mockActivities({ runModelStep, finishTurn }), null, (taskQueue) => {
+    await withWorkers(env, mockActivities({ runModelStep, finishTurn }), null, (taskQueue) => {
       shared = taskQueue;
       const chatId = randomUUID();
       return env.client.workflow.execute(chatWorkflow, {

@@ -8,15 +8,13 @@
 import { randomUUID } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
-import type { Activities } from '../../activities';
 import type { ModelStepSummary } from '../../activities/llm.activities';
 import type { WorkflowToolResult } from '../../src/turn/tool-results';
 import { workspaceHostTaskQueue, type WorkspaceHostRoute } from '../../src/temporal/task-queues';
 import { chatWorkflow } from '../../workflows';
 import { WORKSPACE_HOST_ROUTING_PATCH } from '../../workflows/workspace-hosts';
-import { mockActivities, okStep, turnOptions } from '../support/chat-workflow';
-import { createTimeSkippingEnv, getWorkflowBundle } from '../support/temporal';
+import { mockActivities, okStep, turnOptions, withWorkers } from '../support/chat-workflow';
+import { createTimeSkippingEnv } from '../support/temporal';
 import type { StepInput } from '../../src/turn/deps';
 
 describe('chatWorkflow routing tool calls to the workspace host', () => {
@@ -56,28 +54,6 @@ describe('chatWorkflow routing tool calls to the workspace host', () => {
     return { steps, runModelStep };
   }
 
-  /** Runs `body` with a worker on a fresh shared queue and, when given, one on `hostQueue`. */
-  async function withWorkers<T>(
-    shared: Activities,
-    host: { taskQueue: string; activities: Partial<Activities> } | null,
-    body: (taskQueue: string) => Promise<T>,
-  ): Promise<T> {
-    const taskQueue = `chat-wf-${randomUUID()}`;
-    const worker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue,
-      workflowBundle: await getWorkflowBundle(),
-      activities: shared,
-    });
-    if (!host) return worker.runUntil(body(taskQueue));
-    const hostWorker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue: host.taskQueue,
-      activities: host.activities,
-    });
-    return hostWorker.runUntil(worker.runUntil(body(taskQueue)));
-  }
-
   it("runs the step's tool calls on the host queue the model step reported, behind a patch marker", async () => {
     const host = route(`wf-host-${randomUUID()}`);
     const { steps, runModelStep } = twoSteps(host);
@@ -85,6 +61,7 @@ describe('chatWorkflow routing tool calls to the workspace host', () => {
     const chatId = randomUUID();
     const shared = mockActivities({ runModelStep, finishTurn: async () => ({ nextTurn: null, status: 'waiting' }) });
     const handle = await withWorkers(
+      env,
       shared,
       {
         taskQueue: host.taskQueue,
@@ -132,7 +109,7 @@ describe('chatWorkflow routing tool calls to the workspace host', () => {
       finishTurn: async () => ({ nextTurn: null, status: 'waiting' }),
     });
     // No worker polls the host's queue.
-    const result = await withWorkers(shared, null, (taskQueue) =>
+    const result = await withWorkers(env, shared, null, (taskQueue) =>
       env.client.workflow.execute(chatWorkflow, turnOptions(chatId, 2, taskQueue)),
     );
     expect(result).toEqual({ outcome: 'completed', steps: 2 });
@@ -164,7 +141,7 @@ describe('chatWorkflow routing tool calls to the workspace host', () => {
       finishTurn: async () => ({ nextTurn: null, status: 'waiting' }),
     });
     let sharedQueue = '';
-    await withWorkers(shared, null, (taskQueue) => {
+    await withWorkers(env, shared, null, (taskQueue) => {
       sharedQueue = taskQueue;
       return env.client.workflow.execute(chatWorkflow, turnOptions(randomUUID(), 1, taskQueue));
     });

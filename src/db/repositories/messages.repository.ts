@@ -98,8 +98,9 @@ export async function insertMessagesIfCurrentTurn(
   turn: number,
   rows: NewChatMessageRow[],
 ): Promise<InsertedMessageRow[] | null> {
-  if (rows.length === 0) return (await touchIfCurrentTurn(db, chatId, turn)) ? [] : null;
-  return (await fencedInsert(db, chatId, turn, rows, sql<null>`null`))?.rows ?? null;
+  const [first, ...more] = rows;
+  if (!first) return (await touchIfCurrentTurn(db, chatId, turn)) ? [] : null;
+  return (await insertMessagesIfCurrentTurnWith(db, chatId, turn, [first, ...more], sql<null>`null`))?.rows ?? null;
 }
 
 /**
@@ -112,16 +113,6 @@ export async function insertMessagesIfCurrentTurnWith<C>(
   chatId: string,
   turn: number,
   rows: [NewChatMessageRow, ...NewChatMessageRow[]],
-  context: RawBuilder<C>,
-): Promise<{ rows: InsertedMessageRow[]; context: C } | null> {
-  return fencedInsert(db, chatId, turn, rows, context);
-}
-
-async function fencedInsert<C>(
-  db: Db,
-  chatId: string,
-  turn: number,
-  rows: NewChatMessageRow[],
   context: RawBuilder<C>,
 ): Promise<{ rows: InsertedMessageRow[]; context: C } | null> {
   const columns = sharedColumns(rows);
