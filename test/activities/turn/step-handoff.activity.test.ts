@@ -220,6 +220,35 @@ describe('step handoff', () => {
     });
   });
 
+  it('a model reusing one call id for a local tool and a sub-agent cannot make the next prompt differ from the chat', async () => {
+    const handoff = new RecordingHandoff(database.db);
+    const activities = createActivities(depsWith(handoff));
+    const chatId = await newChat();
+    fake.enqueue(
+      toolCalls([
+        { id: 'dup', name: 'echo', args: { say: 'local' } },
+        { id: 'dup', name: 'spawn_agent', args: {} },
+      ]),
+      text('Done.'),
+    );
+    await env().run(activities.runModelStep, { chatId, turn: 1, step: 0, finish: true });
+    await env().run(activities.runTools, { chatId, turn: 1, step: 0 });
+    // The workflow stores the sub-agent call's result under the same id: the step key refuses a second row.
+    await env().run(activities.persistToolResults, {
+      chatId,
+      turn: 1,
+      step: 0,
+      results: [{ callId: 'dup', name: 'spawn_agent', result: { from: 'sub-agent' }, isError: false }],
+    });
+    await env().run(activities.runModelStep, { chatId, turn: 1, step: 1, finish: true });
+    await Promise.all(handoff.pending);
+    const [model] = handoff.modelSteps;
+    // The second result was refused (same step key), so the chat holds what was handed over; the model got that.
+    expect(model!.handed).toBeDefined();
+    expect(model!.handed!.prompt).toEqual(model!.stored!.prompt);
+    expect(sentResults(1)).toEqual({ dup: JSON.stringify({ said: 'local' }) });
+  });
+
   it('a message written between the prompt read and the step write keeps the tool step reading', async () => {
     const handoff = new RecordingHandoff(database.db);
     const activities = createActivities(depsWith(handoff));
